@@ -1,0 +1,32 @@
+# Two entry points: `make demo` and `make test`.  Both bootstrap .venv with
+# only python3 and git on the machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test typecheck clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/migmerge demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest -n 2 -q
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/python -m mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,2 @@
+"""pre-commit hooks, one module per hook."""
+from __future__ import annotations

@@ -1,0 +1,162 @@
+"""Immutable records passed between the stages (DESIGN.md §2).
+
+source -> parse -> graph -> analysis -> plan -> apply -> git / report
+
+Every stage takes and returns these frozen dataclasses; nothing downstream
+mutates what an earlier stage produced.  The parse records are content-only
+apart from the identity fields (app label, name, path), so the cache can store
+them by git blob id and re-attach the identity on a hit.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+# (app_label, migration_name), the same key Django's graph uses.
+MigrationKey = tuple[str, str]
+
+Scope = Literal['both', 'state', 'database']
+ProblemKind = Literal[
+    'multiple-leaves',
+    'missing-dependency',
+    'cycle',
+    'parse-error',
+    'unresolved-expression',
+]
+
+# Problem kinds that make the input unusable (exit status 2, DESIGN.md §4);
+# everything else is a finding (exit status 1).
+UNUSABLE_KINDS: frozenset[str] = frozenset(
+    ('parse-error', 'unresolved-expression', 'cycle', 'missing-dependency'),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dependency:
+    """One entry of ``dependencies``, ``replaces`` or ``run_before``.
+
+    ``setting`` is set for ``swappable_dependency(settings.X)``: the app is
+    not known statically, so ``app`` is empty and ``name`` is ``__first__``
+    until :func:`resolve_swappable` fills it from the configuration, the way
+    Django's ``swappable_dependency`` does (``value.split('.', 1)[0]``).
+    """
+
+    app: str
+    name: str
+    line: int
+    setting: str | None = None
+
+    @property
+    def key(self) -> MigrationKey:
+        return (self.app, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationInfo:
+    """What the tools need to know of one migration operation.
+
+    ``kind`` is the class name as written (``AddField``, ``RunPython``,
+    ``AddIndexConcurrently``, a project's own class...).  ``model`` is the
+    model the operation targets as written (``model_name`` or ``name``);
+    ``field`` the field (``name`` of field operations, ``old_name`` of
+    ``RenameField``); ``new_name`` the target of a rename; ``target_name`` the
+    name of an index or constraint; ``fields`` the field names of a
+    ``CreateModel``.  Operations nested in ``SeparateDatabaseAndState`` are
+    flattened into the migration's list with ``scope`` ``state`` or
+    ``database``.
+    """
+
+    kind: str
+    line: int
+    model: str | None = None
+    field: str | None = None
+    new_name: str | None = None
+    target_name: str | None = None
+    fields: tuple[str, ...] = ()
+    is_data: bool = False
+    elidable: bool = False
+    scope: Scope = 'both'
+
+    @property
+    def model_lower(self) -> str | None:
+        return None if self.model is None else self.model.lower()
+
+
+@dataclasses.dataclass(frozen=True)
+class Unresolved:
+    """An expression the static evaluator could not reduce to a value."""
+
+    attribute: str  # 'dependencies', 'replaces', 'operations', ...
+    line: int
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationInfo:
+    """A parsed migration module."""
+
+    app_label: str
+    name: str
+    path: str
+    class_line: int = 1
+    dependencies: tuple[Dependency, ...] = ()
+    replaces: tuple[Dependency, ...] = ()
+    run_before: tuple[Dependency, ...] = ()
+    initial: bool | None = None
+    atomic: bool = True
+    operations: tuple[OperationInfo, ...] = ()
+    unresolved: tuple[Unresolved, ...] = ()
+
+    @property
+    def key(self) -> MigrationKey:
+        return (self.app_label, self.name)
+
+    @property
+    def graph_is_known(self) -> bool:
+        """False when an edge of the graph could not be evaluated."""
+        edge_attrs = {'dependencies', 'replaces', 'run_before'}
+        return not any(u.attribute in edge_attrs for u in self.unresolved)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A finding or an input error, reported by ``check`` and the hooks."""
+
+    kind: ProblemKind
+    message: str
+    app: str | None = None
+    migration: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def unusable(self) -> bool:
+        return self.kind in UNUSABLE_KINDS
+
+    def one_line(self) -> str:
+        """``path:line: message``, the format editors and CI understand."""
+        if self.file is None:
+            return self.message
+        return f'{self.file}:{self.line or 1}: {self.message}'
+
+
+def resolve_swappable(
+        dep: Dependency,
+        swappable: dict[str, str],
+) -> Dependency:
+    """Resolve ``swappable_dependency(settings.X)`` from configured values.
+
+    Django turns ``swappable_dependency('auth.User')`` into
+    ``('auth', '__first__')``.  ``swappable`` maps setting names to values
+    (the configuration's default maps ``AUTH_USER_MODEL`` to ``auth.User``, as
+    Django's global settings do); a setting it does not name stays
+    unresolved (empty ``app``) for the graph to report.
+    """
+    if dep.setting is None:
+        return dep
+    value = swappable.get(dep.setting)
+    if value is None:
+        return dep
+    return dataclasses.replace(
+        dep, app=value.split('.', 1)[0], name='__first__',
+    )
