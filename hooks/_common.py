@@ -1,0 +1,41 @@
+"""What every hook shares: opening the repository and the exit statuses."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import pygit2
+
+from mergedriver.errors import EXIT_UNUSABLE
+from mergedriver.errors import MigmergeError
+
+
+def open_repository(path: str = '.') -> pygit2.Repository:
+    """The non-bare repository containing ``path`` (searched upwards)."""
+    found = pygit2.discover_repository(os.path.abspath(path))
+    if found is None:
+        raise MigmergeError(f'not a git repository: {path}')
+    repo = pygit2.Repository(found)
+    if repo.workdir is None:
+        raise MigmergeError(f'a bare repository has no work tree: {path}')
+    return repo
+
+
+def work_tree(repo: pygit2.Repository) -> str:
+    """The top of the work tree, without a trailing separator."""
+    workdir: str = repo.workdir
+    return workdir.rstrip(os.sep) or os.sep
+
+
+def run_reporting_errors(check: Callable[[], int]) -> int:
+    """Run a hook body; unusable input is one line and exit status 2.
+
+    The one place where MigmergeError becomes output: every hook's ``main``
+    goes through here so no hook prints a traceback for bad input.
+    """
+    try:
+        return check()
+    except MigmergeError as e:
+        print(e, file=sys.stderr)
+        return EXIT_UNUSABLE
