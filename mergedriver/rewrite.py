@@ -301,6 +301,17 @@ class _Edits:
         return Rewritten(new_module.code, tuple(changes))
 
 
+_BOM = '\ufeff'
+
+
+def _keep_bom(code: str, result: RewriteResult) -> RewriteResult:
+    # libcst drops a byte-order mark; the file must keep its bytes.
+    if code.startswith(_BOM) and isinstance(result, Rewritten):
+        if not result.code.startswith(_BOM):
+            return Rewritten(_BOM + result.code, result.changes)
+    return result
+
+
 def rename_references(
         code: str, renames: Mapping[MigrationKey, str],
 ) -> RewriteResult:
@@ -314,6 +325,10 @@ def rename_references(
     ``0005_a`` -> ``0006_a``) is safe; a second run with a mapping whose new
     names are not old names finds nothing to do.
     """
+    return _keep_bom(code, _rename(code, renames))
+
+
+def _rename(code: str, renames: Mapping[MigrationKey, str]) -> RewriteResult:
     analysis, refused = _analyse(code, EDGE_ATTRIBUTES)
     if refused is not None:
         return refused
@@ -344,6 +359,12 @@ def retarget_dependency(
     when neither is, or both are, the module is left to a human
     (:class:`Refused`).
     """
+    return _keep_bom(code, _retarget(code, old, new))
+
+
+def _retarget(
+        code: str, old: MigrationKey, new: MigrationKey,
+) -> RewriteResult:
     analysis, refused = _analyse(code, frozenset(('dependencies',)))
     if refused is not None:
         return refused

@@ -387,3 +387,16 @@ def test_retarget_refuses_app_from_shared_name() -> None:
     result = retarget_dependency(code, ('shop', '0002_a'), ('core', '0007_b'))
     assert isinstance(result, Refused)
     assert result.line == 3
+
+
+@pytest.mark.parametrize(
+    'prefix', ('', '\ufeff', '# -*- coding: utf-8 -*-\r\n'),
+)
+def test_rename_keeps_bom_and_line_endings(prefix: str) -> None:
+    eol = '\r\n' if '\r' in prefix else '\n'
+    before = (
+        f'{prefix}class Migration(migrations.Migration):{eol}'
+        f"\tdependencies = [('shop', '0003_userprofile_age')]{eol}"
+    )
+    after = before.replace('0003_', '0004_')
+    _check_rename(before, after)
