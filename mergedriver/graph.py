@@ -1,5 +1,626 @@
 """Django's migration graph, built statically with MigrationLoader's rules.
 
-(Stub: implemented by the graph work.)
+The rules are those of ``MigrationLoader.build_graph`` for a loader without a
+database connection (nothing applied), reimplemented over ``MigrationInfo``
+records:
+
+1. every migration is a node, replacing (squashed) ones included;
+2. same-app dependencies are added first (a same-app ``__first__`` is
+   ignored, a same-app ``__latest__`` names a node that never exists);
+3. then cross-app dependencies and ``run_before`` edges, resolving
+   ``__first__`` / ``__latest__`` to ``root_nodes(app)[0]`` /
+   ``leaf_nodes(app)[0]`` of the graph as it is at that moment, and creating
+   placeholder nodes for targets that do not exist;
+4. every squash replaces its targets (nothing is applied, so the replacement
+   is always usable): the replaced nodes go and their edges move to it;
+5. placeholders that survive are missing dependencies; then cycles.
+
+Django visits migrations in ``INSTALLED_APPS`` order and each app's modules in
+``set`` order, which varies between runs; it only matters in corner cases.
+We use :func:`loading_order`: keys sorted, except that a squash named in
+another squash's ``replaces`` comes before it (the one order in which Django
+accepts a squash of a squash).
+
+Apps that no input migration belongs to are *external* (Django's own apps
+when a project does not vendor Django): edges to them are recorded in
+``MigrationGraph.external_dependencies`` and kept out of the graph.
 """
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Literal
+
+from mergedriver.errors import MigmergeError
+from mergedriver.records import Dependency
+from mergedriver.records import MigrationInfo
+from mergedriver.records import MigrationKey
+from mergedriver.records import Problem
+from mergedriver.records import resolve_swappable
+
+FIRST = '__first__'
+LATEST = '__latest__'
+EDGE_ATTRIBUTES = frozenset(('dependencies', 'replaces', 'run_before'))
+
+
+def _label(key: MigrationKey) -> str:
+    return f'{key[0]}.{key[1]}'
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalDependency:
+    """An edge to an app that no input migration belongs to."""
+
+    migration: MigrationKey
+    target: MigrationKey
+    line: int
+    run_before: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationGraph:
+    """The graph after replacements, as Django's ``loader.graph`` holds it.
+
+    ``migrations`` holds every input migration (replaced ones included);
+    ``nodes`` only the ones left in the graph.  ``replacements`` maps every
+    migration that has ``replaces`` to what it lists (Django's
+    ``loader.replacements``); ``replaced_by`` maps each key removed by a
+    replacement to the node that now stands for it.
+    """
+
+    nodes: Mapping[MigrationKey, MigrationInfo]
+    parents: Mapping[MigrationKey, frozenset[MigrationKey]]
+    children: Mapping[MigrationKey, frozenset[MigrationKey]]
+    migrations: Mapping[MigrationKey, MigrationInfo]
+    replacements: Mapping[MigrationKey, tuple[MigrationKey, ...]]
+    replaced_by: Mapping[MigrationKey, MigrationKey]
+    apps: tuple[str, ...]
+    unknown_apps: frozenset[str]
+    external_dependencies: tuple[ExternalDependency, ...]
+    cyclic_nodes: frozenset[MigrationKey] = frozenset()
+    # Apps with a missing target or a cycle, where Django stops before
+    # looking at leaves: their leaves are not reported as conflicts.
+    broken_apps: frozenset[str] = frozenset()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.nodes
+
+    def edges(self) -> tuple[tuple[MigrationKey, MigrationKey], ...]:
+        """Every ``(parent, child)`` edge, sorted."""
+        return tuple(sorted(
+            (parent, child)
+            for child, parents in self.parents.items()
+            for parent in parents
+        ))
+
+    def root_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
+        """Nodes without a parent in their own app, sorted like Django."""
+        return tuple(sorted(
+            key for key in self.nodes
+            if (app is None or key[0] == app)
+            and all(p[0] != key[0] for p in self.parents[key])
+        ))
+
+    def leaf_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
+        """Nodes without a child in their own app, sorted like Django."""
+        return tuple(sorted(
+            key for key in self.nodes
+            if (app is None or key[0] == app)
+            and all(c[0] != key[0] for c in self.children[key])
+        ))
+
+    def app_nodes(self, app: str) -> tuple[MigrationKey, ...]:
+        return tuple(sorted(key for key in self.nodes if key[0] == app))
+
+    def conflicting_apps(self) -> dict[str, list[str]]:
+        """Like ``MigrationLoader.detect_conflicts``, minus unknown and
+        broken apps.
+
+        App label -> sorted leaf names, for apps with more than one leaf;
+        apps are in sorted order (Django's order here is a set's).
+        """
+        seen: dict[str, set[str]] = {}
+        for app, name in self.leaf_nodes():
+            seen.setdefault(app, set()).add(name)
+        return {
+            app: sorted(names) for app, names in sorted(seen.items())
+            if len(names) > 1
+            and app not in self.unknown_apps and app not in self.broken_apps
+        }
+
+    def forwards_plan(self, target: MigrationKey) -> tuple[MigrationKey, ...]:
+        """What to apply to reach ``target``, in Django's exact order."""
+        return self._plan(target, forwards=True)
+
+    def backwards_plan(self, target: MigrationKey) -> tuple[MigrationKey, ...]:
+        """What to unapply to undo ``target``, in Django's exact order."""
+        return self._plan(target, forwards=False)
+
+    def _plan(
+            self, target: MigrationKey, *, forwards: bool,
+    ) -> tuple[MigrationKey, ...]:
+        if target not in self.nodes:
+            raise MigmergeError(f'Node {target!r} not a valid node')
+        # Django's iterative DFS: a node is emitted after its parents, which
+        # are pushed in sorted order (so the largest is visited first).
+        # Django loops forever on a cycle; a node met again while it is
+        # still being expanded means one, so stop there.
+        edges = self.parents if forwards else self.children
+        visited: list[MigrationKey] = []
+        done: set[MigrationKey] = set()
+        expanding: set[MigrationKey] = set()
+        stack: list[tuple[MigrationKey, bool]] = [(target, False)]
+        while stack:
+            key, processed = stack.pop()
+            if key in done:
+                continue
+            if processed:
+                done.add(key)
+                expanding.discard(key)
+                visited.append(key)
+            elif key in expanding:
+                raise MigmergeError(
+                    f'Circular dependency involving {_label(key)}',
+                    path=self.nodes[key].path,
+                    line=self.nodes[key].class_line,
+                )
+            else:
+                expanding.add(key)
+                stack.append((key, True))
+                stack.extend((k, False) for k in sorted(edges[key]))
+        return tuple(visited)
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphResult:
+    graph: MigrationGraph
+    problems: tuple[Problem, ...]
+
+
+def loading_order(keys: Iterable[MigrationKey], replaces: Mapping[
+        MigrationKey, Iterable[MigrationKey]]) -> tuple[MigrationKey, ...]:
+    """The order in which migrations are visited (see the module doc).
+
+    ``replaces`` maps squashes to what they replace.  Sorted keys, with each
+    squash moved before any squash that replaces it.
+    """
+    ordered = sorted(set(keys))
+    squashes = {key: tuple(value) for key, value in replaces.items()}
+    placed: set[MigrationKey] = set()
+    result: list[MigrationKey] = []
+
+    def place(key: MigrationKey, path: frozenset[MigrationKey]) -> None:
+        if key in placed:
+            return
+        for inner in sorted(squashes.get(key, ())):
+            if inner in squashes and inner not in path and inner != key:
+                place(inner, path | {key})
+        placed.add(key)
+        result.append(key)
+
+    for key in ordered:
+        place(key, frozenset())
+    # Keep only input keys (``replaces`` may name keys that do not exist).
+    existing = set(ordered)
+    return tuple(key for key in result if key in existing)
+
+
+class _Node:
+    """Mutable node while building, like Django's ``Node`` / ``DummyNode``."""
+
+    def __init__(self, key: MigrationKey, *, dummy: bool = False) -> None:
+        self.key = key
+        self.dummy = dummy
+        self.parents: set[_Node] = set()
+        self.children: set[_Node] = set()
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Node) and self.key == other.key
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reference:
+    """Who pointed at a placeholder node, to report it where it is written."""
+
+    origin: MigrationInfo
+    entry: Dependency
+    role: Literal['parent', 'child']
+
+
+class _Builder:
+    def __init__(self, migrations: Mapping[MigrationKey, MigrationInfo]):
+        self.migrations = migrations
+        self.apps = frozenset(key[0] for key in migrations)
+        # Insertion-ordered like Django's ``graph.nodes``; placeholders too.
+        self.node_map: dict[MigrationKey, _Node] = {}
+        self.by_app: dict[str, list[_Node]] = {}
+        self.references: dict[MigrationKey, list[_Reference]] = {}
+        self.external: list[ExternalDependency] = []
+        self.problems: list[Problem] = []
+
+    def add_node(self, key: MigrationKey, *, dummy: bool = False) -> _Node:
+        node = self.node_map[key] = _Node(key, dummy=dummy)
+        self.by_app.setdefault(key[0], []).append(node)
+        return node
+
+    def node(
+            self,
+            key: MigrationKey,
+            reference: _Reference,
+    ) -> _Node:
+        node = self.node_map.get(key)
+        if node is None:
+            node = self.add_node(key, dummy=True)
+        if node.dummy:
+            self.references.setdefault(key, []).append(reference)
+        return node
+
+    def add_edge(
+            self,
+            origin: MigrationInfo,
+            entry: Dependency,
+            child: MigrationKey,
+            parent: MigrationKey,
+    ) -> None:
+        child_node = self.node(child, _Reference(origin, entry, 'child'))
+        parent_node = self.node(parent, _Reference(origin, entry, 'parent'))
+        child_node.parents.add(parent_node)
+        parent_node.children.add(child_node)
+
+    # Only used before replacements, while ``by_app`` matches ``node_map``.
+    def roots(self, app: str) -> list[MigrationKey]:
+        return sorted(
+            node.key for node in self.by_app.get(app, ())
+            if all(p.key[0] != app for p in node.parents)
+        )
+
+    def leaves(self, app: str) -> list[MigrationKey]:
+        return sorted(
+            node.key for node in self.by_app.get(app, ())
+            if all(c.key[0] != app for c in node.children)
+        )
+
+    def check_key(
+            self, key: MigrationKey, current_app: str,
+    ) -> MigrationKey | None:
+        """Resolve ``__first__`` / ``__latest__`` like Django's check_key."""
+        if key[1] not in (FIRST, LATEST) or key in self.node_map:
+            return key
+        if key[0] == current_app:
+            return None  # Django ignores them within the app (#22325).
+        found = self.roots(key[0]) if key[1] == FIRST else self.leaves(key[0])
+        return found[0] if found else None
+
+    def is_external(
+            self, origin: MigrationInfo, entry: Dependency, run_before: bool,
+    ) -> bool:
+        if entry.app in self.apps:
+            return False
+        self.external.append(ExternalDependency(
+            origin.key, entry.key, entry.line, run_before,
+        ))
+        return True
+
+    def remove_replaced_nodes(
+            self, replacement: MigrationKey, replaced_keys: Iterable[MigrationKey],
+    ) -> bool:
+        replaced = set(replaced_keys)
+        replacement_node = self.node_map.get(replacement)
+        if replacement_node is None:
+            return False
+        for replaced_key in replaced:
+            replaced_node = self.node_map.pop(replaced_key, None)
+            if replaced_node is None:
+                continue
+            # Edges between replaced nodes vanish; the others move to the
+            # replacement.
+            for child in replaced_node.children:
+                child.parents.discard(replaced_node)
+                if child.key not in replaced:
+                    replacement_node.children.add(child)
+                    child.parents.add(replacement_node)
+            for parent in replaced_node.parents:
+                parent.children.discard(replaced_node)
+                if parent.key not in replaced:
+                    replacement_node.parents.add(parent)
+                    parent.children.add(replacement_node)
+        return True
+
+
+def _unresolved_problems(info: MigrationInfo) -> list[Problem]:
+    return [
+        Problem(
+            'unresolved-expression', u.message, app=info.app_label,
+            migration=info.name, file=info.path, line=u.line,
+        )
+        for u in info.unresolved if u.attribute in EDGE_ATTRIBUTES
+    ]
+
+
+def _resolve(
+        info: MigrationInfo,
+        swappable: dict[str, str],
+        problems: list[Problem],
+) -> MigrationInfo:
+    """Resolve swappable dependencies; drop (and report) unresolvable ones."""
+    def resolve(entries: tuple[Dependency, ...]) -> tuple[Dependency, ...]:
+        kept = []
+        for entry in entries:
+            entry = resolve_swappable(entry, swappable)
+            if not entry.app:
+                problems.append(Problem(
+                    'unresolved-expression',
+                    f'swappable_dependency(settings.{entry.setting}): '
+                    f'setting {entry.setting} is not configured '
+                    f'(add it to the swappable configuration)',
+                    app=info.app_label, migration=info.name,
+                    file=info.path, line=entry.line,
+                ))
+                continue
+            kept.append(entry)
+        return tuple(kept)
+
+    return dataclasses.replace(
+        info,
+        dependencies=resolve(info.dependencies),
+        run_before=resolve(info.run_before),
+        replaces=resolve(info.replaces),
+    )
+
+
+def _find_cycles(
+        parents: Mapping[MigrationKey, frozenset[MigrationKey]],
+) -> list[list[MigrationKey]]:
+    """One cycle per strongly connected component that has one.
+
+    Each cycle lists nodes so that every next one depends on the previous,
+    like Django's ``CircularDependencyError`` text.
+    """
+    children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in parents}
+    for child, ps in parents.items():
+        for parent in ps:
+            children[parent].append(child)
+    for value in children.values():
+        value.sort()
+    # Tarjan's algorithm, iteratively (graphs can be deep).
+    index: dict[MigrationKey, int] = {}
+    low: dict[MigrationKey, int] = {}
+    on_stack: set[MigrationKey] = set()
+    stack: list[MigrationKey] = []
+    components: list[list[MigrationKey]] = []
+    for start in sorted(parents):
+        if start in index:
+            continue
+        work = [(start, 0)]
+        while work:
+            key, i = work.pop()
+            if i == 0:
+                index[key] = low[key] = len(index)
+                stack.append(key)
+                on_stack.add(key)
+            succ = children[key]
+            if i < len(succ):
+                work.append((key, i + 1))
+                nxt = succ[i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[key] = min(low[key], index[nxt])
+                continue
+            if work:
+                caller = work[-1][0]
+                low[caller] = min(low[caller], low[key])
+            if low[key] == index[key]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == key:
+                        break
+                if len(component) > 1 or key in children[key]:
+                    components.append(sorted(component))
+    cycles = []
+    for component in sorted(components):
+        members = set(component)
+        first = component[0]
+        # Shortest way back to ``first`` through its children.
+        previous: dict[MigrationKey, MigrationKey] = {}
+        frontier = [first]
+        found = first in children[first]
+        while frontier and not found:
+            following = []
+            for key in frontier:
+                for nxt in children[key]:
+                    if nxt == first:
+                        previous.setdefault(first, key)
+                        found = True
+                    elif nxt in members and nxt not in previous:
+                        previous[nxt] = key
+                        following.append(nxt)
+            frontier = following
+        path = [first]
+        key = previous.get(first, first)
+        while key != first:
+            path.append(key)
+            key = previous[key]
+        path[1:] = reversed(path[1:])
+        cycles.append(path)
+    return cycles
+
+
+def build_graph(
+        migrations: Iterable[MigrationInfo],
+        *,
+        swappable: Mapping[str, str],
+) -> GraphResult:
+    """Build the graph Django would build, and report what Django rejects.
+
+    Never raises for bad graphs: missing targets, cycles, unresolved
+    expressions and parallel leaves all come back as problems.
+    """
+    problems: list[Problem] = []
+    by_key: dict[MigrationKey, MigrationInfo] = {}
+    for info in migrations:
+        if info.key in by_key:
+            problems.append(Problem(
+                'parse-error',
+                f'Migration {_label(info.key)} is defined twice '
+                f'(also in {by_key[info.key].path})',
+                app=info.app_label, migration=info.name,
+                file=info.path, line=1,
+            ))
+            continue
+        by_key[info.key] = info
+
+    unknown_apps = frozenset(
+        info.app_label for info in by_key.values() if not info.graph_is_known
+    )
+    for key in sorted(by_key):
+        problems.extend(_unresolved_problems(by_key[key]))
+    swappable_values = dict(swappable)
+    resolved = {
+        key: _resolve(info, swappable_values, problems)
+        for key, info in by_key.items()
+    }
+    order = loading_order(
+        resolved,
+        {k: [d.key for d in m.replaces] for k, m in resolved.items() if m.replaces},
+    )
+
+    builder = _Builder(by_key)
+    for key in order:
+        builder.add_node(key)
+    replacements = {
+        key: tuple(d.key for d in resolved[key].replaces)
+        for key in order if resolved[key].replaces
+    }
+    # Same-app dependencies first so that ``__first__`` finds the real root.
+    for key in order:
+        info = resolved[key]
+        for entry in info.dependencies:
+            if entry.app == key[0] and entry.name != FIRST:
+                builder.add_edge(info, entry, key, entry.key)
+    for key in order:
+        info = resolved[key]
+        for entry in info.dependencies:
+            if entry.app == key[0]:
+                continue
+            if builder.is_external(info, entry, run_before=False):
+                continue
+            parent = builder.check_key(entry.key, key[0])
+            if parent is not None:
+                builder.add_edge(info, entry, key, parent)
+        for entry in info.run_before:
+            if builder.is_external(info, entry, run_before=True):
+                continue
+            child = builder.check_key(entry.key, key[0])
+            if child is not None:
+                builder.add_edge(info, entry, child, key)
+
+    # Nothing is applied, so every squash is used.  ``replaced_by`` follows
+    # chains (a squash replaced by a later squash).
+    replaced_by: dict[MigrationKey, MigrationKey] = {}
+    broken_apps: set[str] = set()
+    for key, targets in replacements.items():
+        if not builder.remove_replaced_nodes(key, targets):
+            info = by_key[key]
+            broken_apps.add(key[0])
+            problems.append(Problem(
+                'missing-dependency',
+                f'Unable to find replacement node {key!r}. It was either '
+                f'never added to the migration graph, or has been removed.',
+                app=key[0], migration=key[1], file=info.path,
+                line=info.class_line,
+            ))
+            continue
+        for target in targets:
+            if target != key:
+                replaced_by[target] = key
+    for target, replacement in list(replaced_by.items()):
+        seen = {target}
+        while replacement in replaced_by and replacement not in seen:
+            seen.add(replacement)
+            replacement = replaced_by[replacement]
+        replaced_by[target] = replacement
+
+    missing: list[tuple[MigrationKey, int, Problem]] = []
+    for key, node in builder.node_map.items():
+        if not node.dummy:
+            continue
+        for ref in builder.references.get(key, ()):
+            broken_apps.update((key[0], ref.origin.app_label))
+            if not ref.origin.graph_is_known:
+                continue  # Already reported as unresolved; may be a guess.
+            missing.append((ref.origin.key, ref.entry.line, Problem(
+                'missing-dependency',
+                f'Migration {_label(ref.origin.key)} dependencies reference '
+                f'nonexistent {ref.role} node {key!r}',
+                app=ref.origin.app_label, migration=ref.origin.name,
+                file=ref.origin.path, line=ref.entry.line,
+            )))
+    problems.extend(
+        problem for _, _, problem in sorted(missing, key=lambda m: m[:2])
+    )
+
+    real = {
+        key: node for key, node in builder.node_map.items() if not node.dummy
+    }
+    parents = {
+        key: frozenset(p.key for p in node.parents if p.key in real)
+        for key, node in real.items()
+    }
+    children = {
+        key: frozenset(c.key for c in node.children if c.key in real)
+        for key, node in real.items()
+    }
+    cycles = _find_cycles(parents)
+    for cycle in cycles:
+        info = by_key[cycle[0]]
+        problems.append(Problem(
+            'cycle',
+            'Circular dependency between migrations: '
+            + ', '.join(_label(k) for k in cycle + [cycle[0]]),
+            app=info.app_label, migration=info.name, file=info.path,
+            line=info.class_line,
+        ))
+
+    graph = MigrationGraph(
+        nodes={key: by_key[key] for key in real},
+        parents=parents,
+        children=children,
+        migrations=by_key,
+        replacements=replacements,
+        replaced_by=replaced_by,
+        apps=tuple(sorted(builder.apps)),
+        unknown_apps=unknown_apps,
+        external_dependencies=tuple(builder.external),
+        cyclic_nodes=frozenset(k for cycle in cycles for k in cycle),
+        broken_apps=frozenset(
+            broken_apps | {k[0] for cycle in cycles for k in cycle},
+        ),
+    )
+    for app, names in graph.conflicting_apps().items():
+        leaf = by_key[(app, names[0])]
+        problems.append(Problem(
+            'multiple-leaves',
+            multiple_leaves_message({app: names}),
+            app=app, migration=leaf.name, file=leaf.path,
+            line=leaf.class_line,
+        ))
+    return GraphResult(graph, tuple(problems))
+
+
+def multiple_leaves_message(conflicts: Mapping[str, Iterable[str]]) -> str:
+    """Django's text for parallel leaves (migrate / makemigrations)."""
+    name_str = '; '.join(
+        f'{", ".join(names)} in {app}' for app, names in conflicts.items()
+    )
+    return (
+        f'Conflicting migrations detected; multiple leaf nodes in the '
+        f'migration graph: ({name_str}).'
+    )
