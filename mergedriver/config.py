@@ -5,8 +5,33 @@ The record is immutable; ``load_config`` reads it (see README, Configuration).
 """
 from __future__ import annotations
 
+import configparser
 import dataclasses
+import os
+import re
+import shlex
+import sys
 from collections.abc import Mapping
+from typing import Any
+
+from mergedriver.errors import MigmergeError
+
+if sys.version_info >= (3, 11):  # pragma: >=3.11 cover
+    import tomllib
+
+    def _toml_loads(text: str) -> dict[str, Any]:
+        return tomllib.loads(text)
+else:  # pragma: <3.11 cover
+    def _toml_loads(text: str) -> dict[str, Any]:
+        try:
+            import tomli
+        except ImportError:
+            raise MigmergeError(
+                'reading pyproject.toml on Python 3.10 needs tomli '
+                '(pip install tomli)',
+            )
+        data: dict[str, Any] = tomli.loads(text)
+        return data
 
 DEFAULT_SWAPPABLE: Mapping[str, str] = {'AUTH_USER_MODEL': 'auth.User'}
 DEFAULT_ROLLBACK_COMMAND = (
@@ -41,3 +66,253 @@ class Config:
     allow_mixed_data: tuple[str, ...] = ()
     # Whether data operations on a branch block automatic resolution.
     data_operations_block: bool = False
+
+
+# ---------------------------------------------------------------- loading
+
+# The keys each value type accepts; anything else is a typo worth an error.
+_STRING_KEYS = ('mainline',)
+_LIST_KEYS = ('source_roots', 'exclude', 'allow_mixed_data')
+_MAPPING_KEYS = ('app_labels', 'migration_modules', 'swappable')
+_ARGV_KEYS = ('rollback_command',)
+_BOOL_KEYS = ('data_operations_block',)
+KNOWN_KEYS = frozenset(
+    _STRING_KEYS + _LIST_KEYS + _MAPPING_KEYS + _ARGV_KEYS + _BOOL_KEYS,
+)
+_CFG_TRUE = frozenset(('1', 'yes', 'true', 'on'))
+_CFG_FALSE = frozenset(('0', 'no', 'false', 'off'))
+
+
+def _key_line(text: str, key: str, *, section: str) -> int | None:
+    """The line of ``key`` (or of a ``[section.key]`` table) after the
+    ``[section`` header, for error messages; None when not found."""
+    in_section = False
+    key_re = re.compile(
+        rf'''^\s*(?:["']?{re.escape(key)}["']?\s*[=:]'''
+        rf'''|\[\s*{re.escape(section)}\.{re.escape(key)}\s*\])''',
+    )
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith('['):
+            if stripped.startswith(f'[{section}.{key}]'):
+                return lineno
+            in_section = stripped.startswith(f'[{section}]') or (
+                stripped.startswith(f'[{section}.')
+            )
+        elif in_section and key_re.match(line):
+            return lineno
+    return None
+
+
+def _section_line(text: str, section: str) -> int | None:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(f'[{section}'):
+            return lineno
+    return None
+
+
+def _clean_dir(value: str) -> str:
+    """``./src/app/`` -> ``src/app``; ``.`` -> ``.``."""
+    parts = [p for p in value.replace('\\', '/').split('/') if p not in ('', '.')]
+    return '/'.join(parts) or '.'
+
+
+def _check_mapping_values(key: str, mapping: dict[str, str]) -> str | None:
+    """A message when a mapping's entries cannot be right, else None."""
+    for k, v in mapping.items():
+        if key == 'app_labels' and not v.isidentifier():
+            return f'app_labels: label {v!r} for {k!r} is not a Python identifier'
+        if key == 'migration_modules':
+            if not k.isidentifier():
+                return f'migration_modules: app label {k!r} is not a Python identifier'
+            if v and not all(p.isidentifier() for p in v.split('.')):
+                return f'migration_modules: {v!r} is not a dotted module name'
+        if key == 'swappable' and v.count('.') != 1:
+            return f"swappable: {k} = {v!r} is not of the form 'app_label.ModelName'"
+    return None
+
+
+def _build(values: dict[str, object]) -> Config:
+    kwargs: dict[str, object] = dict(values)
+    if 'app_labels' in values:
+        labels = values['app_labels']
+        assert isinstance(labels, dict)
+        kwargs['app_labels'] = {_clean_dir(k): v for k, v in labels.items()}
+    if 'source_roots' in values:
+        roots = values['source_roots']
+        assert isinstance(roots, tuple)
+        kwargs['source_roots'] = tuple(_clean_dir(r) for r in roots)
+    if 'swappable' in values:
+        swappable = values['swappable']
+        assert isinstance(swappable, dict)
+        kwargs['swappable'] = {**DEFAULT_SWAPPABLE, **swappable}
+    return Config(**kwargs)  # type: ignore[arg-type]
+
+
+def parse_pyproject(text: str, path: str) -> Config | None:
+    """``[tool.migmerge]`` of a pyproject.toml; None when there is none."""
+    try:
+        data = _toml_loads(text)
+    except ValueError as e:  # TOMLDecodeError is a ValueError
+        match = re.search(r'at line (\d+)', str(e))
+        line = int(match[1]) if match else None
+        raise MigmergeError(f'invalid TOML: {e}', path=path, line=line)
+    tool = data.get('tool', {})
+    section = tool.get('migmerge') if isinstance(tool, dict) else None
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise MigmergeError(
+            '[tool.migmerge] must be a table', path=path,
+            line=_section_line(text, 'tool.migmerge'),
+        )
+    values: dict[str, object] = {}
+    for key, value in section.items():
+        def fail(message: str) -> MigmergeError:
+            line = _key_line(text, key, section='tool.migmerge')
+            return MigmergeError(message, path=path, line=line)
+
+        if key not in KNOWN_KEYS:
+            raise fail(f'unknown setting {key!r} in [tool.migmerge]')
+        elif key in _STRING_KEYS:
+            if not isinstance(value, str):
+                raise fail(f'{key} must be a string')
+            values[key] = value
+        elif key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise fail(f'{key} must be true or false')
+            values[key] = value
+        elif key in _LIST_KEYS or key in _ARGV_KEYS:
+            if key in _ARGV_KEYS and isinstance(value, str):
+                value = shlex.split(value)
+            if not (
+                    isinstance(value, list) and
+                    all(isinstance(v, str) for v in value)
+            ):
+                raise fail(f'{key} must be a list of strings')
+            if key in _ARGV_KEYS and not value:
+                raise fail(f'{key} must not be empty')
+            values[key] = tuple(value)
+        else:
+            if not (
+                    isinstance(value, dict) and
+                    all(isinstance(v, str) for v in value.values())
+            ):
+                raise fail(f'{key} must be a table of strings')
+            message = _check_mapping_values(key, value)
+            if message is not None:
+                raise fail(message)
+            values[key] = dict(value)
+    return _build(values)
+
+
+def _cfg_list(value: str) -> tuple[str, ...]:
+    """One item per line; items on one line may be separated by commas."""
+    items: list[str] = []
+    for line in value.splitlines():
+        items.extend(p.strip() for p in line.split(','))
+    return tuple(item for item in items if item)
+
+
+def _cfg_mapping(value: str) -> dict[str, str] | str:
+    """``key = value`` per line; a message string when a line is not."""
+    mapping = {}
+    for line in value.splitlines():
+        if not line.strip():
+            continue
+        key, sep, val = line.partition('=')
+        if not sep or not key.strip():
+            return f'expected "key = value", got {line.strip()!r}'
+        mapping[key.strip()] = val.strip()
+    return mapping
+
+
+def parse_setup_cfg(text: str, path: str) -> Config | None:
+    """``[migmerge]`` of a setup.cfg; None when there is none."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as e:
+        line = getattr(e, 'lineno', None)
+        first_line = str(e).splitlines()[0]
+        raise MigmergeError(
+            f'invalid setup.cfg: {first_line}', path=path, line=line,
+        )
+    if not parser.has_section('migmerge'):
+        return None
+    values: dict[str, object] = {}
+    for key, raw_value in parser.items('migmerge'):
+        def fail(message: str) -> MigmergeError:
+            line = _key_line(text, key, section='migmerge')
+            return MigmergeError(message, path=path, line=line)
+
+        value = (raw_value or '').strip()
+        if key not in KNOWN_KEYS:
+            raise fail(f'unknown setting {key!r} in [migmerge]')
+        elif key in _STRING_KEYS:
+            values[key] = value
+        elif key in _BOOL_KEYS:
+            if value.lower() in _CFG_TRUE:
+                values[key] = True
+            elif value.lower() in _CFG_FALSE:
+                values[key] = False
+            else:
+                raise fail(f'{key} must be true or false, got {value!r}')
+        elif key in _LIST_KEYS:
+            values[key] = _cfg_list(value)
+        elif key in _ARGV_KEYS:
+            try:
+                argv = tuple(shlex.split(value))
+            except ValueError as e:
+                raise fail(f'{key}: {e}')
+            if not argv:
+                raise fail(f'{key} must not be empty')
+            values[key] = argv
+        else:
+            mapping = _cfg_mapping(value)
+            if isinstance(mapping, str):
+                raise fail(f'{key}: {mapping}')
+            message = _check_mapping_values(key, mapping)
+            if message is not None:
+                raise fail(message)
+            values[key] = mapping
+    return _build(values)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MigmergeError(f'cannot read configuration: {e}', path=path)
+
+
+def load_config(repo_dir: str) -> Config:
+    """The configuration at the top of ``repo_dir``; defaults when none.
+
+    ``[tool.migmerge]`` in pyproject.toml or ``[migmerge]`` in setup.cfg;
+    having both is an error rather than a silent choice.
+    """
+    pyproject = os.path.join(repo_dir, 'pyproject.toml')
+    setup_cfg = os.path.join(repo_dir, 'setup.cfg')
+    pyproject_text = _read_text(pyproject)
+    setup_cfg_text = _read_text(setup_cfg)
+    from_toml = (
+        None if pyproject_text is None
+        else parse_pyproject(pyproject_text, pyproject)
+    )
+    from_cfg = (
+        None if setup_cfg_text is None
+        else parse_setup_cfg(setup_cfg_text, setup_cfg)
+    )
+    if from_toml is not None and from_cfg is not None:
+        assert setup_cfg_text is not None
+        raise MigmergeError(
+            f'migmerge is configured in both {pyproject} and setup.cfg; '
+            f'keep one',
+            path=setup_cfg, line=_section_line(setup_cfg_text, 'migmerge'),
+        )
+    return from_toml or from_cfg or Config()

@@ -1,6 +1,745 @@
-"""Find migration packages and read their modules from a git tree.
+"""Read files from a git tree: the work tree, the index, a commit, or a plain
+directory that is not a repository (installed packages).
 
-A tree is the work tree, the index, any commit, or a plain directory (for
-installed packages).  (Stub: implemented by the source work.)
+Every tree speaks repo-relative posix paths (``''`` is the top) and gives
+each file's git blob id, so "what does HEAD look like", "what is staged" and
+"what is in MERGE_HEAD" are answered by the same code.  For the work tree and
+plain directories the blob id is computed the way git does
+(sha1 of ``blob <len>\\0`` + data), which keys the parse cache.
+
+Symbolic links are never followed: a symlink is an entry of kind
+``symlink`` whose data is the link target, exactly as git stores it.
 """
 from __future__ import annotations
+
+import abc
+import ast
+import dataclasses
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Mapping
+from typing import Literal
+
+import pygit2
+
+from mergedriver.config import Config
+from mergedriver.errors import MigmergeError
+
+EntryKind = Literal['dir', 'file', 'symlink', 'other']
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: EntryKind
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a blob with this content (``git hash-object``)."""
+    header = f'blob {len(data)}\0'.encode()
+    return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+
+
+def join(parent: str, name: str) -> str:
+    return f'{parent}/{name}' if parent else name
+
+
+class Tree(abc.ABC):
+    """A read-only view of one version of the files."""
+
+    # 'worktree', 'index', 'commit' or 'directory'
+    kind: str
+    # What to call this tree in messages: 'work tree', 'index', 'HEAD'...
+    description: str
+    # Where the parse cache lives for this tree, or None for no cache.
+    cache_path: str | None
+
+    @abc.abstractmethod
+    def entries(self, path: str) -> tuple[Entry, ...]:
+        """The entries of directory ``path``, sorted by name; () if none."""
+
+    @abc.abstractmethod
+    def entry_kind(self, path: str) -> EntryKind | None:
+        """What ``path`` is, without following symlinks; None if absent."""
+
+    @abc.abstractmethod
+    def read(self, path: str) -> bytes:
+        """The blob at ``path`` (the link target for a symlink)."""
+
+    @abc.abstractmethod
+    def size(self, path: str) -> int:
+        """The blob's size in bytes, without reading it where possible."""
+
+    @abc.abstractmethod
+    def oid(self, path: str) -> str:
+        """The git blob id (hex) of ``path``."""
+
+    def is_ignored(self, path: str) -> bool:
+        """Whether git ignores directory ``path`` (work tree only)."""
+        return False
+
+    def is_file(self, path: str) -> bool:
+        return self.entry_kind(path) == 'file'
+
+    def is_dir(self, path: str) -> bool:
+        return self.entry_kind(path) == 'dir'
+
+
+def _common_git_dir(repo: pygit2.Repository) -> str:
+    """The git dir shared by all linked work trees of ``repo``."""
+    git_dir: str = repo.path
+    commondir_file = os.path.join(git_dir, 'commondir')
+    try:
+        with open(commondir_file) as f:
+            common = f.read().strip()
+    except OSError:
+        return os.path.normpath(git_dir)
+    return os.path.normpath(os.path.join(git_dir, common))
+
+
+def cache_path_for(repo: pygit2.Repository) -> str:
+    return os.path.join(_common_git_dir(repo), 'migmerge', 'cache.sqlite3')
+
+
+class _FilesystemTree(Tree):
+    """Files on disk: a git work tree or a plain directory."""
+
+    def __init__(
+            self,
+            root: str,
+            *,
+            kind: str,
+            description: str,
+            cache_path: str | None,
+            repo: pygit2.Repository | None = None,
+    ) -> None:
+        self.root = root
+        self.kind = kind
+        self.description = description
+        self.cache_path = cache_path
+        self._repo = repo
+        self._oids: dict[str, str] = {}
+
+    def _fs(self, path: str) -> str:
+        return os.path.join(self.root, *path.split('/')) if path else self.root
+
+    @staticmethod
+    def _kind(mode: int) -> EntryKind:
+        if stat.S_ISLNK(mode):
+            return 'symlink'
+        elif stat.S_ISDIR(mode):
+            return 'dir'
+        elif stat.S_ISREG(mode):
+            return 'file'
+        else:
+            return 'other'
+
+    def entries(self, path: str) -> tuple[Entry, ...]:
+        try:
+            with os.scandir(self._fs(path)) as it:
+                found = [
+                    Entry(e.name, self._kind(e.stat(follow_symlinks=False).st_mode))
+                    for e in it
+                ]
+        except OSError:
+            return ()
+        return tuple(sorted(found, key=lambda e: e.name))
+
+    def entry_kind(self, path: str) -> EntryKind | None:
+        try:
+            return self._kind(os.lstat(self._fs(path)).st_mode)
+        except OSError:
+            return None
+
+    def read(self, path: str) -> bytes:
+        fs_path = self._fs(path)
+        if os.path.islink(fs_path):
+            return os.fsencode(os.readlink(fs_path))
+        with open(fs_path, 'rb') as f:
+            return f.read()
+
+    def size(self, path: str) -> int:
+        return os.lstat(self._fs(path)).st_size
+
+    def oid(self, path: str) -> str:
+        oid = self._oids.get(path)
+        if oid is None:
+            oid = self._oids[path] = git_blob_id(self.read(path))
+        return oid
+
+    def is_ignored(self, path: str) -> bool:
+        if self._repo is None or not path:
+            return False
+        return bool(self._repo.path_is_ignored(f'{path}/'))
+
+
+_GIT_KINDS: dict[int, EntryKind] = {
+    pygit2.GIT_FILEMODE_TREE: 'dir',
+    pygit2.GIT_FILEMODE_BLOB: 'file',
+    pygit2.GIT_FILEMODE_BLOB_EXECUTABLE: 'file',
+    pygit2.GIT_FILEMODE_LINK: 'symlink',
+}
+
+
+def _git_kind(mode: int) -> EntryKind:
+    return _GIT_KINDS.get(mode, 'other')  # submodules (commits) are 'other'
+
+
+class _GitObjectsTree(Tree):
+    """Shared reading of blobs from the object database."""
+
+    _repo: pygit2.Repository
+
+    def _blob(self, path: str) -> pygit2.Blob:
+        blob = self._repo[self.oid(path)]
+        assert isinstance(blob, pygit2.Blob)
+        return blob
+
+    def read(self, path: str) -> bytes:
+        return self._blob(path).data
+
+    def size(self, path: str) -> int:
+        return self._blob(path).size
+
+
+class _CommitTree(_GitObjectsTree):
+    def __init__(
+            self,
+            repo: pygit2.Repository,
+            tree: pygit2.Tree,
+            description: str,
+    ) -> None:
+        self._repo = repo
+        self._tree = tree
+        self.kind = 'commit'
+        self.description = description
+        self.cache_path = cache_path_for(repo)
+
+    def _object(self, path: str) -> pygit2.Object | None:
+        if not path:
+            return self._tree
+        try:
+            return self._tree[path]
+        except KeyError:
+            return None
+
+    def entries(self, path: str) -> tuple[Entry, ...]:
+        obj = self._object(path)
+        if not isinstance(obj, pygit2.Tree):
+            return ()
+        found = [Entry(e.name or '', _git_kind(e.filemode)) for e in obj]
+        return tuple(sorted(found, key=lambda e: e.name))
+
+    def entry_kind(self, path: str) -> EntryKind | None:
+        obj = self._object(path)
+        if obj is None:
+            return None
+        elif not path:
+            return 'dir'
+        return _git_kind(obj.filemode)
+
+    def oid(self, path: str) -> str:
+        obj = self._object(path)
+        if obj is None:
+            raise FileNotFoundError(path)
+        return str(obj.id)
+
+
+class _IndexTree(_GitObjectsTree):
+    """The staging area.  A path with unresolved conflicts is read from
+    stage 2 ("ours"); if ours deleted it, it is absent."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+        self.kind = 'index'
+        self.description = 'index'
+        self.cache_path = cache_path_for(repo)
+        index = repo.index
+        index.read()
+        blobs: dict[str, tuple[str, int]] = {}
+        for e in index:
+            blobs[e.path] = (str(e.id), e.mode)
+        if index.conflicts is not None:
+            for ancestor, ours, theirs in index.conflicts:
+                some = ours or theirs or ancestor
+                if ours is not None:
+                    blobs[some.path] = (str(ours.id), ours.mode)
+                else:
+                    blobs.pop(some.path, None)
+        self._blobs = blobs
+        dirs: dict[str, dict[str, EntryKind]] = {'': {}}
+        for path, (_, mode) in blobs.items():
+            parent, _, name = path.rpartition('/')
+            dirs.setdefault(parent, {})[name] = _git_kind(mode)
+            while parent:
+                grand, _, dir_name = parent.rpartition('/')
+                siblings = dirs.setdefault(grand, {})
+                if dir_name in siblings:
+                    break
+                siblings[dir_name] = 'dir'
+                parent = grand
+        self._dirs = dirs
+
+    def entries(self, path: str) -> tuple[Entry, ...]:
+        children = self._dirs.get(path, {})
+        return tuple(Entry(n, children[n]) for n in sorted(children))
+
+    def entry_kind(self, path: str) -> EntryKind | None:
+        if path in self._dirs:
+            return 'dir'
+        blob = self._blobs.get(path)
+        return None if blob is None else _git_kind(blob[1])
+
+    def oid(self, path: str) -> str:
+        try:
+            return self._blobs[path][0]
+        except KeyError:
+            raise FileNotFoundError(path)
+
+
+def open_repository(repo_dir: str) -> pygit2.Repository:
+    found = pygit2.discover_repository(repo_dir)
+    if found is None:
+        raise MigmergeError(f'not a git repository: {repo_dir}')
+    return pygit2.Repository(found)
+
+
+def open_tree(
+        repo_dir: str,
+        *,
+        rev: str | None = None,
+        index: bool = False,
+) -> Tree:
+    """The work tree (default), the index, or the tree of commit ``rev``.
+
+    ``repo_dir`` may be any directory inside the repository.
+    """
+    if rev is not None and index:
+        raise MigmergeError('choose a revision or the index, not both')
+    repo = open_repository(repo_dir)
+    if index:
+        return _IndexTree(repo)
+    elif rev is not None:
+        try:
+            tree = repo.revparse_single(rev).peel(pygit2.Tree)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise MigmergeError(f'unknown revision: {rev}')
+        return _CommitTree(repo, tree, rev)
+    elif repo.is_bare or repo.workdir is None:
+        raise MigmergeError(f'bare repository has no work tree: {repo.path}')
+    return _FilesystemTree(
+        os.path.normpath(repo.workdir),
+        kind='worktree',
+        description='work tree',
+        cache_path=cache_path_for(repo),
+        repo=repo,
+    )
+
+
+def directory_tree(path: str, *, cache_path: str | None = None) -> Tree:
+    """A plain directory (e.g. site-packages); no parse cache by default."""
+    if not os.path.isdir(path):
+        raise MigmergeError(f'not a directory: {path}')
+    return _FilesystemTree(
+        os.path.abspath(path),
+        kind='directory',
+        description=path,
+        cache_path=cache_path,
+    )
+
+
+# -------------------------------------------------------------- discovery
+#
+# A migration package is what Django's MigrationLoader.load_disk imports:
+# ``<app>/migrations/`` with an ``__init__.py``, or the package an app label
+# is mapped to in ``migration_modules`` (Django's MIGRATION_MODULES).
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationFile:
+    app_label: str
+    name: str
+    path: str  # repo-relative posix path of the module
+    oid: str  # git blob id, hex
+    package: str  # repo-relative posix path of the migrations package
+
+
+# Directory names never walked into: tools' and packagers' trees.
+_SKIPPED_DIRS = frozenset(('node_modules', 'site-packages', '__pycache__'))
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A repo-relative glob: ``*`` and ``?`` stay within one path segment,
+    ``**`` spans segments; a pattern naming a directory covers its
+    contents."""
+    out = []
+    i = 0
+    pattern = pattern.strip().strip('/')
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith('**/', i):
+            out.append('(?:.*/)?')
+            i += 3
+        elif pattern.startswith('**', i):
+            out.append('.*')
+            i += 2
+        elif c == '*':
+            out.append('[^/]*')
+            i += 1
+        elif c == '?':
+            out.append('[^/]')
+            i += 1
+        elif c == '[':
+            end = pattern.find(']', i + 2)
+            if end == -1:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1:end]
+                if body.startswith('!'):
+                    body = '^' + body[1:]
+                out.append(f'[{body}]')
+                i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile(''.join(out) + '(?:/.*)?')
+
+
+class _Excluder:
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._regexes = tuple(glob_regex(p) for p in patterns if p.strip())
+
+    def __call__(self, path: str) -> bool:
+        return any(r.fullmatch(path) for r in self._regexes)
+
+
+def _has_init(tree: Tree, package: str) -> bool:
+    return tree.entry_kind(join(package, '__init__.py')) in ('file', 'symlink')
+
+
+def _is_venv(entries: tuple[Entry, ...]) -> bool:
+    return any(e.name == 'pyvenv.cfg' for e in entries)
+
+
+def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
+    """Every ``migrations/`` package in the tree, sorted.
+
+    Skips hidden directories, virtualenvs, ``node_modules``,
+    ``site-packages``, nested repositories, excluded globs and (in the work
+    tree) directories git ignores -- except that a directory named
+    ``migrations`` is read even when ignored, because Django loads what is
+    on disk (the ``no-ignored-migrations`` hook reports those).
+    """
+    found = []
+    stack = ['']
+    while stack:
+        path = stack.pop()
+        entries = tree.entries(path)
+        if path and (
+                _is_venv(entries) or any(e.name == '.git' for e in entries)
+        ):
+            continue
+        for entry in entries:
+            if entry.kind != 'dir':
+                continue  # symlinked directories are not followed
+            name = entry.name
+            child = join(path, name)
+            if (
+                    name.startswith('.') or
+                    name in _SKIPPED_DIRS or
+                    excluded(child)
+            ):
+                continue
+            if name == 'migrations':
+                if path and _has_init(tree, child):
+                    found.append(child)
+                continue  # its subpackages are never apps
+            if tree.is_ignored(child):
+                continue
+            stack.append(child)
+    return sorted(found)
+
+
+# Django's own migration framework package, which is not an app.
+_DJANGO_FRAMEWORK = 'django/db/migrations'
+
+
+def _looks_like_app(tree: Tree, app_dir: str) -> bool:
+    """An app has ``apps.py`` or a ``models`` module; a ``migrations``
+    package anywhere else is a helper package (``wagtail.blocks``)."""
+    return (
+        tree.entry_kind(join(app_dir, 'apps.py')) is not None or
+        tree.entry_kind(join(app_dir, 'models.py')) is not None or
+        _has_init(tree, join(app_dir, 'models'))
+    )
+
+
+# ---- the app label, read from apps.py statically (never imported)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ConfigClass:
+    name: str
+    bases: tuple[str, ...]  # dotted names as written
+    attrs: dict[str, object]  # constant class attributes: label, name...
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    elif isinstance(node, ast.Attribute):
+        value = _dotted(node.value)
+        return None if value is None else f'{value}.{node.attr}'
+    return None
+
+
+def _class_attrs(node: ast.ClassDef) -> dict[str, object]:
+    attrs: dict[str, object] = {}
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+            value = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets = [stmt.target]
+            value = stmt.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if isinstance(value, ast.Constant):
+                    attrs[target.id] = value.value
+                else:  # assigned, but not statically known
+                    attrs[target.id] = _UNKNOWN
+    return attrs
+
+
+_UNKNOWN = object()
+
+
+def app_label_from_apps_py(source: bytes) -> str | None:
+    """The label of the app config Django would pick from this apps.py.
+
+    Django's rule (``AppConfig.create``): among the module's AppConfig
+    subclasses (imported ones count too) without ``default = False``,
+    exactly one is used; else exactly one with ``default = True``.  The
+    picked class's ``label``, else the last part of its ``name``.  When that
+    picks nothing because of ambiguity, a single label shared by every
+    config class defined here is used (such a class is meant to be listed
+    in INSTALLED_APPS by its dotted path).  None: the directory's name.
+    """
+    try:
+        module = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    imported: set[str] = set()
+    classes: dict[str, _ConfigClass] = {}
+    for stmt in module.body:
+        if isinstance(stmt, ast.ImportFrom):
+            imported.update(a.asname or a.name for a in stmt.names)
+        elif isinstance(stmt, ast.Import):
+            imported.update(
+                (a.asname or a.name).partition('.')[0] for a in stmt.names
+            )
+        elif isinstance(stmt, ast.ClassDef):
+            bases = tuple(filter(None, (_dotted(b) for b in stmt.bases)))
+            classes[stmt.name] = _ConfigClass(
+                stmt.name, bases, _class_attrs(stmt),
+            )
+
+    def is_app_config_base(base: str) -> bool:
+        return base.rpartition('.')[2] == 'AppConfig'
+
+    def imported_config(base: str) -> bool:
+        # An imported AppConfig subclass (``OscarConfig``); recognisable
+        # statically only by being a base here and by its name.
+        return (
+            base not in classes and
+            base.partition('.')[0] in imported and
+            base.endswith('Config') and
+            not is_app_config_base(base)
+        )
+
+    def is_config(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        cls = classes[name]
+        return any(
+            is_app_config_base(b) or imported_config(b) or (
+                b in classes and b not in seen and
+                is_config(b, seen | {name})
+            )
+            for b in cls.bases
+        )
+
+    def lookup(name: str, attr: str, seen: frozenset[str] = frozenset()) -> object:
+        """A class attribute through local bases; _UNKNOWN if not found."""
+        cls = classes[name]
+        if attr in cls.attrs:
+            return cls.attrs[attr]
+        for base in cls.bases:
+            if base in classes and base not in seen:
+                value = lookup(base, attr, seen | {name})
+                if value is not _UNKNOWN:
+                    return value
+            elif not is_app_config_base(base):
+                return _UNKNOWN  # an imported base may set it
+        return _UNKNOWN
+
+    def label_of(name: str) -> str | None:
+        label = lookup(name, 'label')
+        if isinstance(label, str):
+            return label
+        app_name = lookup(name, 'name')
+        if isinstance(app_name, str):
+            return app_name.rpartition('.')[2]
+        return None
+
+    local = [name for name in classes if is_config(name)]
+    imported_bases = sorted({
+        b for name in local for b in classes[name].bases
+        if imported_config(b)
+    })
+
+    def default_of(name: str) -> object:
+        return lookup(name, 'default') if name in classes else _UNKNOWN
+
+    candidates = [
+        c for c in local + imported_bases if default_of(c) is not False
+    ]
+    if len(candidates) != 1:
+        candidates = [c for c in candidates if default_of(c) is True]
+    if len(candidates) == 1:
+        if candidates[0] in classes:
+            return label_of(candidates[0])
+        return None
+    labels = {label_of(name) for name in local}
+    if len(labels) == 1:
+        return labels.pop()
+    return None
+
+
+def _parent(path: str) -> str:
+    return path.rpartition('/')[0]
+
+
+def _basename(path: str) -> str:
+    return path.rpartition('/')[2]
+
+
+def _app_label(tree: Tree, app_dir: str, config: Config) -> str:
+    configured = config.app_labels.get(app_dir or '.')
+    if configured is not None:
+        return configured
+    apps_py = join(app_dir, 'apps.py')
+    if tree.entry_kind(apps_py) == 'file':
+        label = app_label_from_apps_py(tree.read(apps_py))
+        if label is not None:
+            return label
+    return _basename(app_dir)
+
+
+def _configured_package(
+        tree: Tree, module: str, config: Config,
+) -> str | None:
+    """Where a dotted ``migration_modules`` value lives, if in the tree."""
+    for root in config.source_roots:
+        base = '' if root == '.' else root
+        package = join(base, module.replace('.', '/'))
+        if tree.is_dir(package) and _has_init(tree, package):
+            return package
+    return None
+
+
+def discover_packages(tree: Tree, config: Config) -> dict[str, str]:
+    """App label -> repo-relative path of its migrations package.
+
+    Raises MigmergeError when two packages resolve to one label.
+    """
+    excluded = _Excluder(config.exclude)
+    found: dict[str, str] = {}
+
+    def add(label: str, package: str) -> None:
+        other = found.get(label)
+        if other is not None and other != package:
+            first, second = sorted((other, package))
+            raise MigmergeError(
+                f'app label {label!r} is used by two migration packages, '
+                f'{first} and {second}; set app_labels in the '
+                f'[tool.migmerge] configuration',
+                path=second,
+            )
+        found[label] = package
+
+    configured_paths: dict[str, str] = {}
+    for label, module in config.migration_modules.items():
+        if module:
+            package = _configured_package(tree, module, config)
+            if package is not None and not excluded(package):
+                configured_paths[package] = label
+
+    for package in _find_migration_dirs(tree, excluded):
+        app_dir = _parent(package)
+        if package in configured_paths:
+            continue
+        if (app_dir or '.') not in config.app_labels and (
+                package.endswith(_DJANGO_FRAMEWORK) or
+                not _looks_like_app(tree, app_dir)
+        ):
+            continue
+        label = _app_label(tree, app_dir, config)
+        if label in config.migration_modules:
+            continue  # MIGRATION_MODULES replaces the app's own package
+        add(label, package)
+    for package, label in sorted(configured_paths.items()):
+        add(label, package)
+    return dict(sorted(found.items()))
+
+
+def migration_module_names(tree: Tree, package: str) -> tuple[str, ...]:
+    """The modules Django loads from ``package``, as ``pkgutil.iter_modules``
+    lists them: ``*.py`` files whose name has no dot and does not start with
+    ``_`` or ``~``; a same-named subpackage shadows a module and
+    subpackages are not migrations.  Compiled-only modules (``.pyc``,
+    extension modules) cannot be read statically and are not listed."""
+    entries = tree.entries(package)
+    subpackages = {
+        e.name for e in entries
+        if e.kind == 'dir' and '.' not in e.name and
+        _has_init(tree, join(package, e.name))
+    }
+    names = []
+    for e in entries:
+        if e.kind not in ('file', 'symlink') or not e.name.endswith('.py'):
+            continue
+        stem = e.name[:-3]
+        if (
+                stem and '.' not in stem and stem[0] not in '_~' and
+                stem not in subpackages
+        ):
+            names.append(stem)
+    return tuple(sorted(names))
+
+
+def discover(
+        tree: Tree,
+        config: Config,
+        *,
+        packages: Mapping[str, str] | None = None,
+) -> tuple[MigrationFile, ...]:
+    """Every migration module in the tree, sorted by (app label, name).
+
+    ``packages`` is :func:`discover_packages`'s answer when already known.
+    """
+    if packages is None:
+        packages = discover_packages(tree, config)
+    excluded = _Excluder(config.exclude)
+    files = []
+    for label, package in packages.items():
+        for name in migration_module_names(tree, package):
+            path = join(package, f'{name}.py')
+            if not excluded(path):
+                files.append(
+                    MigrationFile(label, name, path, tree.oid(path), package),
+                )
+    return tuple(files)

@@ -1,0 +1,223 @@
+"""Tree -> parsed migrations: discover, look up the cache, parse the misses.
+
+A warm run (every blob cached) imports neither libcst nor the reader; a
+cold run with many misses parses on every core and, on a terminal, shows
+its progress on stderr.
+
+Files migmerge will not read become ``parse-error`` problems, not crashes:
+symlinked migration modules (links are never followed, so nothing outside
+the repository is read) and modules over ``MAX_MIGRATION_BYTES``.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TextIO
+
+from mergedriver.cache import Cache
+from mergedriver.cache import error_from_json
+from mergedriver.cache import error_to_json
+from mergedriver.cache import info_from_json
+from mergedriver.cache import info_to_json
+from mergedriver.config import Config
+from mergedriver.errors import ParseError
+from mergedriver.records import MigrationInfo
+from mergedriver.records import Problem
+from mergedriver.source import discover
+from mergedriver.source import discover_packages
+from mergedriver.source import MigrationFile
+from mergedriver.source import Tree
+
+MAX_MIGRATION_BYTES = 2 * 1024 * 1024
+# Below this many misses, starting worker processes costs more than it saves.
+PARALLEL_MIN = 300
+# A cold run this large reports progress on a terminal.
+PROGRESS_MIN = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadResult:
+    migrations: tuple[MigrationInfo, ...]
+    problems: tuple[Problem, ...]
+    # App label -> repo-relative path of its migrations package, including
+    # packages without any module (Django counts those apps as migrated).
+    packages: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+# (blob id, data, app label, name, path)
+_Job = tuple[str, bytes, str, str, str]
+# (blob id, JSON payload, whether it may be cached)
+_Outcome = tuple[str, str, bool]
+
+
+def _parse_job(job: _Job) -> _Outcome:
+    # Imported here: only a run with cache misses pays for libcst.
+    # (Through importlib while mergedriver.reader is being written.)
+    read_migration = importlib.import_module('mergedriver.reader').read_migration
+
+    oid, data, app_label, name, path = job
+    try:
+        info = read_migration(data, app_label=app_label, name=name, path=path)
+    except ParseError as e:
+        return oid, error_to_json(e.line, e.message), True
+    except RecursionError:
+        message = 'expression nested too deeply to read'
+        return oid, error_to_json(None, message), False
+    except Exception as e:  # a reader bug must not lose the whole run
+        message = f'cannot read this module ({type(e).__name__}: {e})'
+        return oid, error_to_json(None, message), False
+    return oid, info_to_json(info), True
+
+
+def _parse_chunk(jobs: Sequence[_Job]) -> list[_Outcome]:
+    return [_parse_job(job) for job in jobs]
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
+class _Progress:
+    def __init__(self, total: int, stream: TextIO | None) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.stream is not None:
+            self.stream.write(
+                f'\rparsing migrations: {self.done}/{self.total}',
+            )
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.stream is not None:
+            self.stream.write('\n')
+            self.stream.flush()
+
+
+def _parse_all(jobs: Sequence[_Job], progress: _Progress) -> list[_Outcome]:
+    workers = min(_cpu_count(), max(1, len(jobs) // 100))
+    if len(jobs) < PARALLEL_MIN or workers < 2:
+        outcomes = []
+        step = max(1, len(jobs) // 100)
+        for i in range(0, len(jobs), step):
+            outcomes.extend(_parse_chunk(jobs[i:i + step]))
+            progress.advance(len(jobs[i:i + step]))
+        return outcomes
+    size = max(20, min(500, len(jobs) // (workers * 8) + 1))
+    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    outcomes = []
+    try:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            futures = [pool.submit(_parse_chunk, chunk) for chunk in chunks]
+            for future in concurrent.futures.as_completed(futures):
+                result = future.result()
+                outcomes.extend(result)
+                progress.advance(len(result))
+    except (OSError, concurrent.futures.process.BrokenProcessPool):
+        # No worker processes here (a sandbox, no /dev/shm): one core.
+        progress.done = 0
+        return [_parse_job(job) for job in jobs]
+    return outcomes
+
+
+def _refusal(tree: Tree, f: MigrationFile) -> str | None:
+    """Why a file is not read, or None to read it."""
+    if tree.entry_kind(f.path) == 'symlink':
+        target = os.fsdecode(tree.read(f.path))
+        return (
+            f'symbolic link to {target!r}: migmerge does not follow '
+            f'symlinked migration modules; commit the file itself'
+        )
+    size = tree.size(f.path)
+    if size > MAX_MIGRATION_BYTES:
+        return (
+            f'file is {size / 1024 / 1024:.1f} MB, over the '
+            f'{MAX_MIGRATION_BYTES // 1024 // 1024} MB limit for a '
+            f'migration module; not read'
+        )
+    return None
+
+
+def _problem(f: MigrationFile, line: int | None, message: str) -> Problem:
+    return Problem(
+        'parse-error', message,
+        app=f.app_label, migration=f.name, file=f.path, line=line or 1,
+    )
+
+
+def load_migrations(
+        tree: Tree,
+        config: Config,
+        *,
+        progress: bool | None = None,
+        cache: Cache | None = None,
+) -> LoadResult:
+    """Every migration of the tree, parsed (cached by blob id).
+
+    ``progress``: None shows it for a large cold run when stderr is a
+    terminal; True / False force it on / off.  ``cache`` defaults to the
+    tree's own cache file.
+    """
+    packages = discover_packages(tree, config)
+    files = discover(tree, config, packages=packages)
+
+    problems: list[Problem] = []
+    readable: list[MigrationFile] = []
+    for f in files:
+        refusal = _refusal(tree, f)
+        if refusal is None:
+            readable.append(f)
+        else:
+            problems.append(_problem(f, 1, refusal))
+
+    own_cache = cache is None
+    if cache is None:
+        cache = Cache(tree.cache_path)
+    try:
+        payloads = cache.get_many(f.oid for f in readable)
+        jobs: dict[str, _Job] = {}
+        for f in readable:
+            if f.oid not in payloads and f.oid not in jobs:
+                data = tree.read(f.path)
+                jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
+        if jobs:
+            show = (
+                len(jobs) >= PROGRESS_MIN and sys.stderr.isatty()
+                if progress is None else progress
+            )
+            meter = _Progress(len(jobs), sys.stderr if show else None)
+            outcomes = _parse_all(list(jobs.values()), meter)
+            meter.finish()
+            payloads.update((oid, payload) for oid, payload, _ in outcomes)
+            cache.put_many(
+                (oid, payload) for oid, payload, ok in outcomes if ok
+            )
+    finally:
+        if own_cache:
+            cache.close()
+
+    migrations = []
+    for f in readable:
+        payload = payloads[f.oid]
+        error = error_from_json(payload)
+        if error is None:
+            migrations.append(
+                info_from_json(
+                    payload, app_label=f.app_label, name=f.name, path=f.path,
+                ),
+            )
+        else:
+            problems.append(_problem(f, *error))
+    problems.sort(key=lambda p: (p.file or '', p.line or 0))
+    return LoadResult(tuple(migrations), tuple(problems), packages)
