@@ -1,14 +1,369 @@
 """libcst parser of record: migration module source -> MigrationInfo.
 
-Never imports or executes the module.  (Stub: implemented by the parser work.)
+Never imports or executes the module.  libcst reads any syntax its native
+parser knows (newer than the running Python's); the module is translated into
+the IR of :mod:`mergedriver.evaluate`, whose evaluator holds the Django rules
+shared with the :mod:`ast` fast path.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import CodeRange
+from libcst.metadata import MetadataWrapper
+from libcst.metadata import PositionProvider
+
+from mergedriver import evaluate as ir
+from mergedriver.errors import ParseError
 from mergedriver.records import MigrationInfo
+
+_CONSTANT_NAMES = {'True': True, 'False': False, 'None': None}
+
+
+class _Translator:
+    def __init__(self, positions: dict[cst.CSTNode, CodeRange]) -> None:
+        self.positions = positions
+
+    def span(self, node: cst.CSTNode) -> ir.Span:
+        pos = self.positions[node]
+        return (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
+
+    # -- expressions
+
+    def expr(self, node: cst.BaseExpression) -> ir.Expr:  # noqa: C901
+        t = type(node)
+        if t is cst.SimpleString or t is cst.ConcatenatedString:
+            value = node.evaluated_value
+            if value is None:  # f-string part
+                return ir.Opaque(self.span(node))
+            return ir.Const(value, self.span(node))
+        if t is cst.Integer or t is cst.Float or t is cst.Imaginary:
+            return ir.Const(node.evaluated_value, self.span(node))
+        if t is cst.Name:
+            assert isinstance(node, cst.Name)
+            if node.value in _CONSTANT_NAMES:
+                return ir.Const(_CONSTANT_NAMES[node.value], self.span(node))
+            return ir.Name(node.value, self.span(node))
+        if t is cst.Attribute:
+            assert isinstance(node, cst.Attribute)
+            return ir.Attr(
+                self.expr(node.value), node.attr.value, self.span(node),
+            )
+        if t is cst.List or t is cst.Tuple:
+            assert isinstance(node, (cst.List, cst.Tuple))
+            return ir.Seq(
+                tuple(self.element(e) for e in node.elements),
+                self.span(node),
+            )
+        if t is cst.Call:
+            assert isinstance(node, cst.Call)
+            args: list[ir.Expr] = []
+            kwargs: list[tuple[str | None, ir.Expr]] = []
+            for arg in node.args:
+                value = self.expr(arg.value)
+                if arg.keyword is not None:
+                    kwargs.append((arg.keyword.value, value))
+                elif arg.star == '**':
+                    kwargs.append((None, value))
+                elif arg.star == '*':
+                    args.append(ir.Starred(value, self.span(arg)))
+                else:
+                    args.append(value)
+            return ir.Call(
+                self.expr(node.func), tuple(args), tuple(kwargs),
+                self.span(node),
+            )
+        if t is cst.BinaryOperation and type(node.operator) is cst.Add:
+            assert isinstance(node, cst.BinaryOperation)
+            return ir.Add(
+                self.expr(node.left), self.expr(node.right), self.span(node),
+            )
+        if t is cst.IfExp:
+            assert isinstance(node, cst.IfExp)
+            return ir.IfExp(
+                self.expr(node.body), self.expr(node.orelse), self.span(node),
+            )
+        return ir.Opaque(self.span(node))
+
+    def element(self, node: cst.BaseElement) -> ir.Expr:
+        if isinstance(node, cst.StarredElement):
+            return ir.Starred(self.expr(node.value), self.span(node))
+        return self.expr(node.value)
+
+    # -- assignment targets
+
+    def dotted(self, node: cst.BaseExpression) -> str | None:
+        parts = []
+        while type(node) is cst.Attribute:
+            parts.append(node.attr.value)
+            node = node.value
+        if type(node) is not cst.Name:
+            return None
+        parts.append(node.value)
+        return '.'.join(reversed(parts))
+
+    def bound_names(self, target: cst.BaseExpression) -> tuple[str, ...]:
+        t = type(target)
+        if t is cst.Name:
+            return (target.value,)
+        if t is cst.Tuple or t is cst.List:
+            return tuple(
+                n for e in target.elements for n in self.bound_names(e.value)
+            )
+        if t is cst.StarredElement:
+            return self.bound_names(target.value)
+        if t is cst.Subscript:
+            dotted = self.dotted(target.value)
+            return () if dotted is None else (dotted,)
+        return ()
+
+    def assign(
+            self,
+            target: cst.BaseExpression,
+            value: cst.BaseExpression | None,
+            out: list[ir.Stmt],
+            span: ir.Span,
+    ) -> None:
+        dotted = self.dotted(target)
+        if dotted is not None and value is not None:
+            out.append(ir.Assign(dotted, self.expr(value)))
+            return
+        names = self.bound_names(target)
+        if names:
+            out.append(ir.Rebind(names, span))
+
+    # -- statements
+
+    def block(
+            self, node: cst.BaseSuite | cst.BaseStatement | None,
+    ) -> tuple[ir.Stmt, ...]:
+        if node is None:
+            return ()
+        if isinstance(node, cst.IndentedBlock):
+            return self.stmts(node.body)
+        if isinstance(node, cst.SimpleStatementSuite):
+            return self.small(node.body)
+        if isinstance(node, cst.Else):
+            return self.block(node.body)
+        if isinstance(node, cst.BaseStatement):
+            return self.stmts((node,))  # an ``elif``
+        raise AssertionError(type(node))
+
+    def small(
+            self, nodes: Sequence[cst.BaseSmallStatement],
+    ) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for node in nodes:
+            self.small_one(node, out)
+        return tuple(out)
+
+    def small_one(  # noqa: C901
+            self, node: cst.BaseSmallStatement, out: list[ir.Stmt],
+    ) -> None:
+        t = type(node)
+        if t is cst.Assign:
+            assert isinstance(node, cst.Assign)
+            for target in node.targets:
+                self.assign(target.target, node.value, out, self.span(node))
+        elif t is cst.Expr:
+            value = node.value
+            if type(value) is cst.Call:
+                out.append(ir.ExprStmt(self.expr(value)))
+        elif t is cst.ImportFrom:
+            assert isinstance(node, cst.ImportFrom)
+            base = '.' * len(node.relative)
+            if node.module is not None:
+                base += self.dotted(node.module) or ''
+            sep = '' if base.endswith('.') or not base else '.'
+            names = node.names
+            if isinstance(names, cst.ImportStar):
+                pairs: tuple[tuple[str, str], ...] = ()
+            else:
+                pairs = tuple(
+                    (self.alias_name(a) or self.alias_dotted(a),
+                     f'{base}{sep}{self.alias_dotted(a)}')
+                    for a in names
+                )
+            out.append(ir.Import(pairs, self.span(node)))
+        elif t is cst.Import:
+            assert isinstance(node, cst.Import)
+            pairs = []
+            for a in node.names:
+                full = self.alias_dotted(a)
+                alias = self.alias_name(a)
+                if alias:
+                    pairs.append((alias, full))
+                else:
+                    root = full.partition('.')[0]
+                    pairs.append((root, root))
+            out.append(ir.Import(tuple(pairs), self.span(node)))
+        elif t is cst.AugAssign:
+            assert isinstance(node, cst.AugAssign)
+            dotted = self.dotted(node.target)
+            if type(node.operator) is cst.AddAssign and dotted is not None:
+                out.append(ir.AugAdd(dotted, self.expr(node.value)))
+            else:
+                self.assign(node.target, None, out, self.span(node))
+        elif t is cst.AnnAssign:
+            assert isinstance(node, cst.AnnAssign)
+            if node.value is not None:
+                self.assign(node.target, node.value, out, self.span(node))
+        elif t is cst.Return:
+            value = node.value
+            out.append(ir.Return(
+                None if value is None else self.expr(value), self.span(node),
+            ))
+        elif t is cst.Del:
+            assert isinstance(node, cst.Del)
+            self.assign(node.target, None, out, self.span(node))
+        elif t.__name__ == 'TypeAlias':  # ``type X = ...`` (PEP 695)
+            out.append(ir.Rebind(
+                (node.name.value,), self.span(node),
+            ))
+
+    def alias_dotted(self, alias: cst.ImportAlias) -> str:
+        return self.dotted(alias.name) or ''
+
+    def alias_name(self, alias: cst.ImportAlias) -> str | None:
+        if alias.asname is None:
+            return None
+        name = alias.asname.name
+        return name.value if isinstance(name, cst.Name) else None
+
+    def stmts(
+            self, nodes: Sequence[cst.BaseStatement],
+    ) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for node in nodes:
+            self.compound(node, out)
+        return tuple(out)
+
+    def compound(  # noqa: C901
+            self, node: cst.BaseStatement, out: list[ir.Stmt],
+    ) -> None:
+        t = type(node)
+        if t is cst.SimpleStatementLine:
+            for small in node.body:
+                self.small_one(small, out)
+        elif t is cst.ClassDef:
+            assert isinstance(node, cst.ClassDef)
+            out.append(ir.ClassDef(
+                node.name.value,
+                tuple(
+                    self.expr(a.value) for a in node.bases
+                    if a.keyword is None and not a.star
+                ),
+                self.block(node.body),
+                self.span(node),
+            ))
+        elif t is cst.If:
+            assert isinstance(node, cst.If)
+            out.append(ir.Branches(
+                (self.block(node.body), self.block(node.orelse)),
+            ))
+        elif t is cst.FunctionDef:
+            assert isinstance(node, cst.FunctionDef)
+            if node.decorators or node.asynchronous is not None:
+                out.append(ir.Rebind((node.name.value,), self.span(node)))
+            else:
+                params, star = self.params(node.params)
+                out.append(ir.Def(
+                    node.name.value, params, star, self.block(node.body),
+                    self.span(node),
+                ))
+        elif t is cst.Try or t.__name__ == 'TryStar':
+            body = self.block(node.body) + self.block(node.orelse)
+            handlers = []
+            for handler in node.handlers:
+                prefix: tuple[ir.Stmt, ...] = ()
+                if handler.name is not None:
+                    names = self.bound_names(handler.name.name)
+                    prefix = (ir.Rebind(names, self.span(handler.name.name)),)
+                handlers.append(prefix + self.block(handler.body))
+            out.append(ir.Branches((body, *handlers)))
+            final = node.finalbody
+            out.extend(() if final is None else self.block(final.body))
+        elif t is cst.For:
+            assert isinstance(node, cst.For)
+            names = self.bound_names(node.target)
+            if names:
+                out.append(ir.Rebind(names, self.span(node.target)))
+            out.append(ir.Branches((self.block(node.body), ())))
+            out.append(ir.Branches((self.block(node.orelse), ())))
+        elif t is cst.While:
+            assert isinstance(node, cst.While)
+            out.append(ir.Branches((self.block(node.body), ())))
+            out.append(ir.Branches((self.block(node.orelse), ())))
+        elif t is cst.With:
+            assert isinstance(node, cst.With)
+            for item in node.items:
+                if item.asname is not None:
+                    names = self.bound_names(item.asname.name)
+                    if names:
+                        out.append(ir.Rebind(
+                            names, self.span(item.asname.name),
+                        ))
+            out.extend(self.block(node.body))
+        elif t is cst.Match:
+            assert isinstance(node, cst.Match)
+            out.append(ir.Branches(
+                (*(self.block(c.body) for c in node.cases), ()),
+            ))
+
+    def params(
+            self, params: cst.Parameters,
+    ) -> tuple[tuple[ir.Param, ...], bool]:
+        out = [
+            ir.Param(
+                p.name.value,
+                None if p.default is None else self.expr(p.default),
+                True,
+            )
+            for p in (*params.posonly_params, *params.params)
+        ]
+        out.extend(
+            ir.Param(
+                p.name.value,
+                None if p.default is None else self.expr(p.default),
+                False,
+            )
+            for p in params.kwonly_params
+        )
+        star = isinstance(params.star_arg, cst.Param) or (
+            params.star_kwarg is not None
+        )
+        return tuple(out), star
+
+
+def module_ir(text: str, path: str) -> ir.ModuleIR:
+    """Translate module source into the evaluator's IR with libcst."""
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as e:
+        raise ParseError(
+            f'invalid syntax: {e.message}', path=path, line=e.raw_line,
+        )
+    except RecursionError:
+        raise ParseError('module is too deeply nested', path=path, line=1)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    translator = _Translator(positions)
+    try:
+        body = translator.stmts(wrapper.module.body)
+    except RecursionError:
+        raise ParseError('module is too deeply nested', path=path, line=1)
+    lines = text.encode('utf-8', 'surrogatepass').splitlines(keepends=True)
+    return ir.ModuleIR(
+        body, ir.line_starts_segment(lines, byte_columns=False),
+    )
 
 
 def parse_migration(
         data: bytes, *, app_label: str, name: str, path: str,
 ) -> MigrationInfo:
     """Parse one migration module; raise ParseError on unusable input."""
-    raise NotImplementedError
+    text = ir.decode_source(data, path)
+    return ir.evaluate_module(
+        module_ir(text, path), app_label=app_label, name=name, path=path,
+    )

@@ -1,0 +1,1131 @@
+"""Static evaluation of a migration module, shared by both front-ends.
+
+The front-ends (:mod:`mergedriver.parse` with libcst, :mod:`mergedriver.fastparse`
+with :mod:`ast`) translate a module into the small IR below; one evaluator
+turns that IR into a :class:`~mergedriver.records.MigrationInfo`.  All the
+Django knowledge lives here, so the two parsers cannot drift apart.
+
+Evaluation is abstract: names bound at module level, in class bodies and in
+small helper functions are followed; ``+``, ``.append``/``.extend``/``+=`` are
+applied; the branches of an ``if`` (and of ``try``/``for``/``while``) are
+merged as the union of their values.  Whatever cannot be reduced stays an
+``Unknown`` value and becomes an :class:`~mergedriver.records.Unresolved`
+entry only where the migration's attributes need it.
+
+This module must not import libcst (a warm run never loads it).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import NamedTuple
+from typing import Union
+
+from mergedriver.errors import ParseError
+from mergedriver.records import Dependency
+from mergedriver.records import MigrationInfo
+from mergedriver.records import OperationInfo
+from mergedriver.records import Scope
+from mergedriver.records import Unresolved
+
+# (line, column, end line, end column); column units are the front-end's own
+# (bytes for ast, characters for libcst): only its ``segment`` reads them.
+Span = tuple[int, int, int, int]
+
+# ---------------------------------------------------------------- IR: exprs
+
+
+class Const(NamedTuple):
+    value: object  # str, bytes, int, float, complex, bool, None, Ellipsis
+    span: Span
+
+
+class Name(NamedTuple):
+    id: str
+    span: Span
+
+
+class Attr(NamedTuple):
+    value: Expr
+    attr: str
+    span: Span
+
+
+class Seq(NamedTuple):
+    """A list or tuple display (which one does not matter to Django)."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
+class Starred(NamedTuple):
+    value: Expr
+    span: Span
+
+
+class Add(NamedTuple):
+    left: Expr
+    right: Expr
+    span: Span
+
+
+class Call(NamedTuple):
+    func: Expr
+    args: tuple[Expr, ...]
+    # keyword None is ``**mapping``
+    kwargs: tuple[tuple[str | None, Expr], ...]
+    span: Span
+
+
+class IfExp(NamedTuple):
+    """``a if test else b``: the test is never evaluated, both count."""
+
+    body: Expr
+    orelse: Expr
+    span: Span
+
+
+class Opaque(NamedTuple):
+    """Any expression the IR does not model (dict, lambda, f-string...)."""
+
+    span: Span
+
+
+# Values produced by the evaluator only.
+
+class Ref(NamedTuple):
+    """An imported (or unbound, global) name: a dotted path, not a value."""
+
+    qualname: str
+    span: Span
+
+
+class Swappable(NamedTuple):
+    """``swappable_dependency(settings.<setting>)``."""
+
+    setting: str
+    span: Span
+
+
+class Unknown(NamedTuple):
+    span: Span
+    reason: str | None = None  # None: "cannot evaluate '<text>' statically"
+
+
+class ClassValue(NamedTuple):
+    name: str
+    bases: tuple[Value, ...]
+    attrs: dict[str, Value]
+    line: int
+    span: Span
+
+
+class FuncValue(NamedTuple):
+    name: str
+    params: tuple[Param, ...]
+    defaults: dict[str, Value]
+    takes_star: bool
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+Expr = Union[Const, Name, Attr, Seq, Starred, Add, Call, IfExp, Opaque]
+Value = Union[
+    Const, Seq, Starred, Call, Ref, Swappable, Unknown, ClassValue, FuncValue,
+]
+
+# ---------------------------------------------------------------- IR: stmts
+
+
+class Assign(NamedTuple):
+    target: str  # a name, or a dotted path such as 'Migration.operations'
+    value: Expr
+
+
+class AugAdd(NamedTuple):
+    target: str
+    value: Expr
+
+
+class Rebind(NamedTuple):
+    """Names bound to something the IR does not model (``for x in``, ...)."""
+
+    names: tuple[str, ...]
+    span: Span
+
+
+class ExprStmt(NamedTuple):
+    value: Call
+
+
+class Branches(NamedTuple):
+    """Alternative blocks (``if``/``else``, ``try``/``except``, loops).
+
+    Only one runs, and which one is not known statically: the names they
+    bind take the union of the values of every alternative.
+    """
+
+    blocks: tuple[tuple[Stmt, ...], ...]
+
+
+class Import(NamedTuple):
+    names: tuple[tuple[str, str], ...]  # (bound name, dotted path)
+    span: Span
+
+
+class Param(NamedTuple):
+    name: str
+    default: Expr | None
+    positional: bool
+
+
+class Def(NamedTuple):
+    name: str
+    params: tuple[Param, ...]
+    takes_star: bool  # *args or **kwargs
+    body: tuple[Stmt, ...]
+    span: Span
+
+
+class ClassDef(NamedTuple):
+    name: str
+    bases: tuple[Expr, ...]
+    body: tuple[Stmt, ...]
+    span: Span  # span of the ``class`` statement (without decorators)
+
+
+class Return(NamedTuple):
+    value: Expr | None
+    span: Span
+
+
+Stmt = Union[
+    Assign, AugAdd, Rebind, ExprStmt, Branches, Import, Def, ClassDef, Return,
+]
+
+
+class ModuleIR(NamedTuple):
+    body: tuple[Stmt, ...]
+    # source text of a span, for messages
+    segment: Callable[[Span], str]
+
+
+# ---------------------------------------------------------------- decoding
+
+_CODING_RE = re.compile(rb'^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)')
+
+
+def decode_source(data: bytes, path: str) -> str:
+    """Decode module bytes the way Python does (PEP 263, else UTF-8)."""
+    encoding = 'utf-8'
+    if data.startswith(b'\xef\xbb\xbf'):
+        data = data[3:]
+    else:
+        for line in data.split(b'\n', 2)[:2]:
+            match = _CODING_RE.match(line)
+            if match:
+                encoding = match.group(1).decode('ascii')
+                break
+            if line.strip() and not line.lstrip().startswith(b'#'):
+                break
+    try:
+        text = data.decode(encoding)
+    except LookupError:
+        raise ParseError(
+            f'unknown encoding {encoding!r} in coding declaration',
+            path=path, line=1,
+        )
+    except UnicodeDecodeError as e:
+        line = data.count(b'\n', 0, e.start) + 1
+        label = 'UTF-8' if encoding.lower().replace('_', '-') in (
+            'utf-8', 'utf8',
+        ) else encoding
+        raise ParseError(f'not valid {label}', path=path, line=line)
+    nul = text.find('\0')
+    if nul != -1:
+        raise ParseError(
+            'source contains a null byte',
+            path=path, line=text.count('\n', 0, nul) + 1,
+        )
+    return text
+
+
+def line_starts_segment(
+        lines: list[bytes], *, byte_columns: bool,
+) -> Callable[[Span], str]:
+    """A ``segment`` function over the module's physical lines."""
+
+    def segment(span: Span) -> str:
+        line, col, end_line, end_col = span
+        chunk = lines[line - 1:end_line]
+        if not chunk:
+            return ''
+        if byte_columns:
+            if len(chunk) == 1:
+                return chunk[0][col:end_col].decode('utf-8', 'replace')
+            parts = [chunk[0][col:], *chunk[1:-1], chunk[-1][:end_col]]
+            return b''.join(parts).decode('utf-8', 'replace')
+        texts = [c.decode('utf-8', 'replace') for c in chunk]
+        if len(texts) == 1:
+            return texts[0][col:end_col]
+        return ''.join([texts[0][col:], *texts[1:-1], texts[-1][:end_col]])
+
+    return segment
+
+
+def _outer_parens_match(text: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in '([{':
+            depth += 1
+        elif ch in ')]}':
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return depth == 0
+
+
+def describe(text: str) -> str:
+    """Canonical short form of a source snippet for messages.
+
+    Whitespace is collapsed and enclosing parentheses dropped, because the
+    two front-ends disagree on whether a span includes them.
+    """
+    text = ' '.join(text.split())
+    while (
+            len(text) >= 2 and text[0] == '(' and text[-1] == ')' and
+            _outer_parens_match(text)
+    ):
+        text = text[1:-1].strip()
+    if len(text) > 80:
+        text = text[:77] + '...'
+    return text
+
+
+# ---------------------------------------------------------------- evaluator
+
+_MISSING = Unknown((0, 0, 0, 0), '<missing>')
+_MAX_CALL_DEPTH = 20
+_LIST_MUTATORS = frozenset((
+    'append', 'extend', 'insert', 'remove', 'pop', 'clear', 'sort',
+    'reverse', '__setitem__', '__delitem__', '__iadd__',
+))
+
+
+class _Scope:
+    __slots__ = ('vars', 'parent')
+
+    def __init__(self, parent: _Scope | None) -> None:
+        self.vars: dict[str, Value] = {}
+        self.parent = parent
+
+    def lookup(self, name: str) -> Value | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            value = scope.vars.get(name)
+            if value is not None:
+                return value
+            scope = scope.parent
+        return None
+
+
+def _shape(value: Value | Expr) -> object:
+    """A hashable, line-free identity of a value, for union de-duplication."""
+    t = type(value)
+    if t is Const:
+        v = value.value
+        return ('C', type(v).__name__, v)
+    if t is Seq:
+        return ('S', tuple(_shape(i) for i in value.items))
+    if t is Call:
+        assert isinstance(value, Call)
+        return (
+            'K', _shape(value.func), tuple(_shape(a) for a in value.args),
+            tuple((k, _shape(v)) for k, v in value.kwargs),
+        )
+    if t is Ref:
+        return ('R', value.qualname)
+    if t is Swappable:
+        return ('W', value.setting)
+    if t is Starred:
+        return ('*', _shape(value.value))
+    if t is Unknown:
+        return ('U', value.span, value.reason)
+    return ('I', id(value))
+
+
+def _dotted(expr: Expr) -> str | None:
+    parts = []
+    while type(expr) is Attr:
+        parts.append(expr.attr)
+        expr = expr.value
+    if type(expr) is not Name:
+        return None
+    parts.append(expr.id)
+    return '.'.join(reversed(parts))
+
+
+class _Evaluator:
+    def __init__(self) -> None:
+        self.depth = 0
+
+    # -- expressions
+
+    def value(self, expr: Expr, scope: _Scope) -> Value:  # noqa: C901
+        t = type(expr)
+        if t is Const:
+            return expr
+        if t is Name:
+            assert isinstance(expr, Name)
+            found = scope.lookup(expr.id)
+            return Ref(expr.id, expr.span) if found is None else found
+        if t is Seq:
+            assert isinstance(expr, Seq)
+            items: list[Value] = []
+            for item in expr.items:
+                if type(item) is Starred:
+                    inner = self.value(item.value, scope)
+                    if type(inner) is Seq:
+                        items.extend(inner.items)
+                    else:
+                        items.append(Unknown(item.span))
+                else:
+                    items.append(self.value(item, scope))
+            return Seq(tuple(items), expr.span)
+        if t is Attr:
+            assert isinstance(expr, Attr)
+            base = self.value(expr.value, scope)
+            tb = type(base)
+            if tb is Ref:
+                return Ref(f'{base.qualname}.{expr.attr}', expr.span)
+            if tb is ClassValue:
+                found = _class_attr(base, expr.attr)
+                if found is not None:
+                    return found
+            return Unknown(expr.span)
+        if t is Call:
+            return self.call(expr, scope)
+        if t is Add:
+            assert isinstance(expr, Add)
+            left = self.value(expr.left, scope)
+            right = self.value(expr.right, scope)
+            return _add(left, right, expr.span)
+        if t is IfExp:
+            assert isinstance(expr, IfExp)
+            return _merge(
+                [self.value(expr.body, scope), self.value(expr.orelse, scope)],
+                expr.span,
+            )
+        if t is Starred:
+            assert isinstance(expr, Starred)
+            return Starred(self.value(expr.value, scope), expr.span)
+        return Unknown(expr.span)
+
+    def call(self, expr: Call, scope: _Scope) -> Value:
+        func = self.value(expr.func, scope)
+        args = tuple(self.value(a, scope) for a in expr.args)
+        kwargs = tuple((k, self.value(v, scope)) for k, v in expr.kwargs)
+        tf = type(func)
+        if tf is FuncValue:
+            return self.invoke(func, args, kwargs, expr.span, scope)
+        if tf is Ref and (
+                func.qualname == 'swappable_dependency' or
+                func.qualname.endswith('.swappable_dependency')
+        ):
+            return _swappable(args, kwargs, expr.span)
+        if (
+                tf is Ref and func.qualname in ('list', 'tuple') and
+                not kwargs and len(args) <= 1
+        ):
+            # the builtins (unbound names): a copy of a known sequence
+            if not args:
+                return Seq((), expr.span)
+            if type(args[0]) is Seq:
+                return args[0]._replace(span=expr.span)
+        if tf is Ref or tf is ClassValue:
+            return Call(func, args, kwargs, expr.span)
+        return Unknown(expr.span)
+
+    def invoke(
+            self,
+            func: FuncValue,
+            args: tuple[Value, ...],
+            kwargs: tuple[tuple[str | None, Value], ...],
+            span: Span,
+            scope: _Scope,
+    ) -> Value:
+        if (
+                func.takes_star or self.depth >= _MAX_CALL_DEPTH or
+                any(type(a) is Starred for a in args)
+        ):
+            return Unknown(span)
+        positional = [p for p in func.params if p.positional]
+        if len(args) > len(positional):
+            return Unknown(span)
+        local = _Scope(_module_scope(scope))
+        for param, arg in zip(positional, args):
+            local.vars[param.name] = arg
+        names = {p.name for p in func.params}
+        for key, val in kwargs:
+            if key is None or key not in names or key in local.vars:
+                return Unknown(span)
+            local.vars[key] = val
+        for param in func.params:
+            if param.name not in local.vars:
+                default = func.defaults.get(param.name)
+                if default is None:
+                    return Unknown(span)
+                local.vars[param.name] = default
+        returns: list[Value] = []
+        self.depth += 1
+        try:
+            self.run(func.body, local, returns)
+        finally:
+            self.depth -= 1
+        if not returns:
+            return Const(None, span)
+        return _merge(returns, span)
+
+    # -- statements
+
+    def run(
+            self,
+            body: Iterable[Stmt],
+            scope: _Scope,
+            returns: list[Value] | None,
+    ) -> None:
+        for stmt in body:
+            t = type(stmt)
+            if t is Assign:
+                assert isinstance(stmt, Assign)
+                self.assign(stmt.target, self.value(stmt.value, scope), scope)
+            elif t is ExprStmt:
+                self.expr_stmt(stmt.value, scope)
+            elif t is AugAdd:
+                assert isinstance(stmt, AugAdd)
+                current = self.lookup_dotted(stmt.target, scope)
+                right = self.value(stmt.value, scope)
+                if current is None:
+                    new: Value = Unknown(stmt.value.span)
+                else:
+                    new = _add(current, right, current.span, inplace=True)
+                self.assign(stmt.target, new, scope)
+            elif t is Branches:
+                self.branches(stmt.blocks, scope, returns)
+            elif t is Import:
+                assert isinstance(stmt, Import)
+                for bound, qualname in stmt.names:
+                    scope.vars[bound] = Ref(qualname, stmt.span)
+            elif t is Rebind:
+                assert isinstance(stmt, Rebind)
+                for name in stmt.names:
+                    scope.vars[name] = Unknown(stmt.span)
+            elif t is ClassDef:
+                assert isinstance(stmt, ClassDef)
+                bases = tuple(self.value(b, scope) for b in stmt.bases)
+                body_scope = _Scope(scope)
+                self.run(stmt.body, body_scope, None)
+                scope.vars[stmt.name] = ClassValue(
+                    stmt.name, bases, body_scope.vars, stmt.span[0], stmt.span,
+                )
+            elif t is Def:
+                assert isinstance(stmt, Def)
+                defaults = {
+                    p.name: self.value(p.default, scope)
+                    for p in stmt.params if p.default is not None
+                }
+                scope.vars[stmt.name] = FuncValue(
+                    stmt.name, stmt.params, defaults, stmt.takes_star,
+                    stmt.body, stmt.span,
+                )
+            elif t is Return:
+                assert isinstance(stmt, Return)
+                if returns is not None:
+                    returns.append(
+                        Const(None, stmt.span) if stmt.value is None
+                        else self.value(stmt.value, scope),
+                    )
+
+    def lookup_dotted(self, target: str, scope: _Scope) -> Value | None:
+        root, _, rest = target.partition('.')
+        value = scope.lookup(root)
+        for part in rest.split('.') if rest else ():
+            if type(value) is not ClassValue:
+                return None
+            value = _class_attr(value, part)
+        return value
+
+    def assign(self, target: str, value: Value, scope: _Scope) -> None:
+        if '.' not in target:
+            scope.vars[target] = value
+            return
+        # ``Migration.operations = ...`` after the class: rebuild the class
+        # (values are shared between branch snapshots, so never mutate).
+        *path, attr = target.split('.')
+        owner = self.lookup_dotted('.'.join(path), scope)
+        if type(owner) is not ClassValue:
+            return
+        assert isinstance(owner, ClassValue)
+        new_owner: Value = owner._replace(attrs={**owner.attrs, attr: value})
+        self.assign('.'.join(path), new_owner, scope)
+
+    def expr_stmt(self, call: Call, scope: _Scope) -> None:
+        if type(call.func) is not Attr:
+            return
+        target = _dotted(call.func.value)
+        if target is None:
+            return
+        current = self.lookup_dotted(target, scope)
+        if type(current) is not Seq:
+            return  # e.g. ``logger.info(...)``: not a list we track
+        assert isinstance(current, Seq)
+        method = call.func.attr
+        if method not in _LIST_MUTATORS:
+            return
+        args = tuple(self.value(a, scope) for a in call.args)
+        new: Value = Unknown(call.span)
+        if call.kwargs or any(type(a) is Starred for a in args):
+            pass
+        elif method == 'append' and len(args) == 1:
+            new = current._replace(items=(*current.items, args[0]))
+        elif method == 'extend' and len(args) == 1:
+            new = _add(current, args[0], current.span, inplace=True)
+        elif (
+                method == 'insert' and len(args) == 2 and
+                type(args[0]) is Const and type(args[0].value) is int
+        ):
+            items = list(current.items)
+            items.insert(args[0].value, args[1])
+            new = current._replace(items=tuple(items))
+        self.assign(target, new, scope)
+
+    def branches(
+            self,
+            blocks: tuple[tuple[Stmt, ...], ...],
+            scope: _Scope,
+            returns: list[Value] | None,
+    ) -> None:
+        before = scope.vars
+        outcomes = []
+        for block in blocks:
+            scope.vars = dict(before)
+            self.run(block, scope, returns)
+            outcomes.append(scope.vars)
+        merged = dict(before)
+        names = {n for vars_ in outcomes for n in vars_}
+        for name in names:
+            values = [vars_.get(name, _MISSING) for vars_ in outcomes]
+            first = values[0]
+            if all(v is first for v in values):
+                merged[name] = first
+                continue
+            present = [v for v in values if v is not _MISSING]
+            merged[name] = _merge_named(values, present[0].span)
+        scope.vars = merged
+
+
+def _module_scope(scope: _Scope) -> _Scope:
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope
+
+
+def _class_attr(cls: ClassValue, name: str) -> Value | None:
+    found = cls.attrs.get(name)
+    if found is not None:
+        return found
+    for base in cls.bases:
+        if type(base) is ClassValue:
+            found = _class_attr(base, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _add(left: Value, right: Value, span: Span, inplace: bool = False) -> Value:
+    if type(left) is Seq and type(right) is Seq:
+        return Seq(left.items + right.items, span)
+    if type(left) is Const and type(right) is Const:
+        lv, rv = left.value, right.value
+        if type(lv) is type(rv) and type(lv) in (str, bytes, int, float):
+            return Const(lv + rv, span)
+    if inplace and type(left) is Unknown:
+        return left
+    return Unknown(span)
+
+
+def _merge_named(values: list[Value], span: Span) -> Value:
+    """Union of one name's values over the alternatives of a branch."""
+    present = [v for v in values if v is not _MISSING]
+    if len(present) < len(values) and any(type(v) is not Seq for v in present):
+        if all(type(v) is ClassValue for v in present):
+            return _merge(present, span)
+        return Unknown(
+            span,
+            'bound only in some branches of a condition that cannot be '
+            'evaluated statically',
+        )
+    return _merge(present, span)
+
+
+def _merge(values: list[Value], span: Span) -> Value:
+    first = values[0]
+    shape = _shape(first)
+    if all(_shape(v) == shape for v in values[1:]):
+        return first
+    if all(type(v) is Seq for v in values):
+        seen = set()
+        items = []
+        for v in values:
+            for item in v.items:
+                key = _shape(item)
+                if key not in seen:
+                    seen.add(key)
+                    items.append(item)
+        return Seq(tuple(items), first.span)
+    if all(type(v) is ClassValue for v in values):
+        classes: list[ClassValue] = values
+        attrs: dict[str, Value] = {}
+        for name in {n for c in classes for n in c.attrs}:
+            per = [c.attrs.get(name, _MISSING) for c in classes]
+            span_of = next(v for v in per if v is not _MISSING).span
+            attrs[name] = _merge_named(per, span_of)
+        return classes[0]._replace(attrs=attrs)
+    for v in values:
+        if type(v) is Unknown:
+            return v
+    return Unknown(
+        span,
+        'has different values in branches of a condition that cannot be '
+        'evaluated statically',
+    )
+
+
+def _swappable(
+        args: tuple[Value, ...],
+        kwargs: tuple[tuple[str | None, Value], ...],
+        span: Span,
+) -> Value:
+    values = list(args) + [v for k, v in kwargs if k == 'value']
+    if len(values) != 1 or len(args) + len(kwargs) != 1:
+        return Unknown(span)
+    value = values[0]
+    if type(value) is Const and type(value.value) is str:
+        app = value.value.split('.', 1)[0]
+        return Seq((Const(app, span), Const('__first__', span)), span)
+    if type(value) is Ref:
+        parts = value.qualname.split('.')
+        if len(parts) >= 2 and parts[-2] == 'settings':
+            return Swappable(parts[-1], span)
+    return Unknown(span)
+
+
+# ---------------------------------------------------------------- Django
+
+_DEFAULTS: dict[str, object] = {
+    'dependencies': (), 'replaces': (), 'run_before': (), 'operations': (),
+    'initial': None, 'atomic': True,
+}
+
+_FIELD_OP = ('model_name', 'name', 'field', 'preserve_default')
+_SIGNATURES: dict[str, tuple[str, ...]] = {
+    'AddField': _FIELD_OP,
+    'AlterField': _FIELD_OP,
+    'RemoveField': ('model_name', 'name'),
+    'RenameField': ('model_name', 'old_name', 'new_name'),
+    'CreateModel': ('name', 'fields', 'options', 'bases', 'managers'),
+    'DeleteModel': ('name',),
+    'RenameModel': ('old_name', 'new_name'),
+    'AlterModelTable': ('name', 'table'),
+    'AlterModelTableComment': ('name', 'table_comment'),
+    'AlterUniqueTogether': ('name', 'unique_together'),
+    'AlterIndexTogether': ('name', 'index_together'),
+    'AlterOrderWithRespectTo': ('name', 'order_with_respect_to'),
+    'AlterModelOptions': ('name', 'options'),
+    'AlterModelManagers': ('name', 'managers'),
+    'AddIndex': ('model_name', 'index'),
+    'AddIndexConcurrently': ('model_name', 'index'),
+    'RemoveIndex': ('model_name', 'name'),
+    'RemoveIndexConcurrently': ('model_name', 'name'),
+    'RenameIndex': ('model_name', 'new_name', 'old_name', 'old_fields'),
+    'AddConstraint': ('model_name', 'constraint'),
+    'AddConstraintNotValid': ('model_name', 'constraint'),
+    'RemoveConstraint': ('model_name', 'name'),
+    'AlterConstraint': ('model_name', 'name', 'constraint'),
+    'ValidateConstraint': ('model_name', 'name'),
+    'CreateExtension': ('name',),
+    'CreateCollation': ('name', 'locale'),
+    'RemoveCollation': ('name', 'locale'),
+    'RunSQL': ('sql', 'reverse_sql', 'state_operations', 'hints', 'elidable'),
+    'RunPython': ('code', 'reverse_code', 'atomic', 'hints', 'elidable'),
+    'SeparateDatabaseAndState': ('database_operations', 'state_operations'),
+}
+
+# Which argument plays which part in OperationInfo.
+_MODEL_NAME = {'model': 'model_name'}
+_NAMED = {'model': 'name'}
+_ROLES: dict[str, dict[str, str]] = {
+    'AddField': {'model': 'model_name', 'field': 'name'},
+    'AlterField': {'model': 'model_name', 'field': 'name'},
+    'RemoveField': {'model': 'model_name', 'field': 'name'},
+    'RenameField': {
+        'model': 'model_name', 'field': 'old_name', 'new_name': 'new_name',
+    },
+    'CreateModel': _NAMED,
+    'DeleteModel': _NAMED,
+    'RenameModel': {'model': 'old_name', 'new_name': 'new_name'},
+    'AlterModelTable': _NAMED,
+    'AlterModelTableComment': _NAMED,
+    'AlterUniqueTogether': _NAMED,
+    'AlterIndexTogether': _NAMED,
+    'AlterOrderWithRespectTo': _NAMED,
+    'AlterModelOptions': _NAMED,
+    'AlterModelManagers': _NAMED,
+    'AddIndex': {'model': 'model_name', 'target_of': 'index'},
+    'AddIndexConcurrently': {'model': 'model_name', 'target_of': 'index'},
+    'RemoveIndex': {'model': 'model_name', 'target_name': 'name'},
+    'RemoveIndexConcurrently': {'model': 'model_name', 'target_name': 'name'},
+    'RenameIndex': {
+        'model': 'model_name', 'new_name': 'new_name',
+        'target_name': 'old_name',
+    },
+    'AddConstraint': {'model': 'model_name', 'target_of': 'constraint'},
+    'AddConstraintNotValid': {
+        'model': 'model_name', 'target_of': 'constraint',
+    },
+    'RemoveConstraint': {'model': 'model_name', 'target_name': 'name'},
+    'AlterConstraint': {'model': 'model_name', 'target_name': 'name'},
+    'ValidateConstraint': {'model': 'model_name', 'target_name': 'name'},
+    'CreateExtension': {'target_name': 'name'},
+    'CreateCollation': {'target_name': 'name'},
+    'RemoveCollation': {'target_name': 'name'},
+    'RunSQL': {},
+    'RunPython': {},
+    'SeparateDatabaseAndState': {},
+}
+
+# django.contrib.postgres extensions that fix their name in __init__.
+_EXTENSIONS = {
+    'BloomExtension': 'bloom',
+    'BtreeGinExtension': 'btree_gin',
+    'BtreeGistExtension': 'btree_gist',
+    'CITextExtension': 'citext',
+    'CryptoExtension': 'pgcrypto',
+    'HStoreExtension': 'hstore',
+    'TrigramExtension': 'pg_trgm',
+    'UnaccentExtension': 'unaccent',
+}
+
+_DATA_LEADERS = frozenset((
+    'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'COPY', 'TRUNCATE', 'CALL',
+    'REPLACE', 'UPSERT', 'LOAD', 'DO', 'EXEC', 'EXECUTE',
+))
+_DML = frozenset(('INSERT', 'UPDATE', 'DELETE', 'MERGE'))
+# Keywords that make a following INSERT/UPDATE/DELETE part of DDL
+# (``ON DELETE CASCADE``, ``AFTER INSERT OR UPDATE``, ``GRANT INSERT``...).
+_DDL_PREFIX = frozenset((
+    'ON', 'OR', 'BEFORE', 'AFTER', 'OF', 'GRANT', 'REVOKE', ',', 'INSTEAD',
+))
+_SQL_TOKEN_RE = re.compile(
+    r"""
+    (?P<skip>
+        --[^\n]*
+      | /\*.*?(?:\*/|\Z)
+      | [EeBbXxNnUu]?'(?:[^']|'')*(?:'|\Z)
+      | "(?:[^"]|"")*(?:"|\Z)
+      | `[^`]*(?:`|\Z)
+      | \$(?P<tag>[A-Za-z_]\w*)?\$.*?(?:\$(?P=tag)?\$|\Z)
+    )
+  | (?P<word>[A-Za-z_][\w$]*)
+  | (?P<semi>;)
+  | (?P<comma>,)
+    """,
+    re.S | re.X,
+)
+
+
+def sql_changes_rows(sql: str) -> bool:
+    """Whether SQL text holds a row-changing statement.
+
+    Statements are classified by their leading keyword (``INSERT``,
+    ``UPDATE``, ``DELETE``, ``MERGE``, ``COPY``, ``TRUNCATE``, ``CALL``, ``DO``
+    ...), ``SELECT ... INTO``, or DML inside a ``WITH``; string literals,
+    quoted identifiers, dollar-quoted bodies and comments are skipped, so a
+    ``CREATE FUNCTION`` whose body updates rows is still DDL.
+    """
+    words: list[str] = []
+    for match in _SQL_TOKEN_RE.finditer(sql):
+        if match.lastgroup == 'word':
+            words.append(match.group().upper())
+        elif match.lastgroup == 'comma':
+            words.append(',')
+        elif match.lastgroup == 'semi':
+            if _statement_changes_rows(words):
+                return True
+            words = []
+    return _statement_changes_rows(words)
+
+
+def _statement_changes_rows(words: list[str]) -> bool:
+    if not words:
+        return False
+    lead = words[0]
+    if lead in _DATA_LEADERS:
+        return True
+    if lead == 'SELECT':
+        return 'INTO' in words
+    if lead == 'WITH':
+        return any(
+            w in _DML and (i == 0 or words[i - 1] not in _DDL_PREFIX)
+            for i, w in enumerate(words)
+        )
+    return False
+
+
+class _Collector:
+    def __init__(self, segment: Callable[[Span], str]) -> None:
+        self.segment = segment
+        self.unresolved: list[Unresolved] = []
+
+    def unknown(self, attribute: str, value: Value) -> None:
+        if type(value) is Unknown and value.reason is not None:
+            message = (
+                f'{describe(self.segment(value.span))!r} '
+                f'{value.reason}'
+            )
+        else:
+            text = describe(self.segment(value.span))
+            message = f'cannot evaluate {text!r} statically'
+        self.unresolved.append(Unresolved(attribute, value.span[0], message))
+
+    def dependencies(self, attribute: str, value: Value) -> tuple[Dependency, ...]:
+        if type(value) is not Seq:
+            self.unknown(attribute, value)
+            return ()
+        out = []
+        for item in value.items:
+            t = type(item)
+            if t is Swappable:
+                out.append(Dependency(
+                    '', '__first__', item.span[0], setting=item.setting,
+                ))
+                continue
+            if t is Seq and len(item.items) == 2:
+                app, name = item.items
+                if (
+                        type(app) is Const and type(app.value) is str and
+                        type(name) is Const and type(name.value) is str
+                ):
+                    out.append(Dependency(app.value, name.value, item.span[0]))
+                    continue
+            self.unknown(attribute, item)
+        return tuple(out)
+
+    def flag(self, attribute: str, value: Value, default: bool | None) -> bool | None:
+        if type(value) is Const:
+            v = value.value
+            if v is None or type(v) in (bool, int, str):
+                return None if v is None else bool(v)
+        self.unknown(attribute, value)
+        return default
+
+    def operations(
+            self, value: Value, scope: Scope, out: list[OperationInfo],
+    ) -> None:
+        if type(value) is not Seq:
+            self.unknown('operations', value)
+            return
+        for item in value.items:
+            if type(item) is Call:
+                self.operation(item, scope, out)
+            else:
+                self.unknown('operations', item)
+
+    def operation(  # noqa: C901
+            self, call: Call, scope: Scope, out: list[OperationInfo],
+    ) -> None:
+        func = call.func
+        if type(func) is ClassValue:
+            kind = func.name
+        else:
+            kind = func.qualname.rpartition('.')[2]
+        signature = _SIGNATURES.get(kind, ())
+        params: dict[str, Value] = {}
+        for param, arg in zip(signature, call.args):
+            if type(arg) is Starred:
+                break
+            params[param] = arg
+        for key, arg in call.kwargs:
+            if key is not None:
+                params[key] = arg
+        line = call.span[0]
+        roles = _ROLES.get(kind)
+        if roles is None:
+            roles = (
+                {'model': 'model_name'} if 'model_name' in params
+                else {'model': 'name'}
+            )
+        found: dict[str, str | None] = {}
+        for role, param in roles.items():
+            arg = params.get(param)
+            if role == 'target_of':
+                role = 'target_name'
+                if type(arg) is Call:
+                    arg = next(
+                        (v for k, v in arg.kwargs if k == 'name'), None,
+                    )
+            if arg is None:
+                found[role] = None
+            elif type(arg) is Const and type(arg.value) is str:
+                found[role] = arg.value
+            elif type(arg) is Const and arg.value is None:
+                found[role] = None
+            else:
+                found[role] = None
+                self.unknown('operations', arg)
+        if kind in _EXTENSIONS:
+            found['target_name'] = _EXTENSIONS[kind]
+        fields: tuple[str, ...] = ()
+        if kind == 'CreateModel':
+            fields = self.field_names(params.get('fields'))
+        elidable = params.get('elidable')
+        is_elidable = (
+            type(elidable) is Const and bool(elidable.value)
+        )
+        is_data = False
+        if kind == 'RunPython':
+            is_data = True
+        elif kind == 'RunSQL':
+            is_data = _sql_value_changes_rows(params.get('sql'))
+        if kind != 'SeparateDatabaseAndState':
+            out.append(OperationInfo(
+                kind=kind, line=line,
+                model=found.get('model'), field=found.get('field'),
+                new_name=found.get('new_name'),
+                target_name=found.get('target_name'),
+                fields=fields, is_data=is_data, elidable=is_elidable,
+                scope=scope,
+            ))
+        if kind == 'RunSQL':
+            children = params.get('state_operations')
+            if children is not None and not _is_none(children):
+                child_scope: Scope = 'database' if scope == 'database' else 'state'
+                self.operations(children, child_scope, out)
+        elif kind == 'SeparateDatabaseAndState':
+            for param, child in (
+                    ('database_operations', 'database'),
+                    ('state_operations', 'state'),
+            ):
+                children = params.get(param)
+                if children is not None and not _is_none(children):
+                    child_scope = child if scope == 'both' else scope
+                    self.operations(children, child_scope, out)
+
+    def field_names(self, value: Value | None) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if type(value) is not Seq:
+            self.unknown('operations', value)
+            return ()
+        names = []
+        for item in value.items:
+            if type(item) is Seq and item.items:
+                first = item.items[0]
+                if type(first) is Const and type(first.value) is str:
+                    names.append(first.value)
+                    continue
+            self.unknown('operations', item)
+        return tuple(names)
+
+
+def _is_none(value: Value) -> bool:
+    return type(value) is Const and value.value is None
+
+
+def _sql_value_changes_rows(value: Value | None) -> bool:
+    """RunSQL's forward ``sql``: a string, or a list of strings / (sql,
+    params) pairs.  Anything not statically known counts as data."""
+    if value is None:
+        return True
+    t = type(value)
+    if t is Const and type(value.value) is str:
+        return sql_changes_rows(value.value)
+    if t is Ref and value.qualname.endswith('RunSQL.noop'):
+        return False
+    if t is Seq:
+        for item in value.items:
+            if type(item) is Seq and len(item.items) == 2:
+                item = item.items[0]
+            if not (type(item) is Const and type(item.value) is str):
+                return True
+            if sql_changes_rows(item.value):
+                return True
+        return False
+    return True
+
+
+def evaluate_module(
+        module: ModuleIR, *, app_label: str, name: str, path: str,
+) -> MigrationInfo:
+    """Run the module's IR abstractly and read its ``Migration`` class."""
+    evaluator = _Evaluator()
+    scope = _Scope(None)
+    try:
+        evaluator.run(module.body, scope, None)
+    except RecursionError:
+        raise ParseError('module is too deeply nested', path=path, line=1)
+    cls = scope.vars.get('Migration')
+    if cls is None:
+        raise ParseError('no Migration class', path=path, line=1)
+    if type(cls) is not ClassValue:
+        if type(cls) is Unknown and cls.reason is not None:
+            message = f'Migration is {cls.reason}'
+        elif type(cls) is Ref:
+            message = (
+                f'Migration is not a class defined in this module '
+                f'(it is {cls.qualname!r})'
+            )
+        else:
+            message = 'Migration is not a class'
+        raise ParseError(message, path=path, line=cls.span[0])
+    assert isinstance(cls, ClassValue)
+
+    collector = _Collector(module.segment)
+
+    def attr(attribute: str) -> Value | None:
+        return _class_attr(cls, attribute)
+
+    edges = {}
+    for attribute in ('dependencies', 'replaces', 'run_before'):
+        value = attr(attribute)
+        edges[attribute] = (
+            () if value is None else collector.dependencies(attribute, value)
+        )
+    initial_value = attr('initial')
+    initial = (
+        None if initial_value is None
+        else collector.flag('initial', initial_value, None)
+    )
+    atomic_value = attr('atomic')
+    atomic = (
+        True if atomic_value is None
+        else collector.flag('atomic', atomic_value, True)
+    )
+    operations: list[OperationInfo] = []
+    ops_value = attr('operations')
+    if ops_value is not None:
+        collector.operations(ops_value, 'both', operations)
+    return MigrationInfo(
+        app_label=app_label,
+        name=name,
+        path=path,
+        class_line=cls.line,
+        dependencies=edges['dependencies'],
+        replaces=edges['replaces'],
+        run_before=edges['run_before'],
+        initial=initial,
+        atomic=bool(atomic),
+        operations=tuple(operations),
+        unresolved=tuple(collector.unresolved),
+    )
