@@ -1,0 +1,229 @@
+"""End to end: the real pre-commit framework runs this repository's hooks
+against real temporary git repositories.
+
+The hooks are installed the way users get them: pre-commit clones a git
+repository (here a snapshot of this checkout, committed to a temp repo, the
+way ``pre-commit try-repo`` snapshots uncommitted changes) and pip-installs
+it into a virtualenv of its own.  That install is slow, so one
+PRE_COMMIT_HOME is shared by the whole session (and by the xdist workers,
+under a lock) and the environment is built once.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+# What the hooks' package needs; tests and benchmarks would only slow the
+# install down.
+SNAPSHOT_SKIP = ('tests/', 'benchmarks/')
+HOOK_IDS = (
+    'migrations-not-ignored',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class HookRepo:
+    path: Path
+    rev: str
+    pre_commit_home: Path
+
+
+def _snapshot(dest: Path) -> str:
+    """Commit the checkout's files (tracked and untracked, not ignored) as
+    they are on disk to a new repository at ``dest``; return the commit."""
+    listed = subprocess.run(
+        ('git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'),
+        cwd=CHECKOUT, check=True, capture_output=True,
+    ).stdout.decode().split('\0')
+    make_repo(dest)
+    for name in listed:
+        source = CHECKOUT / name
+        if not name or name.startswith(SNAPSHOT_SKIP) or not source.is_file():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest / name)
+    env = {
+        **os.environ,
+        'GIT_AUTHOR_NAME': 'snapshot', 'GIT_AUTHOR_EMAIL': 'snapshot@example.com',
+        'GIT_COMMITTER_NAME': 'snapshot',
+        'GIT_COMMITTER_EMAIL': 'snapshot@example.com',
+    }
+    subprocess.run(('git', 'add', '-A'), cwd=dest, check=True, env=env)
+    subprocess.run(
+        ('git', 'commit', '-q', '-m', 'snapshot'), cwd=dest, check=True, env=env,
+    )
+    return git(dest, 'rev-parse', 'HEAD').strip()
+
+
+def _config(hook_repo: HookRepo, hook_ids: tuple[str, ...]) -> str:
+    hooks = ''.join(f'    -   id: {hook_id}\n' for hook_id in hook_ids)
+    return (
+        f'repos:\n'
+        f'-   repo: {hook_repo.path}\n'
+        f'    rev: {hook_repo.rev}\n'
+        f'    hooks:\n{hooks}'
+    )
+
+
+def _pre_commit(
+        cwd: Path, *args: str, home: Path, env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        (sys.executable, '-m', 'pre_commit', *args),
+        cwd=cwd, capture_output=True, text=True, check=False,
+        env={
+            **(env if env is not None else os.environ),
+            'PRE_COMMIT_HOME': str(home), 'PRE_COMMIT_COLOR': 'never',
+        },
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope='session')
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> HookRepo:
+    # xdist workers share the parent of their base temp dirs; a plain run
+    # uses its own base temp so an older run's snapshot is never reused.
+    base = tmp_path_factory.getbasetemp()
+    if 'PYTEST_XDIST_WORKER' in os.environ:
+        base = base.parent
+    shared = base / 'precommit-e2e'
+    shared.mkdir(exist_ok=True)
+    with _locked(shared / 'lock'):
+        done = shared / 'rev'
+        hook_repo = HookRepo(shared / 'hooks-repo', '', shared / 'cache')
+        if done.exists():
+            return dataclasses.replace(hook_repo, rev=done.read_text())
+        hook_repo = dataclasses.replace(hook_repo, rev=_snapshot(hook_repo.path))
+        # Build the hook environment once, before any test times itself.
+        warm = make_repo(shared / 'warm')
+        write(warm / '.pre-commit-config.yaml', _config(hook_repo, HOOK_IDS))
+        proc = _pre_commit(
+            warm, 'install-hooks', home=hook_repo.pre_commit_home,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        done.write_text(hook_repo.rev)
+        return hook_repo
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str
+
+
+@pytest.fixture
+def project(
+        tmp_path: Path, git_home: Path,  # noqa: F811
+) -> Path:
+    repo = make_repo(tmp_path / 'project')
+    add_migration(repo, 'blog', '0001_initial')
+    add_migration(repo, 'blog', '0002_post_title', [('blog', '0001_initial')])
+    add_migration(repo, 'shop', '0001_initial')
+    return repo
+
+
+def run_hook(
+        hook_repo: HookRepo, repo: Path, hook_id: str, *, all_files: bool = True,
+) -> Run:
+    config = write(repo / '.pre-commit-config.yaml', _config(hook_repo, (hook_id,)))
+    git(repo, 'add', str(config))
+    args = ('run', hook_id, '--all-files') if all_files else ('run', hook_id)
+    proc = _pre_commit(repo, *args, home=hook_repo.pre_commit_home)
+    return Run(proc.returncode, proc.stdout + proc.stderr)
+
+
+# migrations-not-ignored
+
+
+def test_not_ignored_passes(hook_repo: HookRepo, project: Path) -> None:
+    write(project / '.gitignore', '*.pyc\n__pycache__/\n')
+    run = run_hook(hook_repo, project, 'migrations-not-ignored')
+    assert run.returncode == 0, run.output
+    assert 'Passed' in run.output
+
+
+def test_not_ignored_migrations_dir_in_gitignore(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    write(project / '.gitignore', 'migrations/\n')
+    commit_all(project)
+    run = run_hook(hook_repo, project, 'migrations-not-ignored')
+    assert run.returncode == 1, run.output
+    assert (
+        ".gitignore:1: 'migrations/' ignores the migration package "
+        'blog/migrations/; migrations must be committed'
+    ) in run.output
+    assert 'shop/migrations/' in run.output
+
+
+def test_not_ignored_single_ignored_file(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    write(project / '.gitignore', '0002_*.py\n')
+    run = run_hook(hook_repo, project, 'migrations-not-ignored')
+    assert run.returncode == 1, run.output
+    assert (
+        ".gitignore:1: '0002_*.py' ignores the migration "
+        'blog/migrations/0002_post_title.py'
+    ) in run.output
+    assert 'shop/' not in run.output
+
+
+def test_not_ignored_negated_rule_passes(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    write(project / '.gitignore', '*.py\n!*/migrations/*.py\n!.gitignore\n')
+    run = run_hook(hook_repo, project, 'migrations-not-ignored')
+    assert run.returncode == 0, run.output
+
+
+def test_not_ignored_global_excludes_file(
+        hook_repo: HookRepo, project: Path, git_home: Path,  # noqa: F811
+) -> None:
+    excludes = write(git_home / 'excludes', '**/migrations/0001_*\n')
+    git(project, 'config', '--global', 'core.excludesFile', str(excludes))
+    run = run_hook(hook_repo, project, 'migrations-not-ignored')
+    assert run.returncode == 1, run.output
+    assert (
+        f"{excludes}:1: '**/migrations/0001_*' ignores the migration "
+        'blog/migrations/0001_initial.py'
+    ) in run.output
+    assert 'shop/migrations/0001_initial.py' in run.output
+
+
+def test_try_repo(
+        hook_repo: HookRepo, project: Path, git_home: Path,  # noqa: F811
+) -> None:
+    write(project / '.gitignore', '**/migrations/\n')
+    proc = _pre_commit(
+        project, 'try-repo', str(hook_repo.path), 'migrations-not-ignored',
+        '--all-files', home=hook_repo.pre_commit_home,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'ignores the migration package blog/migrations/' in proc.stdout
