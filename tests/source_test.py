@@ -166,10 +166,10 @@ def test_symlinks_are_entries_not_followed(repo: Path, tmp_path: Path) -> None:
         assert oids['0003_out'] == git_blob_id(b'/etc/passwd')
 
 
-@pytest.mark.parametrize('args', ({'rev': 'nope'}, {'rev': 'HEAD'}))
-def test_unknown_revision(repo: Path, args: dict[str, str]) -> None:
+@pytest.mark.parametrize('rev', ('nope', 'HEAD'))
+def test_unknown_revision(repo: Path, rev: str) -> None:
     with pytest.raises(MigmergeError, match='unknown revision'):
-        open_tree(str(repo), **args)  # HEAD is unborn: no commit yet
+        open_tree(str(repo), rev=rev)  # HEAD is unborn: no commit yet
 
 
 def test_not_a_repository_and_bare(tmp_path: Path) -> None:
