@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 
 from mergedriver.naming import merge_migration_name
+from mergedriver.rewrite import rename_references
+from mergedriver.rewrite import retarget_dependency
+from mergedriver.rewrite import Rewritten
+from mergedriver.rewrite import Unchanged
 from mergedriver.writer import render_merge_migration
 
 SETTINGS = '''\
@@ -289,3 +293,100 @@ def test_two_apps_at_once_and_the_name_option(tmp_path: Path) -> None:
     assert names == {
         'shop': '0004_join_branches', 'billing': '0003_join_branches',
     }
+
+
+BILLING_INVOICE = '''\
+from django.conf import settings
+from django.db import migrations, models
+
+SHOP_APP = 'shop'
+
+
+class Migration(migrations.Migration):
+
+    dependencies = (
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("billing", "0001_initial"),  # own app
+        # needs the height column
+        (SHOP_APP, '0004_userprofile_height'),
+    )
+    run_before = [('shop', '__first__')] if False else []
+
+    operations = [
+        migrations.AddField(
+            model_name='billingprofile',
+            name='total',
+            field=models.IntegerField(default=0),
+        ),
+    ]
+'''
+
+
+def test_renumbered_chain_applies(tmp_path: Path) -> None:
+    """Renumber with our rewrites: Django sees one leaf and applies it."""
+    shop = SHOP_TWO_LEAVES + (
+        Step('0004_userprofile_height', '0003_userprofile_age', ('height',)),
+    )
+    root = _project(tmp_path, {'shop': shop, 'billing': ()})
+    settings = root / 'oracle_settings.py'
+    settings.write_text(
+        settings.read_text().replace(
+            "INSTALLED_APPS = [", "INSTALLED_APPS = ['django.contrib.auth', "
+            "'django.contrib.contenttypes', ",
+        ),
+    )
+    billing = root / 'billing'
+    (billing / 'migrations' / '0002_invoice.py').write_text(BILLING_INVOICE)
+    with (billing / 'models.py').open('a') as f:
+        f.write('    total = models.IntegerField(default=0)\n')
+    env_check = subprocess.run(
+        (sys.executable, 'manage.py', 'makemigrations', '--check'),
+        cwd=root, capture_output=True, text=True,
+    )
+    assert 'Conflicting migrations detected' in env_check.stderr
+
+    renames = {
+        ('shop', '0003_userprofile_age'): '0004_userprofile_age',
+        ('shop', '0004_userprofile_height'): '0005_userprofile_height',
+    }
+    files = sorted(root.glob('*/migrations/0*.py'))
+    for path in files:
+        result = rename_references(path.read_text(), renames)
+        if isinstance(result, Rewritten):
+            path.write_text(result.code)
+    moved = root / 'shop' / 'migrations' / '0003_userprofile_age.py'
+    result = retarget_dependency(
+        moved.read_text(),
+        ('shop', '0002_userprofile_email'),
+        ('shop', '0003_userprofile_address'),
+    )
+    assert isinstance(result, Rewritten)
+    moved.write_text(result.code)
+    for (app, old), new in renames.items():
+        path = root / app / 'migrations' / f'{old}.py'
+        path.rename(path.with_name(f'{new}.py'))
+
+    invoice = (billing / 'migrations' / '0002_invoice.py').read_text()
+    assert invoice == BILLING_INVOICE.replace(
+        "'0004_userprofile_height'", "'0005_userprofile_height'",
+    )
+    # A second pass finds nothing to do.
+    for path in sorted(root.glob('*/migrations/0*.py')):
+        assert rename_references(path.read_text(), renames) == Unchanged()
+
+    _manage(root, 'migrate', '--noinput')
+    plan = _manage(root, 'showmigrations', '--plan').stdout
+    order = [
+        line.split()[-1] for line in plan.splitlines()
+        if ' shop.' in line or ' billing.0002' in line
+    ]
+    assert order == [
+        'shop.0001_initial',
+        'shop.0002_userprofile_email',
+        'shop.0003_userprofile_address',
+        'shop.0004_userprofile_age',
+        'shop.0005_userprofile_height',
+        'billing.0002_invoice',
+    ]
+    check = _manage(root, 'makemigrations', '--check', '--dry-run')
+    assert 'No changes detected' in check.stdout
