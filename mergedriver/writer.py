@@ -8,6 +8,7 @@ it names this tool instead of Django.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
 import unicodedata
@@ -16,6 +17,8 @@ from collections.abc import Iterable
 from mergedriver.errors import MigmergeError
 from mergedriver.naming import check_app_label
 from mergedriver.naming import check_migration_name
+from mergedriver.naming import merge_migration_name
+from mergedriver.records import MigrationKey
 
 TOOL_NAME = 'migmerge'
 # black's default; Django runs black without options of its own.
@@ -105,3 +108,44 @@ def render_merge_migration(
         f'{_INDENT}operations = []',
     ))
     return '\n'.join(lines) + '\n'
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeMigration:
+    """A merge migration to write into ``app_label``'s migrations package."""
+
+    app_label: str
+    name: str
+    dependencies: tuple[MigrationKey, ...]
+    text: str
+
+    @property
+    def filename(self) -> str:
+        return f'{self.name}.py'
+
+
+def build_merge_migration(
+        app_label: str,
+        leaf_names: Iterable[str],
+        *,
+        now: datetime.datetime,
+        name: str | None = None,
+        version: str | None = None,
+        include_header: bool = True,
+) -> MergeMigration:
+    """Name and render the merge migration of one app's leaves.
+
+    Django stamps a timestamp name with the local time of the project's
+    ``TIME_ZONE`` (it exports it as ``TZ``) and the header with UTC when
+    ``USE_TZ``; a single ``now`` serves both closely enough.
+    """
+    leaves = sorted(set(leaf_names))
+    return MergeMigration(
+        app_label=app_label,
+        name=merge_migration_name(leaves, now=now, name=name),
+        dependencies=tuple((app_label, leaf) for leaf in leaves),
+        text=render_merge_migration(
+            app_label, leaves, now=now, version=version,
+            include_header=include_header,
+        ),
+    )

@@ -400,3 +400,14 @@ def test_rename_keeps_bom_and_line_endings(prefix: str) -> None:
     )
     after = before.replace('0003_', '0004_')
     _check_rename(before, after)
+
+
+@pytest.mark.parametrize(
+    'before',
+    [b for b, _ in RENAME_CASES.values()],
+    ids=list(RENAME_CASES),
+)
+def test_rename_there_and_back_is_byte_identical(before: str) -> None:
+    back = {(app, new): old for (app, old), new in RENAMES.items()}
+    there = _code(rename_references(before, RENAMES))
+    assert _code(rename_references(there, back)) == before

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mergedriver.errors import MigmergeError
+from mergedriver.writer import build_merge_migration
 from mergedriver.writer import render_merge_migration
 
 NOW = datetime.datetime(2026, 11, 25, 12, 34, 56)
@@ -95,3 +96,17 @@ def test_black_leaves_output_unchanged(
     )
     result = _black_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_build_merge_migration() -> None:
+    got = build_merge_migration(
+        'shop', ('0003_b', '0003_a'), now=NOW, version='9.9',
+    )
+    assert got.name == '0004_merge_0003_a_0003_b'
+    assert got.filename == '0004_merge_0003_a_0003_b.py'
+    assert got.dependencies == (('shop', '0003_a'), ('shop', '0003_b'))
+    assert got.text == render_merge_migration(
+        'shop', ('0003_a', '0003_b'), now=NOW, version='9.9',
+    )
+    named = build_merge_migration('shop', ('0003_b', '0003_a'), now=NOW, name='j')
+    assert named.name == '0004_j'
