@@ -130,6 +130,9 @@ def _simple_statements(
             yield from stmt.body
 
 
+_CONTAINERS = (cst.List, cst.Tuple, cst.Set)
+
+
 class _Analysis:
     """Finds the ``(app, name)`` pairs of the Migration's edge lists."""
 
@@ -143,6 +146,8 @@ class _Analysis:
             for name, value in _assigned_names(stmt):
                 self.constants.setdefault(name, []).append(value)
         self.roots: dict[str, list[cst.BaseExpression]] = {}
+        # Entries with one readable and one unreadable element.
+        self.half_read: list[tuple[str | None, str | None, int]] = []
         self.class_found = False
         for top in self.module.body:
             if (
@@ -205,6 +210,18 @@ class _Analysis:
                     ),
                 )
                 return
+            if (app is None) != (name is None) and not any(
+                    isinstance(e.value, _CONTAINERS) for e in node.elements
+            ):
+                # Half readable: ('shop', some_call()) may name a renamed
+                # migration; the caller decides whether that matters.
+                self.half_read.append(
+                    (
+                        app[0] if app else None,
+                        name[0] if name else None,
+                        self.line(node),
+                    ),
+                )
         if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
             for element in node.elements:
                 self._walk(element.value, found, seen)
@@ -312,6 +329,23 @@ def _keep_bom(code: str, result: RewriteResult) -> RewriteResult:
     return result
 
 
+def _refuse_half_read(
+        analysis: _Analysis, renames: Mapping[MigrationKey, str],
+) -> None:
+    """Refuse when an entry the analysis could not read may be renamed."""
+    apps = {app for app, _ in renames}
+    names = {name for _, name in renames}
+    for app, name, line in analysis.half_read:
+        if (app is not None and app in apps) or (
+                name is not None and name in names
+        ):
+            raise _Refusal(
+                'cannot read this dependency statically; it may name a '
+                'renamed migration',
+                line,
+            )
+
+
 def rename_references(
         code: str, renames: Mapping[MigrationKey, str],
 ) -> RewriteResult:
@@ -344,6 +378,7 @@ def _rename(code: str, renames: Mapping[MigrationKey, str]) -> RewriteResult:
                     pair.name_node, pair.name, new, pair.line,
                     'migration name',
                 )
+        _refuse_half_read(analysis, renames)
     except _Refusal as e:
         return Refused(e.reason, e.line)
     return edits.result()

@@ -411,3 +411,27 @@ def test_rename_there_and_back_is_byte_identical(before: str) -> None:
     back = {(app, new): old for (app, old), new in RENAMES.items()}
     there = _code(rename_references(before, RENAMES))
     assert _code(rename_references(there, back)) == before
+
+
+@pytest.mark.parametrize(
+    'entry', ("('shop', names.AGE)", "(app_label(), '0003_userprofile_age')"),
+)
+def test_rename_refuses_unreadable_entry_that_may_match(entry: str) -> None:
+    code = (
+        'class Migration(migrations.Migration):\n'
+        '    dependencies = [\n'
+        "        ('other', '0001_initial'),\n"
+        f'        {entry},\n'
+        '    ]\n'
+    )
+    result = rename_references(code, RENAMES)
+    assert isinstance(result, Refused)
+    assert result.line == 4
+
+
+def test_rename_ignores_unreadable_entry_of_other_apps() -> None:
+    code = (
+        'class Migration(migrations.Migration):\n'
+        "    dependencies = [('other', names.X)]\n"
+    )
+    assert rename_references(code, RENAMES) == Unchanged()
