@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import importlib
 import os
 import sys
 from collections.abc import Mapping
@@ -56,9 +55,8 @@ _Outcome = tuple[str, str, bool]
 
 
 def _parse_job(job: _Job) -> _Outcome:
-    # Imported here: only a run with cache misses pays for libcst.
-    # (Through importlib while mergedriver.reader is being written.)
-    read_migration = importlib.import_module('mergedriver.reader').read_migration
+    # Imported here: only a run with cache misses pays for the parsers.
+    from mergedriver.reader import read_migration
 
     oid, data, app_label, name, path = job
     try:

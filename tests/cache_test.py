@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import sqlite3
+import sysconfig
+import time
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from mergedriver.cache import Cache
+from mergedriver.cache import error_from_json
+from mergedriver.cache import error_to_json
+from mergedriver.cache import info_from_json
+from mergedriver.cache import info_to_json
+from mergedriver.cache import parser_version
+from mergedriver.config import Config
+from mergedriver.load import load_migrations
+from mergedriver.records import Dependency
+from mergedriver.records import MigrationInfo
+from mergedriver.records import OperationInfo
+from mergedriver.records import Unresolved
+from mergedriver.source import directory_tree
+
+text = st.text(max_size=12)
+maybe_text = st.none() | text
+line = st.integers(min_value=1, max_value=10_000)
+dependencies = st.lists(
+    st.builds(Dependency, app=text, name=text, line=line, setting=maybe_text),
+    max_size=4,
+).map(tuple)
+operations = st.lists(
+    st.builds(
+        OperationInfo,
+        kind=text, line=line, model=maybe_text, field=maybe_text,
+        new_name=maybe_text, target_name=maybe_text,
+        fields=st.lists(text, max_size=3).map(tuple),
+        is_data=st.booleans(), elidable=st.booleans(),
+        scope=st.sampled_from(('both', 'state', 'database')),
+    ),
+    max_size=5,
+).map(tuple)
+infos = st.builds(
+    MigrationInfo,
+    app_label=text, name=text, path=text, class_line=line,
+    dependencies=dependencies, replaces=dependencies, run_before=dependencies,
+    initial=st.none() | st.booleans(), atomic=st.booleans(),
+    operations=operations,
+    unresolved=st.lists(
+        st.builds(Unresolved, attribute=text, line=line, message=text),
+        max_size=2,
+    ).map(tuple),
+)
+
+
+def roundtrip(info: MigrationInfo) -> MigrationInfo:
+    return info_from_json(
+        info_to_json(info),
+        app_label=info.app_label, name=info.name, path=info.path,
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(infos)
+def test_json_roundtrip_generated(info: MigrationInfo) -> None:
+    assert roundtrip(info) == info
+
+
+def test_json_roundtrip_real_corpus() -> None:
+    tree = directory_tree(sysconfig.get_paths()['purelib'])
+    result = load_migrations(tree, Config(), progress=False)
+    assert len(result.migrations) > 300
+    for info in result.migrations:
+        assert roundtrip(info) == info
+
+
+def test_identity_is_not_stored() -> None:
+    info = MigrationInfo('shop', '0001_initial', 'shop/migrations/0001.py')
+    assert info_to_json(info) == '{}'
+    assert info_from_json('{}', app_label='a', name='b', path='c') == (
+        MigrationInfo('a', 'b', 'c')
+    )
+
+
+def test_error_payload() -> None:
+    assert error_from_json(error_to_json(3, 'bad')) == (3, 'bad')
+    assert error_from_json(error_to_json(None, 'x')) == (None, 'x')
+    assert error_from_json(info_to_json(MigrationInfo('a', 'b', 'c'))) is None
+
+
+def test_get_and_put(tmp_path: Path) -> None:
+    path = str(tmp_path / 'git' / 'migmerge' / 'cache.sqlite3')
+    with Cache(path) as cache:
+        assert cache.enabled
+        assert cache.get_many(['a', 'b']) == {}
+        cache.put_many([('a', '{"x":1}'), ('b', '{}')])
+        cache.put_many([('a', '{"x":2}')])  # immutable: first row stays
+    with Cache(path) as cache:
+        assert cache.get_many(['a', 'b', 'c']) == {'a': '{"x":1}', 'b': '{}'}
+        assert cache.get_many([]) == {}
+    with Cache(path, version='other') as cache:
+        assert cache.get_many(['a']) == {}
+
+
+def test_version_hashes_the_parser_sources() -> None:
+    version = parser_version()
+    assert version.startswith('1:') and len(version) == 42
+    assert parser_version() == version
+
+
+def test_unused_versions_expire(tmp_path: Path) -> None:
+    path = str(tmp_path / 'cache.sqlite3')
+    with Cache(path, version='old') as cache:
+        cache.put_many([('a', '{}')])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute('UPDATE versions SET last_used = ?', (time.time() - 1e8,))
+    db.close()
+    Cache(path, version='new').close()
+    db = sqlite3.connect(path)
+    assert db.execute('SELECT count(*) FROM records').fetchone() == (0,)
+    db.close()
+
+
+def test_corrupt_file_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / 'cache.sqlite3'
+    path.write_bytes(b'this is not a database' * 100)
+    with Cache(str(path)) as cache:
+        assert cache.enabled
+        cache.put_many([('a', '{}')])
+        assert cache.get_many(['a']) == {'a': '{}'}
+
+
+def test_unusable_location_means_no_cache(tmp_path: Path) -> None:
+    (tmp_path / 'file').write_text('')
+    with Cache(str(tmp_path / 'file' / 'cache.sqlite3')) as cache:
+        assert not cache.enabled
+        assert cache.error is not None
+        cache.put_many([('a', '{}')])
+        assert cache.get_many(['a']) == {}
+    with Cache(None) as cache:
+        assert not cache.enabled and cache.error is None
+
+
+def test_database_trouble_after_opening_disables(tmp_path: Path) -> None:
+    path = tmp_path / 'cache.sqlite3'
+    cache = Cache(str(path))
+    db = sqlite3.connect(path)
+    db.execute('DROP TABLE records')
+    db.close()
+    assert cache.get_many(['a']) == {}
+    assert not cache.enabled
+    assert 'records' in (cache.error or '')
