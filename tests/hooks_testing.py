@@ -98,6 +98,10 @@ def add_migration(
         **kwargs: str,
 ) -> Path:
     package = repo / app / 'migrations'
+    # what discovery takes for a Django app: a package with models
+    for path in (repo / app / '__init__.py', repo / app / 'models.py'):
+        if not path.exists():
+            write(path, '')
     if not (package / '__init__.py').exists():
         write(package / '__init__.py', '')
     return write(

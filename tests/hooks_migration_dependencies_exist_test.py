@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hooks.migration_dependencies_exist import main
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+
+INITIAL = ('blog', '0001_initial')
+SECOND = ('blog', '0002_post_title')
+THIRD = ('blog', '0003_post_slug')
+
+
+@pytest.fixture
+def repo(
+        tmp_path: Path,
+        git_home: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    repo = make_repo(tmp_path / 'project')
+    add_migration(repo, 'blog', '0001_initial', [('auth', '0012_user')])
+    add_migration(repo, 'blog', '0002_post_title', [INITIAL])
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    add_migration(repo, 'shop', '0001_initial', [SECOND])
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    ret = main([])
+    out, err = capsys.readouterr()
+    assert err == ''
+    return ret, out.splitlines()
+
+
+def test_complete_graph_is_quiet(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # ('auth', ...) is Django's own app, outside the repository: external.
+    assert check(capsys) == (0, [])
+
+
+def test_deleted_migration_still_depended_on(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    git(repo, 'rm', '-q', 'blog/migrations/0002_post_title.py')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines == [
+        'blog/migrations/0003_post_slug.py:6: Migration blog.0003_post_slug '
+        "dependencies reference nonexistent parent node "
+        "('blog', '0002_post_title')",
+        'shop/migrations/0001_initial.py:6: Migration shop.0001_initial '
+        "dependencies reference nonexistent parent node "
+        "('blog', '0002_post_title')",
+    ]
+
+
+def test_deleted_only_on_disk_is_still_committed(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The index still has it: the commit is complete.
+    (repo / 'blog/migrations/0002_post_title.py').unlink()
+    assert check(capsys) == (0, [])
+
+
+def test_run_before_naming_a_missing_migration(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(
+        repo, 'shop', '0002_price', [('shop', '0001_initial')],
+        extra="    run_before = [('blog', '0009_nothing')]\n",
+    )
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert len(lines) == 1
+    assert lines[0].startswith('shop/migrations/0002_price.py:5: ')
+    assert "('blog', '0009_nothing')" in lines[0]
+
+
+def test_cycle(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_migration(repo, 'blog', '0001_initial', [('shop', '0001_initial')])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert len(lines) == 1
+    assert 'Circular dependency between migrations' in lines[0]
+
+
+def test_replaces_naming_a_missing_migration(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(
+        repo, 'blog', '0001_squashed_0003_post_slug',
+        [('auth', '0012_user')],
+        extra=f'    replaces = [{INITIAL!r}, {SECOND!r}, {THIRD!r}]\n',
+    )
+    git(repo, 'add', '-A')
+    assert check(capsys) == (0, [])
+    # The originals deleted, replaces kept (the last step was forgotten).
+    git(repo, 'rm', '-q', 'blog/migrations/0003_post_slug.py')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines == [
+        'blog/migrations/0001_squashed_0003_post_slug.py:5: Migration '
+        'blog.0001_squashed_0003_post_slug replaces nonexistent migration '
+        "('blog', '0003_post_slug'): fix the name or, once the replaced "
+        'migrations are deleted, remove replaces',
+    ]
+
+
+def test_replaces_naming_a_removed_app_is_an_app_rename(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(
+        repo, 'journal', '0001_initial', [],
+        extra="    replaces = [('old_journal', '0001_initial')]\n",
+    )
+    git(repo, 'add', '-A')
+    assert check(capsys) == (0, [])
+
+
+def test_squash_of_a_squash_with_replaces_left(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = ('blog', '0001_squashed_0002_post_title')
+    add_migration(
+        repo, 'blog', first[1], [('auth', '0012_user')],
+        extra=f'    replaces = [{INITIAL!r}, {SECOND!r}]\n',
+    )
+    add_migration(
+        repo, 'blog', '0001_squashed_0003_post_slug', [('auth', '0012_user')],
+        extra=f'    replaces = [{first!r}, {THIRD!r}]\n',
+    )
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert lines == [
+        'blog/migrations/0001_squashed_0003_post_slug.py:5: '
+        'blog.0001_squashed_0003_post_slug squashes '
+        'blog.0001_squashed_0002_post_title, which is itself a squashed '
+        'migration whose replaces were not removed ("You cannot squash '
+        'squashed migrations!"): first make '
+        'blog.0001_squashed_0002_post_title a normal migration (delete the '
+        'migrations it replaces and its replaces list)',
+    ]
+
+
+def test_unparseable_migration_is_exit_2(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo / 'blog/migrations/0004_bad.py', b'\xff\xfe'.decode('latin-1'))
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines[0].startswith('blog/migrations/0004_bad.py:1: ')

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hooks.migration_lockfile import main
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+
+INITIAL = ('blog', '0001_initial')
+SECOND = ('blog', '0002_post_title')
+BLOG_LOCK = 'blog/migrations/max_migration.txt'
+SHOP_LOCK = 'shop/migrations/max_migration.txt'
+
+
+@pytest.fixture
+def repo(
+        tmp_path: Path,
+        git_home: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    repo = make_repo(tmp_path / 'project')
+    add_migration(repo, 'blog', '0001_initial')
+    add_migration(repo, 'blog', '0002_post_title', [INITIAL])
+    add_migration(repo, 'shop', '0001_initial', [INITIAL])
+    write(repo / BLOG_LOCK, '0002_post_title\n')
+    write(repo / SHOP_LOCK, '0001_initial\n')
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    ret = main([])
+    out, err = capsys.readouterr()
+    assert err == ''
+    return ret, out.splitlines()
+
+
+def test_in_sync_is_quiet_and_writes_nothing(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert check(capsys) == (0, [])
+    assert git(repo, 'status', '--porcelain') == ''
+
+
+def test_missing_files_are_created(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    git(repo, 'rm', '-q', BLOG_LOCK, SHOP_LOCK)
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert lines == [
+        f"{BLOG_LOCK}:1: blog's max_migration.txt does not exist. Fixed.",
+        f"{SHOP_LOCK}:1: shop's max_migration.txt does not exist. Fixed.",
+    ]
+    assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
+    assert (repo / SHOP_LOCK).read_text() == '0001_initial\n'
+    # a second run has nothing left to do
+    assert check(capsys) == (0, [])
+
+
+def test_new_staged_migration_updates_the_file(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert lines == [
+        f"{BLOG_LOCK}:1: blog's max_migration.txt contains "
+        "'0002_post_title', but the latest migration is '0003_post_slug'. "
+        'Fixed.',
+    ]
+    assert (repo / BLOG_LOCK).read_text() == '0003_post_slug\n'
+
+
+def test_unstaged_migration_does_not_count(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    assert check(capsys) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ('content', 'message'),
+    (
+        ('0002_post_title\n0003_x\n', 'max_migration.txt contains multiple lines'),
+        ('0009_gone\n', "points to non-existent migration '0009_gone'"),
+        ('0001_initial\n', "contains '0001_initial', but the latest"),
+        ('', 'max_migration.txt is empty'),
+        (
+            '<<<<<<< HEAD\n0003_a\n=======\n0003_b\n>>>>>>> feature\n',
+            'file holds conflict markers',
+        ),
+    ),
+)
+def test_wrong_content_is_rewritten(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+        content: str, message: str,
+) -> None:
+    write(repo / BLOG_LOCK, content)
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert len(lines) == 1
+    assert lines[0].startswith(f'{BLOG_LOCK}:')
+    assert message in lines[0]
+    assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
+
+
+def test_same_name_other_bytes_is_normalized(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo / BLOG_LOCK, '0002_post_title')  # no newline
+    assert check(capsys) == (1, [f"{BLOG_LOCK}:1: normalized to '0002_post_title'"])
+    assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
+
+
+def test_two_leaves_are_not_guessed(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(repo, 'blog', '0003_a', [SECOND])
+    add_migration(repo, 'blog', '0003_b', [SECOND])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert lines == [
+        f'{BLOG_LOCK}: not updated: blog has 2 leaves (0003_a, 0003_b); '
+        "run 'migmerge resolve'",
+    ]
+    assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
+
+
+def test_squashed_leaf(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_migration(
+        repo, 'blog', '0001_squashed_0002_post_title', [],
+        extra=f'    replaces = [{INITIAL!r}, {SECOND!r}]\n',
+    )
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert (repo / BLOG_LOCK).read_text() == '0001_squashed_0002_post_title\n'
+
+
+def test_no_temp_files_left(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / BLOG_LOCK, 'x\n')
+    check(capsys)
+    assert sorted(p.name for p in (repo / 'blog/migrations').iterdir()) == [
+        '0001_initial.py', '0002_post_title.py', '__init__.py',
+        'max_migration.txt',
+    ]

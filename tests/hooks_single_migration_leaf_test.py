@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hooks.single_migration_leaf import main
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+
+INITIAL = ('blog', '0001_initial')
+SECOND = ('blog', '0002_post_title')
+
+
+@pytest.fixture
+def repo(
+        tmp_path: Path,
+        git_home: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    repo = make_repo(tmp_path / 'project')
+    add_migration(repo, 'blog', '0001_initial')
+    add_migration(repo, 'blog', '0002_post_title', [INITIAL])
+    add_migration(repo, 'shop', '0001_initial', [INITIAL])
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    ret = main([])
+    out, err = capsys.readouterr()
+    assert err == ''
+    return ret, out.splitlines()
+
+
+def test_one_leaf_per_app_is_quiet(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert check(capsys) == (0, [])
+
+
+def test_two_leaves(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    add_migration(repo, 'blog', '0003_post_author', [SECOND])
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert lines == [
+        'blog/migrations/0003_post_author.py:4: Conflicting migrations '
+        'detected; multiple leaf nodes in the migration graph: '
+        '(0003_post_author, 0003_post_slug in blog).',
+        '  leaf of blog: 0003_post_author '
+        '(blog/migrations/0003_post_author.py)',
+        '  leaf of blog: 0003_post_slug (blog/migrations/0003_post_slug.py)',
+        "To fix them run 'migmerge resolve' (a merge migration; "
+        "'migmerge resolve --dry-run' shows the plan first)",
+    ]
+
+
+def test_the_index_is_checked_not_the_work_tree(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # An untracked second leaf is not part of the commit.
+    add_migration(repo, 'blog', '0003_post_author', [SECOND])
+    git(repo, 'add', '-A')
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    assert check(capsys) == (0, [])
+    git(repo, 'add', '-A')
+    assert check(capsys)[0] == 1
+    # a staged removal counts before the file leaves the disk
+    git(repo, 'rm', '-q', '--cached', 'blog/migrations/0003_post_slug.py')
+    assert (repo / 'blog/migrations/0003_post_slug.py').exists()
+    assert check(capsys) == (0, [])
+
+
+def test_merge_migration_joins_the_leaves(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(repo, 'blog', '0003_post_author', [SECOND])
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    add_migration(
+        repo, 'blog', '0004_merge_0003_post_author_0003_post_slug',
+        [('blog', '0003_post_author'), ('blog', '0003_post_slug')],
+    )
+    git(repo, 'add', '-A')
+    assert check(capsys) == (0, [])
+
+
+def test_two_apps_with_two_leaves_each(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for app, parent in (('blog', SECOND), ('shop', ('shop', '0001_initial'))):
+        add_migration(repo, app, '0009_a', [parent])
+        add_migration(repo, app, '0009_b', [parent])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert [line.split(':')[0] for line in lines[:2]] == [
+        'blog/migrations/0009_a.py', 'shop/migrations/0009_a.py',
+    ]
+    assert lines[-1].startswith("To fix them run 'migmerge resolve'")
+
+
+def test_squashed_migration_beside_its_originals_is_one_leaf(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    add_migration(
+        repo, 'blog', '0001_squashed_0002_post_title', [],
+        extra=f'    replaces = [{INITIAL!r}, {SECOND!r}]\n',
+    )
+    add_migration(repo, 'blog', '0003_next', [SECOND])
+    git(repo, 'add', '-A')
+    assert check(capsys) == (0, [])
+
+
+def test_during_a_merge_it_reports(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    git(repo, 'checkout', '-q', '-b', 'feature')
+    add_migration(repo, 'blog', '0003_post_slug', [SECOND])
+    write(repo / 'notes.txt', 'feature\n')
+    commit_all(repo, 'feature')
+    git(repo, 'checkout', '-q', 'main')
+    add_migration(repo, 'blog', '0003_post_author', [SECOND])
+    write(repo / 'notes.txt', 'main\n')
+    commit_all(repo, 'main')
+    # a textual conflict elsewhere stops the merge before any hook
+    proc = git_merge(repo, 'feature')
+    assert proc.returncode == 1
+    assert (repo / '.git/MERGE_HEAD').exists()
+    ret, lines = check(capsys)
+    assert ret == 1
+    assert '(0003_post_author, 0003_post_slug in blog)' in lines[0]
+
+
+def git_merge(repo: Path, branch: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ('git', 'merge', '-q', '--no-edit', branch),
+        cwd=repo, capture_output=True, text=True, check=False,
+    )
+
+
+def test_unparseable_migration_is_exit_2(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo / 'blog/migrations/0003_broken.py', 'class Migration(:\n')
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines[0].startswith('blog/migrations/0003_broken.py:1: ')
+
+
+def test_not_a_repository(
+        tmp_path: Path, git_home: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 2
+    assert capsys.readouterr().err == 'not a git repository: .\n'
