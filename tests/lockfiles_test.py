@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mergedriver.errors import MigmergeError
 from mergedriver.lockfiles import check_max_migration
@@ -359,3 +361,37 @@ def test_conflicted_sentry_lockfile_sides() -> None:
     ]
     assert got == ['0804_add_x', '0803_delete_globalconfigdata', '0804_add_y']
     assert parse_lockfile(sides.ours, path=LOCK).header == HEADER
+
+
+_LINES = st.lists(
+    st.text(alphabet='abc:<=>| _0123', max_size=6).map(lambda s: s + '\n'),
+    max_size=3,
+)
+
+
+@given(
+    chunks=st.lists(
+        st.tuples(_LINES, _LINES, _LINES, _LINES), min_size=1, max_size=3,
+    ),
+    diff3=st.booleans(),
+    size=st.integers(min_value=7, max_value=10),
+)
+def test_split_recovers_the_sides(
+        chunks: list[tuple[list[str], list[str], list[str], list[str]]],
+        diff3: bool,
+        size: int,
+) -> None:
+    # Content lines cannot be mistaken for markers of this size: their
+    # runs are shorter than 7.
+    text = ''
+    ours = base = theirs = ''
+    for common, o, b, t in chunks:
+        text += ''.join(common) + '<' * size + ' ours\n' + ''.join(o)
+        if diff3:
+            text += '|' * size + ' base\n' + ''.join(b)
+        text += '=' * size + '\n' + ''.join(t) + '>' * size + ' theirs\n'
+        ours += ''.join(common + o)
+        base += ''.join(common + b)
+        theirs += ''.join(common + t)
+    got = split_conflict(text, path=LOCK, marker_size=size)
+    assert got == ConflictSides(ours, base if diff3 else None, theirs)
