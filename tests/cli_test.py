@@ -1,0 +1,298 @@
+"""``migmerge check`` and ``migmerge graph`` end to end, through the real
+console script in real git repositories."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.hooks_testing import add_migration
+from tests.hooks_testing import commit_all
+from tests.hooks_testing import git
+from tests.hooks_testing import make_repo
+from tests.hooks_testing import write
+
+MIGMERGE = os.path.join(os.path.dirname(sys.executable), 'migmerge')
+
+
+def migmerge(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        (MIGMERGE, *args), cwd=repo, capture_output=True, text=True,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
+    assert 'Traceback' not in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """myapp with 0001 <- 0002, committed."""
+    repo = make_repo(tmp_path / 'repo')
+    add_migration(repo, 'myapp', '0001_initial')
+    add_migration(repo, 'myapp', '0002_second', [('myapp', '0001_initial')])
+    commit_all(repo)
+    return repo
+
+
+def add_parallel_leaves(repo: Path) -> None:
+    add_migration(repo, 'myapp', '0003_address', [('myapp', '0002_second')])
+    add_migration(repo, 'myapp', '0003_age', [('myapp', '0002_second')])
+
+
+def test_clean_repository(repo: Path) -> None:
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'no problems' in proc.stdout
+
+
+def test_two_leaves_reported_with_djangos_message(repo: Path) -> None:
+    add_parallel_leaves(repo)
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 1
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith('myapp/migrations/0003_address.py:')
+    assert first.endswith(
+        'Conflicting migrations detected; multiple leaf nodes in the '
+        'migration graph: (0003_address, 0003_age in myapp).',
+    )
+    assert 'leaf: myapp/migrations/0003_age.py' in proc.stdout
+    assert 'migmerge resolve' in proc.stdout
+
+
+def test_check_json_shape(repo: Path) -> None:
+    add_parallel_leaves(repo)
+    add_migration(repo, 'other', '0001_initial')
+    proc = migmerge(repo, 'check', '--format', 'json')
+    assert proc.returncode == 1
+    document = json.loads(proc.stdout)
+    assert document['version'] == 1
+    assert document['apps'] == [
+        {
+            'app': 'myapp', 'path': 'myapp/migrations', 'migrations': 4,
+            'leaves': ['0003_address', '0003_age'], 'conflict': True,
+        },
+        {
+            'app': 'other', 'path': 'other/migrations', 'migrations': 1,
+            'leaves': ['0001_initial'], 'conflict': False,
+        },
+    ]
+    [problem] = document['problems']
+    assert problem['kind'] == 'multiple-leaves'
+    assert problem['app'] == 'myapp'
+    assert problem['file'] == 'myapp/migrations/0003_address.py'
+    assert set(problem) == {
+        'kind', 'app', 'migration', 'file', 'line', 'message',
+    }
+
+
+def test_rev_and_index_read_other_states(repo: Path) -> None:
+    # Work tree: two leaves; index: one of them staged; HEAD: clean.
+    add_parallel_leaves(repo)
+    git(repo, 'add', 'myapp/migrations/0003_age.py')
+    assert migmerge(repo, 'check').returncode == 1
+    assert migmerge(repo, 'check', '--index').returncode == 0
+    assert migmerge(repo, 'check', '--rev', 'HEAD').returncode == 0
+    git(repo, 'add', '-A')
+    assert migmerge(repo, 'check', '--index').returncode == 1
+    git(repo, 'commit', '-q', '-m', 'both')
+    assert migmerge(repo, 'check', '--rev', 'HEAD').returncode == 1
+    assert migmerge(repo, 'check', '--rev', 'HEAD~1').returncode == 0
+
+
+def test_unknown_revision_is_unusable_input(repo: Path) -> None:
+    proc = migmerge(repo, 'check', '--rev', 'no-such-branch')
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == 'migmerge: unknown revision: no-such-branch'
+
+
+def test_outside_a_repository(tmp_path: Path) -> None:
+    proc = migmerge(tmp_path, 'check')
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert_one_line_error(proc)
+
+
+BAD_INPUTS = {
+    'syntax-error': (
+        b'from django.db import migrations\n\nclass Migration(\n',
+        'parse-error', 3,
+    ),
+    'not-utf8': (
+        b'from django.db import migrations\n# caf\xe9\n'
+        b'class Migration(migrations.Migration):\n    pass\n',
+        'parse-error', 2,
+    ),
+    'empty': (b'', 'parse-error', 1),
+    'no-class': (
+        b'from django.db import migrations\n\nMIGRATION = None\n',
+        'parse-error', 1,
+    ),
+    'dynamic-dependencies': (
+        b'from django.db import migrations\n'
+        b'from myapp.util import compute\n\n\n'
+        b'class Migration(migrations.Migration):\n'
+        b'    dependencies = compute()\n',
+        'unresolved-expression', 6,
+    ),
+    'missing-dependency': (
+        b'from django.db import migrations\n\n\n'
+        b'class Migration(migrations.Migration):\n'
+        b"    dependencies = [('myapp', '0002_deleted')]\n",
+        'missing-dependency', 5,
+    ),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_2(repo: Path, case: str) -> None:
+    data, kind, line = BAD_INPUTS[case]
+    path = repo / 'myapp' / 'migrations' / '0003_bad.py'
+    path.write_bytes(data)
+    proc = migmerge(repo, 'check')
+    assert_one_line_error(proc)
+    assert proc.returncode == 2, proc.stdout
+    [first, *_] = proc.stdout.splitlines()
+    assert first.startswith(f'myapp/migrations/0003_bad.py:{line}: ')
+    document = json.loads(migmerge(repo, 'check', '--format', 'json').stdout)
+    assert [p['kind'] for p in document['problems']] == [kind]
+    # Nothing was lost or rewritten.
+    assert path.read_bytes() == data
+
+
+def test_dynamic_dependencies_make_the_app_unknown_not_conflicting(
+        repo: Path,
+) -> None:
+    # Parallel leaves plus an unreadable edge: the verdict is "unknown",
+    # never a multiple-leaves finding built on a guess.
+    add_parallel_leaves(repo)
+    write(
+        repo / 'myapp' / 'migrations' / '0004_dynamic.py',
+        'from django.db import migrations\n'
+        'from myapp.util import compute\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        '    dependencies = compute()\n',
+    )
+    document = json.loads(migmerge(repo, 'check', '--format', 'json').stdout)
+    assert [p['kind'] for p in document['problems']] == [
+        'unresolved-expression',
+    ]
+    [app] = document['apps']
+    assert app['conflict'] is None
+
+
+def test_cycle_is_unusable_input(repo: Path) -> None:
+    write(
+        repo / 'myapp' / 'migrations' / '0001_initial.py',
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        "    dependencies = [('myapp', '0002_second')]\n",
+    )
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 2
+    assert_one_line_error(proc)
+    assert 'myapp.0001_initial' in proc.stdout
+    assert 'myapp.0002_second' in proc.stdout
+
+
+def test_symlinked_and_huge_files(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / 'elsewhere.py'
+    outside.write_text('class Migration:\n    pass\n')
+    (repo / 'myapp' / 'migrations' / '0003_link.py').symlink_to(outside)
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 2
+    assert_one_line_error(proc)
+    assert proc.stdout.startswith('myapp/migrations/0003_link.py:1: ')
+    (repo / 'myapp' / 'migrations' / '0003_link.py').unlink()
+
+    huge = repo / 'myapp' / 'migrations' / '0003_huge.py'
+    huge.write_text('# padding\n' * 400_000)
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 2
+    assert_one_line_error(proc)
+    assert proc.stdout.startswith('myapp/migrations/0003_huge.py:1: ')
+
+
+def test_nothing_from_the_repository_is_executed(
+        repo: Path, tmp_path: Path,
+) -> None:
+    marker = tmp_path / 'executed'
+    for name, code in (
+            ('myapp/migrations/0003_evil.py', 'migration'),
+            ('myapp/apps.py', 'apps'),
+            ('myapp/__init__.py', 'package'),
+            ('myapp/migrations/__init__.py', 'migrations package'),
+    ):
+        write(
+            repo / name,
+            f'open({str(marker)!r}, "a").write({code!r})\n'
+            + (
+                'from django.db import migrations\n\n\n'
+                'class Migration(migrations.Migration):\n'
+                "    dependencies = [('myapp', '0002_second')]\n"
+                if name.endswith('0003_evil.py') else ''
+            ),
+        )
+    commit_all(repo)
+    for args in (('check',), ('check', '--index'), ('check', '--rev', 'HEAD'),
+                 ('graph',), ('graph', '--format', 'mermaid')):
+        assert migmerge(repo, *args).returncode == 0
+    assert not marker.exists()
+
+
+def test_graph_json(repo: Path) -> None:
+    add_migration(
+        repo, 'other', '0001_initial', [('myapp', '0002_second'),
+                                        ('auth', '0012_alter_user')],
+    )
+    proc = migmerge(repo, 'graph', '--format', 'json')
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document['version'] == 1
+    assert document['leaves'] == {
+        'myapp': ['0002_second'], 'other': ['0001_initial'],
+    }
+    by_name = {(n['app'], n['name']): n for n in document['nodes']}
+    assert by_name[('other', '0001_initial')] == {
+        'app': 'other',
+        'name': '0001_initial',
+        'file': 'other/migrations/0001_initial.py',
+        'dependencies': [['auth', '0012_alter_user'], ['myapp', '0002_second']],
+        'replaces': [],
+    }
+
+
+def test_graph_json_after_squash_replacement(repo: Path) -> None:
+    write(
+        repo / 'myapp' / 'migrations' / '0001_squashed_0002_second.py',
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        "    replaces = [('myapp', '0001_initial'), ('myapp', '0002_second')]\n",
+    )
+    add_migration(repo, 'myapp', '0003_third', [('myapp', '0002_second')])
+    document = json.loads(migmerge(repo, 'graph').stdout)
+    assert [n['name'] for n in document['nodes']] == [
+        '0001_squashed_0002_second', '0003_third',
+    ]
+    assert document['nodes'][1]['dependencies'] == [
+        ['myapp', '0001_squashed_0002_second'],
+    ]
+    assert document['nodes'][0]['replaces'] == [
+        ['myapp', '0001_initial'], ['myapp', '0002_second'],
+    ]
+    assert document['leaves'] == {'myapp': ['0003_third']}
+
+
+def test_graph_mermaid_marks_parallel_leaves(repo: Path) -> None:
+    add_parallel_leaves(repo)
+    proc = migmerge(repo, 'graph', '--format', 'mermaid')
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0] == 'flowchart TD'
+    assert '  myapp__0002_second --> myapp__0003_age' in lines
+    assert '  class myapp__0003_age leaf' in lines
+    assert 'Conflicting migrations detected' in proc.stderr
