@@ -35,6 +35,10 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 SNAPSHOT_SKIP = ('tests/', 'benchmarks/')
 HOOK_IDS = (
     'migrations-not-ignored',
+    'no-mixed-data-migrations',
+    'single-migration-leaf',
+    'migration-dependencies-exist',
+    'migration-lockfile',
 )
 
 
@@ -217,13 +221,173 @@ def test_not_ignored_global_excludes_file(
     assert 'shop/migrations/0001_initial.py' in run.output
 
 
-def test_try_repo(
-        hook_repo: HookRepo, project: Path, git_home: Path,  # noqa: F811
+# no-mixed-data-migrations (only staged files are checked)
+
+ADD_FIELD = "        migrations.AddField('post', 'slug', models.SlugField(default='')),\n"
+RUN_PYTHON = '        migrations.RunPython(fill_slugs, migrations.RunPython.noop),\n'
+FUNCTION = 'def fill_slugs(apps, schema_editor):\n    pass\n\n\n'
+DDL = "        migrations.RunSQL('CREATE INDEX post_slug ON blog_post (slug)'),\n"
+SEPARATE = (
+    '        migrations.SeparateDatabaseAndState(\n'
+    "            state_operations=[migrations.AddField('post', 'slug', models.SlugField())],\n"
+    '            database_operations=[\n'
+    "                migrations.RunSQL('ALTER TABLE blog_post ADD slug text'),\n"
+    '                migrations.RunPython(fill_slugs),\n'
+    '            ],\n'
+    '        ),\n'
+)
+PRAGMA = '# migmerge: allow-mixed-data (reviewed: small table)\n'
+
+
+@pytest.mark.parametrize(
+    ('operations', 'header', 'expected'),
+    (
+        pytest.param(ADD_FIELD + RUN_PYTHON, FUNCTION, 1, id='mixed'),
+        pytest.param(RUN_PYTHON, FUNCTION, 0, id='pure-data'),
+        pytest.param(ADD_FIELD, '', 0, id='pure-schema'),
+        pytest.param(ADD_FIELD + DDL, '', 0, id='ddl-only-run-sql'),
+        pytest.param(SEPARATE, FUNCTION, 1, id='separate-database-and-state'),
+        pytest.param(ADD_FIELD + RUN_PYTHON, PRAGMA + FUNCTION, 0, id='pragma'),
+    ),
+)
+def test_no_mixed_data(
+        hook_repo: HookRepo, project: Path,
+        operations: str, header: str, expected: int,
 ) -> None:
-    write(project / '.gitignore', '**/migrations/\n')
-    proc = _pre_commit(
-        project, 'try-repo', str(hook_repo.path), 'migrations-not-ignored',
-        '--all-files', home=hook_repo.pre_commit_home,
+    commit_all(project)
+    add_migration(
+        project, 'blog', '0003_slug', [('blog', '0002_post_title')],
+        operations, header=header,
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert 'ignores the migration package blog/migrations/' in proc.stdout
+    git(project, 'add', 'blog/migrations/0003_slug.py')
+    run = run_hook(
+        hook_repo, project, 'no-mixed-data-migrations', all_files=False,
+    )
+    assert run.returncode == expected, run.output
+    if expected:
+        assert 'blog/migrations/0003_slug.py:' in run.output
+        assert 'mixes data operations [RunPython' in run.output
+    else:
+        assert 'mixes' not in run.output
+
+
+def test_no_mixed_data_skips_unstaged_files(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    commit_all(project)
+    add_migration(
+        project, 'blog', '0003_slug', [('blog', '0002_post_title')],
+        ADD_FIELD + RUN_PYTHON, header=FUNCTION,
+    )
+    write(project / 'README', 'staged\n')
+    git(project, 'add', 'README')
+    run = run_hook(
+        hook_repo, project, 'no-mixed-data-migrations', all_files=False,
+    )
+    assert run.returncode == 0, run.output
+    assert 'no files to check' in run.output
+
+
+# single-migration-leaf
+
+
+def test_single_leaf_passes(hook_repo: HookRepo, project: Path) -> None:
+    git(project, 'add', '-A')
+    run = run_hook(hook_repo, project, 'single-migration-leaf')
+    assert run.returncode == 0, run.output
+
+
+def test_two_leaves(hook_repo: HookRepo, project: Path) -> None:
+    add_migration(project, 'blog', '0003_a', [('blog', '0002_post_title')])
+    add_migration(project, 'blog', '0003_b', [('blog', '0002_post_title')])
+    git(project, 'add', '-A')
+    run = run_hook(hook_repo, project, 'single-migration-leaf')
+    assert run.returncode == 1, run.output
+    assert (
+        'blog/migrations/0003_a.py:4: Conflicting migrations detected; '
+        'multiple leaf nodes in the migration graph: (0003_a, 0003_b in blog).'
+    ) in run.output
+    assert "To fix them run 'migmerge resolve'" in run.output
+
+
+# migration-dependencies-exist
+
+
+def test_dependencies_exist_passes(hook_repo: HookRepo, project: Path) -> None:
+    commit_all(project)
+    run = run_hook(hook_repo, project, 'migration-dependencies-exist')
+    assert run.returncode == 0, run.output
+
+
+def test_deleted_0002_with_0003_depending_on_it(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    add_migration(project, 'blog', '0003_slug', [('blog', '0002_post_title')])
+    commit_all(project)
+    git(project, 'rm', '-q', 'blog/migrations/0002_post_title.py')
+    run = run_hook(hook_repo, project, 'migration-dependencies-exist')
+    assert run.returncode == 1, run.output
+    assert '- exit code: 2' in run.output  # unusable input, DESIGN.md §4
+    assert (
+        'blog/migrations/0003_slug.py:6: Migration blog.0003_slug '
+        "dependencies reference nonexistent parent node "
+        "('blog', '0002_post_title')"
+    ) in run.output
+
+
+# migration-lockfile
+
+
+def test_lockfile_in_sync_passes(hook_repo: HookRepo, project: Path) -> None:
+    write(project / 'blog/migrations/max_migration.txt', '0002_post_title\n')
+    write(project / 'shop/migrations/max_migration.txt', '0001_initial\n')
+    commit_all(project)
+    run = run_hook(hook_repo, project, 'migration-lockfile')
+    assert run.returncode == 0, run.output
+
+
+def test_lockfile_fixer(hook_repo: HookRepo, project: Path) -> None:
+    write(project / 'blog/migrations/max_migration.txt', '0001_initial\n')
+    commit_all(project)
+    add_migration(project, 'blog', '0003_slug', [('blog', '0002_post_title')])
+    git(project, 'add', 'blog/migrations/0003_slug.py')
+    run = run_hook(hook_repo, project, 'migration-lockfile', all_files=False)
+    assert run.returncode == 1, run.output
+    assert 'files were modified by this hook' in run.output
+    assert (
+        "blog/migrations/max_migration.txt:1: blog's max_migration.txt "
+        "contains '0001_initial', but the latest migration is '0003_slug'. "
+        'Fixed.'
+    ) in run.output
+    assert (project / 'blog/migrations/max_migration.txt').read_text() == (
+        '0003_slug\n'
+    )
+    assert (project / 'shop/migrations/max_migration.txt').read_text() == (
+        '0001_initial\n'
+    )
+    # staged, the next run passes: what a user does after a fixer
+    git(project, 'add', '-A')
+    run = run_hook(hook_repo, project, 'migration-lockfile', all_files=False)
+    assert run.returncode == 0, run.output
+
+
+# every hook at once, the way a user tries this repository
+
+
+def test_every_hook_at_once_on_a_clean_project(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    # (pre-commit try-repo would do the same but build the environment again
+    # in a store of its own, for half a minute.)
+    write(project / 'blog/migrations/max_migration.txt', '0002_post_title\n')
+    write(project / 'shop/migrations/max_migration.txt', '0001_initial\n')
+    write(project / '.pre-commit-config.yaml', _config(hook_repo, HOOK_IDS))
+    git(project, 'add', '-A')
+    proc = _pre_commit(
+        project, 'run', '--all-files', home=hook_repo.pre_commit_home,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    # no-mixed-data-migrations is file-based: --all-files gives it the
+    # migration modules, so nothing is skipped
+    assert output.count('Passed') == len(HOOK_IDS), output
