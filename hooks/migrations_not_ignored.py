@@ -89,13 +89,17 @@ def _is_foreign(path: str, name: str) -> bool:
 def ignored_migrations(
         top: str,
         is_ignored: Callable[[str], bool],
+        is_tracked: Callable[[str], bool],
 ) -> Iterator[str]:
     """Walk the work tree under ``top``; yield ignored migration paths.
 
     Includes untracked and ignored files: that is the point.  A package that
     is ignored as a whole is yielded once (``app/migrations/``), not file by
-    file.  Ignored directories that are not migration packages (virtualenvs,
-    build output) are not entered.
+    file.  Modules are looked at one by one only when untracked: a tracked
+    module is committed whatever the rules say, and a rule that matches it
+    is reported as soon as it hides a new one (this keeps a repository of
+    thousands of migrations fast).  Ignored directories that are not
+    migration packages (virtualenvs, build output) are not entered.
     """
     for dirpath, dirnames, filenames in os.walk(top):
         rel = os.path.relpath(dirpath, top).replace(os.sep, '/')
@@ -107,8 +111,13 @@ def ignored_migrations(
                 yield prefix
                 continue
             for filename in sorted(filenames):
-                if filename.endswith('.py') and is_ignored(prefix + filename):
-                    yield prefix + filename
+                path = prefix + filename
+                if (
+                        filename.endswith('.py') and
+                        not is_tracked(path) and
+                        is_ignored(path)
+                ):
+                    yield path
             continue
         kept = []
         for name in sorted(dirnames):
@@ -153,7 +162,10 @@ def name_rules(top: str, paths: Sequence[str]) -> Mapping[str, IgnoreRule]:
 
 def find_ignored(repo: pygit2.Repository) -> list[IgnoredMigration]:
     top = work_tree(repo)
-    paths = list(ignored_migrations(top, repo.path_is_ignored))
+    index = repo.index
+    paths = list(
+        ignored_migrations(top, repo.path_is_ignored, index.__contains__),
+    )
     rules = name_rules(top, paths)
     return [IgnoredMigration(path, rules.get(path)) for path in paths]
 

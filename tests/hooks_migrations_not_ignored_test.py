@@ -234,3 +234,19 @@ def test_rule_unknown_still_names_the_path() -> None:
         'a/migrations/0001_x.py: this migration is ignored by git; '
         'migrations must be committed'
     )
+
+
+def test_file_rule_is_reported_when_it_hides_a_new_migration(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A tracked module is committed whatever the rules say; the rule that
+    # matches it is reported once it hides an untracked one.
+    write(repo / '.gitignore', '*_post_*.py\n')
+    git(repo, 'add', '-f', 'blog/migrations/0002_post_title.py')
+    commit_all(repo)
+    assert run(capsys) == (0, [])
+    add_migration(repo, 'blog', '0003_post_slug', [('blog', '0002_post_title')])
+    assert run(capsys) == (1, [
+        ".gitignore:1: '*_post_*.py' ignores the migration "
+        'blog/migrations/0003_post_slug.py; migrations must be committed',
+    ])
