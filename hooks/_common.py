@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import sys
 from collections.abc import Callable
 
 import pygit2
 
+from mergedriver.config import Config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 
@@ -39,3 +41,12 @@ def run_reporting_errors(check: Callable[[], int]) -> int:
     except MigmergeError as e:
         print(e, file=sys.stderr)
         return EXIT_UNUSABLE
+
+
+def configured_packages(config: Config) -> frozenset[str]:
+    """Repo-relative directories of the ``migration_modules`` packages."""
+    return frozenset(
+        posixpath.normpath(posixpath.join(root, module.replace('.', '/')))
+        for module in config.migration_modules.values() if module
+        for root in config.source_roots
+    )

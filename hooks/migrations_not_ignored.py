@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import posixpath
 import re
 import subprocess
 from collections.abc import Callable
@@ -25,11 +26,15 @@ from collections.abc import Sequence
 
 import pygit2
 
+from hooks._common import configured_packages
 from hooks._common import open_repository
 from hooks._common import run_reporting_errors
 from hooks._common import work_tree
+from mergedriver.config import Config
+from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
+from mergedriver.source import glob_regex
 
 MIGRATION_FILE = re.compile(r'^\d{4}_\w+\.py$')
 # Directories that hold other people's code or build output: their
@@ -90,6 +95,7 @@ def ignored_migrations(
         top: str,
         is_ignored: Callable[[str], bool],
         is_tracked: Callable[[str], bool],
+        config: Config = Config(),
 ) -> Iterator[str]:
     """Walk the work tree under ``top``; yield ignored migration paths.
 
@@ -100,22 +106,41 @@ def ignored_migrations(
     is reported as soon as it hides a new one (this keeps a repository of
     thousands of migrations fast).  Ignored directories that are not
     migration packages (virtualenvs, build output) are not entered.
+    ``config``: packages named in ``migration_modules`` count too, paths
+    matched by ``exclude`` do not.
     """
+    configured = configured_packages(config)
+    # a configured package may sit below an ignored directory
+    on_the_way = {
+        posixpath.join(*parts[:i])
+        for parts in (p.split('/') for p in configured)
+        for i in range(1, len(parts))
+    }
+    excluded = tuple(glob_regex(p) for p in config.exclude if p.strip())
+
+    def wanted(path: str) -> bool:
+        return not any(r.fullmatch(path.rstrip('/')) for r in excluded)
+
     for dirpath, dirnames, filenames in os.walk(top):
         rel = os.path.relpath(dirpath, top).replace(os.sep, '/')
         prefix = '' if rel == '.' else f'{rel}/'
-        if is_migrations_package(os.path.basename(dirpath), filenames):
+        if (
+                rel in configured or
+                is_migrations_package(os.path.basename(dirpath), filenames)
+        ):
             # Django reads only the package's top-level modules.
             dirnames[:] = []
             if is_ignored(prefix):
-                yield prefix
+                if wanted(prefix):
+                    yield prefix
                 continue
             for filename in sorted(filenames):
                 path = prefix + filename
                 if (
                         filename.endswith('.py') and
                         not is_tracked(path) and
-                        is_ignored(path)
+                        is_ignored(path) and
+                        wanted(path)
                 ):
                     yield path
             continue
@@ -123,7 +148,13 @@ def ignored_migrations(
         for name in sorted(dirnames):
             if _is_foreign(os.path.join(dirpath, name), name):
                 continue
-            if name != 'migrations' and is_ignored(f'{prefix}{name}/'):
+            child = f'{prefix}{name}'
+            if (
+                    name != 'migrations' and
+                    child not in configured and
+                    child not in on_the_way and
+                    is_ignored(f'{child}/')
+            ):
                 continue
             kept.append(name)
         dirnames[:] = kept
@@ -164,7 +195,9 @@ def find_ignored(repo: pygit2.Repository) -> list[IgnoredMigration]:
     top = work_tree(repo)
     index = repo.index
     paths = list(
-        ignored_migrations(top, repo.path_is_ignored, index.__contains__),
+        ignored_migrations(
+            top, repo.path_is_ignored, index.__contains__, load_config(top),
+        ),
     )
     rules = name_rules(top, paths)
     return [IgnoredMigration(path, rules.get(path)) for path in paths]

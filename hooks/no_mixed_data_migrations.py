@@ -24,6 +24,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 
+from hooks._common import configured_packages
 from hooks._common import open_repository
 from hooks._common import run_reporting_errors
 from hooks._common import work_tree
@@ -90,15 +91,6 @@ def is_allowed(path: str, config: Config) -> bool:
     return any(
         glob_regex(pattern).fullmatch(path)
         for pattern in config.allow_mixed_data if pattern.strip()
-    )
-
-
-def configured_packages(config: Config) -> frozenset[str]:
-    """Repo-relative directories of the ``migration_modules`` packages."""
-    return frozenset(
-        posixpath.normpath(posixpath.join(root, module.replace('.', '/')))
-        for module in config.migration_modules.values() if module
-        for root in config.source_roots
     )
 
 

@@ -250,3 +250,56 @@ def test_file_rule_is_reported_when_it_hides_a_new_migration(
         ".gitignore:1: '*_post_*.py' ignores the migration "
         'blog/migrations/0003_post_slug.py; migrations must be committed',
     ])
+
+
+def test_configured_migration_module_is_checked(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(
+        repo / 'pyproject.toml',
+        '[tool.migmerge]\nsource_roots = ["src"]\n\n'
+        '[tool.migmerge.migration_modules]\nnews = "news.db_migrations"\n',
+    )
+    write(repo / 'src/news/db_migrations/__init__.py', '')
+    write(repo / 'src/news/db_migrations/0001_initial.py', '')
+    write(repo / '.gitignore', 'db_migrations/\n')
+    assert run(capsys) == (1, [
+        ".gitignore:1: 'db_migrations/' ignores the migration package "
+        'src/news/db_migrations/; migrations must be committed',
+    ])
+
+
+def test_configured_package_below_an_ignored_directory(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(
+        repo / 'setup.cfg',
+        '[migmerge]\nmigration_modules =\n    news = generated.news_migrations\n',
+    )
+    write(repo / 'generated/news_migrations/0001_initial.py', '')
+    write(repo / '.gitignore', '/generated/\n')
+    assert run(capsys) == (1, [
+        ".gitignore:1: '/generated/' ignores the migration package "
+        'generated/news_migrations/; migrations must be committed',
+    ])
+
+
+def test_excluded_paths_are_not_migrations(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo / 'pyproject.toml', '[tool.migmerge]\nexclude = ["shop/**"]\n')
+    write(repo / '.gitignore', 'migrations/\n')
+    ret, lines = run(capsys)
+    assert ret == 1
+    assert ['shop/migrations/' in line for line in lines] == [False]
+
+
+def test_bad_configuration_is_one_line_and_exit_2(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo / 'pyproject.toml', '[tool.migmerge]\nexclude = 3\n')
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ''
+    assert err.startswith(f'{repo}/pyproject.toml:2: ')
+    assert len(err.splitlines()) == 1
