@@ -110,7 +110,8 @@ class Swappable(NamedTuple):
 
 class Unknown(NamedTuple):
     span: Span
-    reason: str | None = None  # None: "cannot evaluate '<text>' statically"
+    # the whole message; None: "cannot evaluate '<text>' statically"
+    reason: str | None = None
 
 
 class ClassValue(NamedTuple):
@@ -130,10 +131,14 @@ class FuncValue(NamedTuple):
     span: Span
 
 
-Expr = Union[Const, Name, Attr, Seq, Starred, Add, Call, IfExp, Opaque]
-Value = Union[
-    Const, Seq, Starred, Call, Ref, Swappable, Unknown, ClassValue, FuncValue,
+# Expressions of the IR and the values the evaluator reduces them to share
+# one union: a value is an expression whose names have been resolved.
+Node = Union[
+    Const, Name, Attr, Seq, Starred, Add, Call, IfExp, Opaque,
+    Ref, Swappable, Unknown, ClassValue, FuncValue,
 ]
+Expr = Node
+Value = Node
 
 # ---------------------------------------------------------------- IR: stmts
 
@@ -237,11 +242,11 @@ def decode_source(data: bytes, path: str) -> str:
             path=path, line=1,
         )
     except UnicodeDecodeError as e:
-        line = data.count(b'\n', 0, e.start) + 1
+        bad_line = data.count(b'\n', 0, e.start) + 1
         label = 'UTF-8' if encoding.lower().replace('_', '-') in (
             'utf-8', 'utf8',
         ) else encoding
-        raise ParseError(f'not valid {label}', path=path, line=line)
+        raise ParseError(f'not valid {label}', path=path, line=bad_line)
     nul = text.find('\0')
     if nul != -1:
         raise ParseError(
@@ -332,35 +337,34 @@ class _Scope:
 
 def _shape(value: Value | Expr) -> object:
     """A hashable, line-free identity of a value, for union de-duplication."""
-    t = type(value)
-    if t is Const:
+    if isinstance(value, Const):
         v = value.value
         return ('C', type(v).__name__, v)
-    if t is Seq:
+    if isinstance(value, Seq):
         return ('S', tuple(_shape(i) for i in value.items))
-    if t is Call:
+    if isinstance(value, Call):
         assert isinstance(value, Call)
         return (
             'K', _shape(value.func), tuple(_shape(a) for a in value.args),
             tuple((k, _shape(v)) for k, v in value.kwargs),
         )
-    if t is Ref:
+    if isinstance(value, Ref):
         return ('R', value.qualname)
-    if t is Swappable:
+    if isinstance(value, Swappable):
         return ('W', value.setting)
-    if t is Starred:
+    if isinstance(value, Starred):
         return ('*', _shape(value.value))
-    if t is Unknown:
+    if isinstance(value, Unknown):
         return ('U', value.span, value.reason)
     return ('I', id(value))
 
 
 def _dotted(expr: Expr) -> str | None:
     parts = []
-    while type(expr) is Attr:
+    while isinstance(expr, Attr):
         parts.append(expr.attr)
         expr = expr.value
-    if type(expr) is not Name:
+    if not isinstance(expr, Name):
         return None
     parts.append(expr.id)
     return '.'.join(reversed(parts))
@@ -373,51 +377,50 @@ class _Evaluator:
     # -- expressions
 
     def value(self, expr: Expr, scope: _Scope) -> Value:  # noqa: C901
-        t = type(expr)
-        if t is Const:
+        if isinstance(expr, Const):
             return expr
-        if t is Name:
+        if isinstance(expr, Name):
             assert isinstance(expr, Name)
             found = scope.lookup(expr.id)
             return Ref(expr.id, expr.span) if found is None else found
-        if t is Seq:
+        if isinstance(expr, Seq):
             assert isinstance(expr, Seq)
             items: list[Value] = []
             for item in expr.items:
-                if type(item) is Starred:
+                if isinstance(item, Starred):
                     inner = self.value(item.value, scope)
-                    if type(inner) is Seq:
+                    if isinstance(inner, Seq):
                         items.extend(inner.items)
                     else:
                         items.append(Unknown(item.span))
                 else:
                     items.append(self.value(item, scope))
             return Seq(tuple(items), expr.span)
-        if t is Attr:
+        if isinstance(expr, Attr):
             assert isinstance(expr, Attr)
             base = self.value(expr.value, scope)
-            tb = type(base)
-            if tb is Ref:
+            if isinstance(base, Ref):
                 return Ref(f'{base.qualname}.{expr.attr}', expr.span)
-            if tb is ClassValue:
+            if isinstance(base, ClassValue):
                 found = _class_attr(base, expr.attr)
                 if found is not None:
                     return found
             return Unknown(expr.span)
-        if t is Call:
+        if isinstance(expr, Call):
             return self.call(expr, scope)
-        if t is Add:
+        if isinstance(expr, Add):
             assert isinstance(expr, Add)
             left = self.value(expr.left, scope)
             right = self.value(expr.right, scope)
             return _add(left, right, expr.span)
-        if t is IfExp:
+        if isinstance(expr, IfExp):
             assert isinstance(expr, IfExp)
             return _merge(
+                None,
                 [self.value(expr.body, scope), self.value(expr.orelse, scope)],
                 expr.span,
             )
-        if t is Starred:
+        if isinstance(expr, Starred):
             assert isinstance(expr, Starred)
             return Starred(self.value(expr.value, scope), expr.span)
         return Unknown(expr.span)
@@ -426,24 +429,23 @@ class _Evaluator:
         func = self.value(expr.func, scope)
         args = tuple(self.value(a, scope) for a in expr.args)
         kwargs = tuple((k, self.value(v, scope)) for k, v in expr.kwargs)
-        tf = type(func)
-        if tf is FuncValue:
+        if isinstance(func, FuncValue):
             return self.invoke(func, args, kwargs, expr.span, scope)
-        if tf is Ref and (
+        if isinstance(func, Ref) and (
                 func.qualname == 'swappable_dependency' or
                 func.qualname.endswith('.swappable_dependency')
         ):
             return _swappable(args, kwargs, expr.span)
         if (
-                tf is Ref and func.qualname in ('list', 'tuple') and
+                isinstance(func, Ref) and func.qualname in ('list', 'tuple') and
                 not kwargs and len(args) <= 1
         ):
             # the builtins (unbound names): a copy of a known sequence
             if not args:
                 return Seq((), expr.span)
-            if type(args[0]) is Seq:
+            if isinstance(args[0], Seq):
                 return args[0]._replace(span=expr.span)
-        if tf is Ref or tf is ClassValue:
+        if isinstance(func, (Ref, ClassValue)):
             return Call(func, args, kwargs, expr.span)
         return Unknown(expr.span)
 
@@ -457,7 +459,7 @@ class _Evaluator:
     ) -> Value:
         if (
                 func.takes_star or self.depth >= _MAX_CALL_DEPTH or
-                any(type(a) is Starred for a in args)
+                any(isinstance(a, Starred) for a in args)
         ):
             return Unknown(span)
         positional = [p for p in func.params if p.positional]
@@ -485,7 +487,7 @@ class _Evaluator:
             self.depth -= 1
         if not returns:
             return Const(None, span)
-        return _merge(returns, span)
+        return _merge(None, returns, span)
 
     # -- statements
 
@@ -496,13 +498,12 @@ class _Evaluator:
             returns: list[Value] | None,
     ) -> None:
         for stmt in body:
-            t = type(stmt)
-            if t is Assign:
+            if isinstance(stmt, Assign):
                 assert isinstance(stmt, Assign)
                 self.assign(stmt.target, self.value(stmt.value, scope), scope)
-            elif t is ExprStmt:
+            elif isinstance(stmt, ExprStmt):
                 self.expr_stmt(stmt.value, scope)
-            elif t is AugAdd:
+            elif isinstance(stmt, AugAdd):
                 assert isinstance(stmt, AugAdd)
                 current = self.lookup_dotted(stmt.target, scope)
                 right = self.value(stmt.value, scope)
@@ -511,17 +512,21 @@ class _Evaluator:
                 else:
                     new = _add(current, right, current.span, inplace=True)
                 self.assign(stmt.target, new, scope)
-            elif t is Branches:
+            elif isinstance(stmt, Branches):
                 self.branches(stmt.blocks, scope, returns)
-            elif t is Import:
+            elif isinstance(stmt, Import):
                 assert isinstance(stmt, Import)
                 for bound, qualname in stmt.names:
                     scope.vars[bound] = Ref(qualname, stmt.span)
-            elif t is Rebind:
+            elif isinstance(stmt, Rebind):
                 assert isinstance(stmt, Rebind)
                 for name in stmt.names:
-                    scope.vars[name] = Unknown(stmt.span)
-            elif t is ClassDef:
+                    scope.vars[name] = Unknown(
+                        stmt.span,
+                        f'{name!r} is bound by a statement that cannot be '
+                        f'evaluated statically',
+                    )
+            elif isinstance(stmt, ClassDef):
                 assert isinstance(stmt, ClassDef)
                 bases = tuple(self.value(b, scope) for b in stmt.bases)
                 body_scope = _Scope(scope)
@@ -529,7 +534,7 @@ class _Evaluator:
                 scope.vars[stmt.name] = ClassValue(
                     stmt.name, bases, body_scope.vars, stmt.span[0], stmt.span,
                 )
-            elif t is Def:
+            elif isinstance(stmt, Def):
                 assert isinstance(stmt, Def)
                 defaults = {
                     p.name: self.value(p.default, scope)
@@ -539,7 +544,7 @@ class _Evaluator:
                     stmt.name, stmt.params, defaults, stmt.takes_star,
                     stmt.body, stmt.span,
                 )
-            elif t is Return:
+            elif isinstance(stmt, Return):
                 assert isinstance(stmt, Return)
                 if returns is not None:
                     returns.append(
@@ -551,7 +556,7 @@ class _Evaluator:
         root, _, rest = target.partition('.')
         value = scope.lookup(root)
         for part in rest.split('.') if rest else ():
-            if type(value) is not ClassValue:
+            if not isinstance(value, ClassValue):
                 return None
             value = _class_attr(value, part)
         return value
@@ -564,20 +569,20 @@ class _Evaluator:
         # (values are shared between branch snapshots, so never mutate).
         *path, attr = target.split('.')
         owner = self.lookup_dotted('.'.join(path), scope)
-        if type(owner) is not ClassValue:
+        if not isinstance(owner, ClassValue):
             return
         assert isinstance(owner, ClassValue)
         new_owner: Value = owner._replace(attrs={**owner.attrs, attr: value})
         self.assign('.'.join(path), new_owner, scope)
 
     def expr_stmt(self, call: Call, scope: _Scope) -> None:
-        if type(call.func) is not Attr:
+        if not isinstance(call.func, Attr):
             return
         target = _dotted(call.func.value)
         if target is None:
             return
         current = self.lookup_dotted(target, scope)
-        if type(current) is not Seq:
+        if not isinstance(current, Seq):
             return  # e.g. ``logger.info(...)``: not a list we track
         assert isinstance(current, Seq)
         method = call.func.attr
@@ -585,7 +590,7 @@ class _Evaluator:
             return
         args = tuple(self.value(a, scope) for a in call.args)
         new: Value = Unknown(call.span)
-        if call.kwargs or any(type(a) is Starred for a in args):
+        if call.kwargs or any(isinstance(a, Starred) for a in args):
             pass
         elif method == 'append' and len(args) == 1:
             new = current._replace(items=(*current.items, args[0]))
@@ -593,7 +598,7 @@ class _Evaluator:
             new = _add(current, args[0], current.span, inplace=True)
         elif (
                 method == 'insert' and len(args) == 2 and
-                type(args[0]) is Const and type(args[0].value) is int
+                isinstance(args[0], Const) and isinstance(args[0].value, int)
         ):
             items = list(current.items)
             items.insert(args[0].value, args[1])
@@ -621,7 +626,7 @@ class _Evaluator:
                 merged[name] = first
                 continue
             present = [v for v in values if v is not _MISSING]
-            merged[name] = _merge_named(values, present[0].span)
+            merged[name] = _merge_named(name, values, present[0].span)
         scope.vars = merged
 
 
@@ -636,7 +641,7 @@ def _class_attr(cls: ClassValue, name: str) -> Value | None:
     if found is not None:
         return found
     for base in cls.bases:
-        if type(base) is ClassValue:
+        if isinstance(base, ClassValue):
             found = _class_attr(base, name)
             if found is not None:
                 return found
@@ -644,61 +649,67 @@ def _class_attr(cls: ClassValue, name: str) -> Value | None:
 
 
 def _add(left: Value, right: Value, span: Span, inplace: bool = False) -> Value:
-    if type(left) is Seq and type(right) is Seq:
+    if isinstance(left, Seq) and isinstance(right, Seq):
         return Seq(left.items + right.items, span)
-    if type(left) is Const and type(right) is Const:
+    if isinstance(left, Const) and isinstance(right, Const):
         lv, rv = left.value, right.value
-        if type(lv) is type(rv) and type(lv) in (str, bytes, int, float):
+        if isinstance(lv, str) and isinstance(rv, str):
             return Const(lv + rv, span)
-    if inplace and type(left) is Unknown:
+        if isinstance(lv, bytes) and isinstance(rv, bytes):
+            return Const(lv + rv, span)
+    if inplace and isinstance(left, Unknown):
         return left
     return Unknown(span)
 
 
-def _merge_named(values: list[Value], span: Span) -> Value:
+def _merge_named(name: str, values: list[Value], span: Span) -> Value:
     """Union of one name's values over the alternatives of a branch."""
     present = [v for v in values if v is not _MISSING]
-    if len(present) < len(values) and any(type(v) is not Seq for v in present):
-        if all(type(v) is ClassValue for v in present):
-            return _merge(present, span)
+    partial = len(present) < len(values)
+    if partial and all(isinstance(v, ClassValue) for v in present):
+        return _merge(name, present, span)
+    if partial and not all(isinstance(v, Seq) for v in present):
         return Unknown(
             span,
-            'bound only in some branches of a condition that cannot be '
-            'evaluated statically',
+            f'{name!r} is set only in some branches of a condition that '
+            f'cannot be evaluated statically',
         )
-    return _merge(present, span)
+    return _merge(name, present, span)
 
 
-def _merge(values: list[Value], span: Span) -> Value:
+def _merge(name: str | None, values: list[Value], span: Span) -> Value:
     first = values[0]
     shape = _shape(first)
     if all(_shape(v) == shape for v in values[1:]):
         return first
-    if all(type(v) is Seq for v in values):
+    seqs = [v for v in values if isinstance(v, Seq)]
+    if len(seqs) == len(values):
         seen = set()
         items = []
-        for v in values:
-            for item in v.items:
+        for seq in seqs:
+            for item in seq.items:
                 key = _shape(item)
                 if key not in seen:
                     seen.add(key)
                     items.append(item)
         return Seq(tuple(items), first.span)
-    if all(type(v) is ClassValue for v in values):
-        classes: list[ClassValue] = values
+    classes = [v for v in values if isinstance(v, ClassValue)]
+    if len(classes) == len(values):
         attrs: dict[str, Value] = {}
-        for name in {n for c in classes for n in c.attrs}:
-            per = [c.attrs.get(name, _MISSING) for c in classes]
+        for attr in {n for c in classes for n in c.attrs}:
+            per = [c.attrs.get(attr, _MISSING) for c in classes]
             span_of = next(v for v in per if v is not _MISSING).span
-            attrs[name] = _merge_named(per, span_of)
+            attrs[attr] = _merge_named(attr, per, span_of)
         return classes[0]._replace(attrs=attrs)
     for v in values:
-        if type(v) is Unknown:
+        if isinstance(v, Unknown):
             return v
+    if name is None:
+        return Unknown(span)
     return Unknown(
         span,
-        'has different values in branches of a condition that cannot be '
-        'evaluated statically',
+        f'{name!r} has different values in branches of a condition that '
+        f'cannot be evaluated statically',
     )
 
 
@@ -711,10 +722,10 @@ def _swappable(
     if len(values) != 1 or len(args) + len(kwargs) != 1:
         return Unknown(span)
     value = values[0]
-    if type(value) is Const and type(value.value) is str:
+    if isinstance(value, Const) and isinstance(value.value, str):
         app = value.value.split('.', 1)[0]
         return Seq((Const(app, span), Const('__first__', span)), span)
-    if type(value) is Ref:
+    if isinstance(value, Ref):
         parts = value.qualname.split('.')
         if len(parts) >= 2 and parts[-2] == 'settings':
             return Swappable(parts[-1], span)
@@ -889,33 +900,29 @@ class _Collector:
         self.unresolved: list[Unresolved] = []
 
     def unknown(self, attribute: str, value: Value) -> None:
-        if type(value) is Unknown and value.reason is not None:
-            message = (
-                f'{describe(self.segment(value.span))!r} '
-                f'{value.reason}'
-            )
+        if isinstance(value, Unknown) and value.reason is not None:
+            message = value.reason
         else:
             text = describe(self.segment(value.span))
             message = f'cannot evaluate {text!r} statically'
         self.unresolved.append(Unresolved(attribute, value.span[0], message))
 
     def dependencies(self, attribute: str, value: Value) -> tuple[Dependency, ...]:
-        if type(value) is not Seq:
+        if not isinstance(value, Seq):
             self.unknown(attribute, value)
             return ()
         out = []
         for item in value.items:
-            t = type(item)
-            if t is Swappable:
+            if isinstance(item, Swappable):
                 out.append(Dependency(
                     '', '__first__', item.span[0], setting=item.setting,
                 ))
                 continue
-            if t is Seq and len(item.items) == 2:
+            if isinstance(item, Seq) and len(item.items) == 2:
                 app, name = item.items
                 if (
-                        type(app) is Const and type(app.value) is str and
-                        type(name) is Const and type(name.value) is str
+                        isinstance(app, Const) and isinstance(app.value, str) and
+                        isinstance(name, Const) and isinstance(name.value, str)
                 ):
                     out.append(Dependency(app.value, name.value, item.span[0]))
                     continue
@@ -923,7 +930,7 @@ class _Collector:
         return tuple(out)
 
     def flag(self, attribute: str, value: Value, default: bool | None) -> bool | None:
-        if type(value) is Const:
+        if isinstance(value, Const):
             v = value.value
             if v is None or type(v) in (bool, int, str):
                 return None if v is None else bool(v)
@@ -933,11 +940,11 @@ class _Collector:
     def operations(
             self, value: Value, scope: Scope, out: list[OperationInfo],
     ) -> None:
-        if type(value) is not Seq:
+        if not isinstance(value, Seq):
             self.unknown('operations', value)
             return
         for item in value.items:
-            if type(item) is Call:
+            if isinstance(item, Call):
                 self.operation(item, scope, out)
             else:
                 self.unknown('operations', item)
@@ -946,19 +953,21 @@ class _Collector:
             self, call: Call, scope: Scope, out: list[OperationInfo],
     ) -> None:
         func = call.func
-        if type(func) is ClassValue:
+        if isinstance(func, ClassValue):
             kind = func.name
-        else:
+        elif isinstance(func, Ref):
             kind = func.qualname.rpartition('.')[2]
+        else:  # the evaluator builds calls of classes and refs only
+            raise AssertionError(func)
         signature = _SIGNATURES.get(kind, ())
         params: dict[str, Value] = {}
-        for param, arg in zip(signature, call.args):
-            if type(arg) is Starred:
+        for param, positional in zip(signature, call.args):
+            if isinstance(positional, Starred):
                 break
-            params[param] = arg
-        for key, arg in call.kwargs:
+            params[param] = positional
+        for key, keyword in call.kwargs:
             if key is not None:
-                params[key] = arg
+                params[key] = keyword
         line = call.span[0]
         roles = _ROLES.get(kind)
         if roles is None:
@@ -968,18 +977,18 @@ class _Collector:
             )
         found: dict[str, str | None] = {}
         for role, param in roles.items():
-            arg = params.get(param)
+            arg: Value | None = params.get(param)
             if role == 'target_of':
                 role = 'target_name'
-                if type(arg) is Call:
+                if isinstance(arg, Call):
                     arg = next(
                         (v for k, v in arg.kwargs if k == 'name'), None,
                     )
             if arg is None:
                 found[role] = None
-            elif type(arg) is Const and type(arg.value) is str:
+            elif isinstance(arg, Const) and isinstance(arg.value, str):
                 found[role] = arg.value
-            elif type(arg) is Const and arg.value is None:
+            elif isinstance(arg, Const) and arg.value is None:
                 found[role] = None
             else:
                 found[role] = None
@@ -991,7 +1000,7 @@ class _Collector:
             fields = self.field_names(params.get('fields'))
         elidable = params.get('elidable')
         is_elidable = (
-            type(elidable) is Const and bool(elidable.value)
+            isinstance(elidable, Const) and bool(elidable.value)
         )
         is_data = False
         if kind == 'RunPython':
@@ -1013,10 +1022,11 @@ class _Collector:
                 child_scope: Scope = 'database' if scope == 'database' else 'state'
                 self.operations(children, child_scope, out)
         elif kind == 'SeparateDatabaseAndState':
-            for param, child in (
-                    ('database_operations', 'database'),
-                    ('state_operations', 'state'),
-            ):
+            nested: tuple[tuple[str, Scope], ...] = (
+                ('database_operations', 'database'),
+                ('state_operations', 'state'),
+            )
+            for param, child in nested:
                 children = params.get(param)
                 if children is not None and not _is_none(children):
                     child_scope = child if scope == 'both' else scope
@@ -1025,14 +1035,14 @@ class _Collector:
     def field_names(self, value: Value | None) -> tuple[str, ...]:
         if value is None:
             return ()
-        if type(value) is not Seq:
+        if not isinstance(value, Seq):
             self.unknown('operations', value)
             return ()
         names = []
         for item in value.items:
-            if type(item) is Seq and item.items:
+            if isinstance(item, Seq) and item.items:
                 first = item.items[0]
-                if type(first) is Const and type(first.value) is str:
+                if isinstance(first, Const) and isinstance(first.value, str):
                     names.append(first.value)
                     continue
             self.unknown('operations', item)
@@ -1040,7 +1050,7 @@ class _Collector:
 
 
 def _is_none(value: Value) -> bool:
-    return type(value) is Const and value.value is None
+    return isinstance(value, Const) and value.value is None
 
 
 def _sql_value_changes_rows(value: Value | None) -> bool:
@@ -1048,16 +1058,15 @@ def _sql_value_changes_rows(value: Value | None) -> bool:
     params) pairs.  Anything not statically known counts as data."""
     if value is None:
         return True
-    t = type(value)
-    if t is Const and type(value.value) is str:
+    if isinstance(value, Const) and isinstance(value.value, str):
         return sql_changes_rows(value.value)
-    if t is Ref and value.qualname.endswith('RunSQL.noop'):
+    if isinstance(value, Ref) and value.qualname.endswith('RunSQL.noop'):
         return False
-    if t is Seq:
+    if isinstance(value, Seq):
         for item in value.items:
-            if type(item) is Seq and len(item.items) == 2:
+            if isinstance(item, Seq) and len(item.items) == 2:
                 item = item.items[0]
-            if not (type(item) is Const and type(item.value) is str):
+            if not (isinstance(item, Const) and isinstance(item.value, str)):
                 return True
             if sql_changes_rows(item.value):
                 return True
@@ -1078,10 +1087,8 @@ def evaluate_module(
     cls = scope.vars.get('Migration')
     if cls is None:
         raise ParseError('no Migration class', path=path, line=1)
-    if type(cls) is not ClassValue:
-        if type(cls) is Unknown and cls.reason is not None:
-            message = f'Migration is {cls.reason}'
-        elif type(cls) is Ref:
+    if not isinstance(cls, ClassValue):
+        if isinstance(cls, Ref):
             message = (
                 f'Migration is not a class defined in this module '
                 f'(it is {cls.qualname!r})'

@@ -17,7 +17,11 @@ class FastPathUnavailable(Exception):
     """The running Python's ``ast`` cannot read this source."""
 
 
-def _span(node: ast.expr | ast.stmt) -> ir.Span:
+# ``try``/``except*`` (3.11+) read alike
+_TRY: tuple[type[ast.Try], ...] = (ast.Try, getattr(ast, 'TryStar', ast.Try))
+
+
+def _span(node: ast.expr | ast.stmt | ast.excepthandler) -> ir.Span:
     return (
         node.lineno, node.col_offset,
         node.end_lineno or node.lineno, node.end_col_offset or 0,
@@ -25,45 +29,43 @@ def _span(node: ast.expr | ast.stmt) -> ir.Span:
 
 
 def _expr(node: ast.expr) -> ir.Expr:  # noqa: C901
-    t = type(node)
-    if t is ast.Constant:
+    if isinstance(node, ast.Constant):
         return ir.Const(node.value, _span(node))
-    if t is ast.Name:
+    if isinstance(node, ast.Name):
         return ir.Name(node.id, _span(node))
-    if t is ast.Attribute:
-        assert isinstance(node, ast.Attribute)
+    if isinstance(node, ast.Attribute):
         return ir.Attr(_expr(node.value), node.attr, _span(node))
-    if t is ast.List or t is ast.Tuple:
+    if isinstance(node, (ast.List, ast.Tuple)):
         return ir.Seq(
             tuple(_expr(e) for e in node.elts),
             _span(node),
         )
-    if t is ast.Call:
-        assert isinstance(node, ast.Call)
-        return ir.Call(
-            _expr(node.func),
-            tuple(_expr(a) for a in node.args),
-            tuple((k.arg, _expr(k.value)) for k in node.keywords),
-            _span(node),
-        )
-    if t is ast.BinOp and type(node.op) is ast.Add:
-        assert isinstance(node, ast.BinOp)
+    if isinstance(node, ast.Call):
+        return _call(node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return ir.Add(_expr(node.left), _expr(node.right), _span(node))
-    if t is ast.Starred:
-        assert isinstance(node, ast.Starred)
+    if isinstance(node, ast.Starred):
         return ir.Starred(_expr(node.value), _span(node))
-    if t is ast.IfExp:
-        assert isinstance(node, ast.IfExp)
+    if isinstance(node, ast.IfExp):
         return ir.IfExp(_expr(node.body), _expr(node.orelse), _span(node))
     return ir.Opaque(_span(node))
 
 
+def _call(node: ast.Call) -> ir.Call:
+    return ir.Call(
+        _expr(node.func),
+        tuple(_expr(a) for a in node.args),
+        tuple((k.arg, _expr(k.value)) for k in node.keywords),
+        _span(node),
+    )
+
+
 def _dotted(node: ast.expr) -> str | None:
     parts = []
-    while type(node) is ast.Attribute:
+    while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if type(node) is not ast.Name:
+    if not isinstance(node, ast.Name):
         return None
     parts.append(node.id)
     return '.'.join(reversed(parts))
@@ -71,16 +73,15 @@ def _dotted(node: ast.expr) -> str | None:
 
 def _bound_names(target: ast.expr) -> tuple[str, ...]:
     """Names whose value changes when ``target`` is assigned or deleted."""
-    t = type(target)
-    if t is ast.Name:
+    if isinstance(target, ast.Name):
         return (target.id,)
-    if t is ast.Tuple or t is ast.List:
+    if isinstance(target, (ast.Tuple, ast.List)):
         return tuple(
             n for e in target.elts for n in _bound_names(e)
         )
-    if t is ast.Starred:
+    if isinstance(target, ast.Starred):
         return _bound_names(target.value)
-    if t is ast.Subscript:
+    if isinstance(target, ast.Subscript):
         dotted = _dotted(target.value)
         return () if dotted is None else (dotted,)
     return ()
@@ -116,18 +117,13 @@ def _params(args: ast.arguments) -> tuple[tuple[ir.Param, ...], bool]:
 def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
     out: list[ir.Stmt] = []
     for node in nodes:
-        t = type(node)
-        if t is ast.Assign:
-            assert isinstance(node, ast.Assign)
+        if isinstance(node, ast.Assign):
             for target in node.targets:
                 _assign(target, node.value, out, _span(node))
-        elif t is ast.Expr:
-            value = node.value
-            if type(value) is ast.Call:
-                call = _expr(value)
-                out.append(ir.ExprStmt(call))
-        elif t is ast.ImportFrom:
-            assert isinstance(node, ast.ImportFrom)
+        elif isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Call):
+                out.append(ir.ExprStmt(_call(node.value)))
+        elif isinstance(node, ast.ImportFrom):
             base = '.' * node.level + (node.module or '')
             sep = '' if base.endswith('.') or not base else '.'
             out.append(ir.Import(
@@ -137,8 +133,7 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
                 ),
                 _span(node),
             ))
-        elif t is ast.Import:
-            assert isinstance(node, ast.Import)
+        elif isinstance(node, ast.Import):
             out.append(ir.Import(
                 tuple(
                     (a.asname, a.name) if a.asname
@@ -147,30 +142,25 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
                 ),
                 _span(node),
             ))
-        elif t is ast.ClassDef:
-            assert isinstance(node, ast.ClassDef)
+        elif isinstance(node, ast.ClassDef):
             out.append(ir.ClassDef(
                 node.name,
                 tuple(_expr(b) for b in node.bases),
                 _stmts(node.body),
                 _span(node),
             ))
-        elif t is ast.If:
-            assert isinstance(node, ast.If)
+        elif isinstance(node, ast.If):
             out.append(ir.Branches((_stmts(node.body), _stmts(node.orelse))))
-        elif t is ast.AugAssign:
-            assert isinstance(node, ast.AugAssign)
+        elif isinstance(node, ast.AugAssign):
             dotted = _dotted(node.target)
-            if type(node.op) is ast.Add and dotted is not None:
+            if isinstance(node.op, ast.Add) and dotted is not None:
                 out.append(ir.AugAdd(dotted, _expr(node.value)))
             else:
                 _assign(node.target, None, out, _span(node))
-        elif t is ast.AnnAssign:
-            assert isinstance(node, ast.AnnAssign)
+        elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 _assign(node.target, node.value, out, _span(node))
-        elif t is ast.FunctionDef:
-            assert isinstance(node, ast.FunctionDef)
+        elif isinstance(node, ast.FunctionDef):
             if node.decorator_list:
                 out.append(ir.Rebind((node.name,), _span(node)))
             else:
@@ -178,14 +168,14 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
                 out.append(ir.Def(
                     node.name, params, star, _stmts(node.body), _span(node),
                 ))
-        elif t is ast.AsyncFunctionDef:
+        elif isinstance(node, ast.AsyncFunctionDef):
             out.append(ir.Rebind((node.name,), _span(node)))
-        elif t is ast.Return:
+        elif isinstance(node, ast.Return):
             value = node.value
             out.append(ir.Return(
                 None if value is None else _expr(value), _span(node),
             ))
-        elif t is ast.Try or t.__name__ == 'TryStar':
+        elif isinstance(node, _TRY):
             body = _stmts(node.body) + _stmts(node.orelse)
             handlers = []
             for handler in node.handlers:
@@ -195,28 +185,26 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
                 handlers.append(prefix + _stmts(handler.body))
             out.append(ir.Branches((body, *handlers)))
             out.extend(_stmts(node.finalbody))
-        elif t is ast.For or t is ast.AsyncFor:
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
             names = _bound_names(node.target)
             if names:
                 out.append(ir.Rebind(names, _span(node.target)))
             out.append(ir.Branches((_stmts(node.body), ())))
             out.append(ir.Branches((_stmts(node.orelse), ())))
-        elif t is ast.While:
-            assert isinstance(node, ast.While)
+        elif isinstance(node, ast.While):
             out.append(ir.Branches((_stmts(node.body), ())))
             out.append(ir.Branches((_stmts(node.orelse), ())))
-        elif t is ast.With or t is ast.AsyncWith:
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 if item.optional_vars is not None:
                     names = _bound_names(item.optional_vars)
                     if names:
                         out.append(ir.Rebind(names, _span(item.optional_vars)))
             out.extend(_stmts(node.body))
-        elif t is ast.Delete:
+        elif isinstance(node, ast.Delete):
             for target in node.targets:
                 _assign(target, None, out, _span(node))
-        elif t is ast.Match:
-            assert isinstance(node, ast.Match)
+        elif isinstance(node, ast.Match):
             out.append(ir.Branches(
                 (*(_stmts(c.body) for c in node.cases), ()),
             ))

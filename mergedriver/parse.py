@@ -7,6 +7,7 @@ shared with the :mod:`ast` fast path.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
 
 import libcst as cst
@@ -22,69 +23,77 @@ _CONSTANT_NAMES = {'True': True, 'False': False, 'None': None}
 
 
 class _Translator:
-    def __init__(self, positions: dict[cst.CSTNode, CodeRange]) -> None:
+    def __init__(self, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
         self.positions = positions
 
     def span(self, node: cst.CSTNode) -> ir.Span:
         pos = self.positions[node]
         return (pos.start.line, pos.start.column, pos.end.line, pos.end.column)
 
+    def tuple_span(self, node: cst.Tuple) -> ir.Span:
+        # ast counts a tuple's own (innermost) parentheses as part of it
+        if not node.lpar:
+            return self.span(node)
+        start = self.positions[node.lpar[-1]].start
+        end = self.positions[node.rpar[0]].end
+        return (start.line, start.column, end.line, end.column)
+
     # -- expressions
 
     def expr(self, node: cst.BaseExpression) -> ir.Expr:  # noqa: C901
-        t = type(node)
-        if t is cst.SimpleString or t is cst.ConcatenatedString:
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             value = node.evaluated_value
             if value is None:  # f-string part
                 return ir.Opaque(self.span(node))
             return ir.Const(value, self.span(node))
-        if t is cst.Integer or t is cst.Float or t is cst.Imaginary:
+        if isinstance(node, (cst.Integer, cst.Float)) or isinstance(node, cst.Imaginary):
             return ir.Const(node.evaluated_value, self.span(node))
-        if t is cst.Name:
-            assert isinstance(node, cst.Name)
+        if isinstance(node, cst.Name):
             if node.value in _CONSTANT_NAMES:
                 return ir.Const(_CONSTANT_NAMES[node.value], self.span(node))
             return ir.Name(node.value, self.span(node))
-        if t is cst.Attribute:
-            assert isinstance(node, cst.Attribute)
+        if isinstance(node, cst.Attribute):
             return ir.Attr(
                 self.expr(node.value), node.attr.value, self.span(node),
             )
-        if t is cst.List or t is cst.Tuple:
-            assert isinstance(node, (cst.List, cst.Tuple))
+        if isinstance(node, cst.List):
             return ir.Seq(
                 tuple(self.element(e) for e in node.elements),
                 self.span(node),
             )
-        if t is cst.Call:
-            assert isinstance(node, cst.Call)
-            args: list[ir.Expr] = []
-            kwargs: list[tuple[str | None, ir.Expr]] = []
-            for arg in node.args:
-                value = self.expr(arg.value)
-                if arg.keyword is not None:
-                    kwargs.append((arg.keyword.value, value))
-                elif arg.star == '**':
-                    kwargs.append((None, value))
-                elif arg.star == '*':
-                    args.append(ir.Starred(value, self.span(arg)))
-                else:
-                    args.append(value)
-            return ir.Call(
-                self.expr(node.func), tuple(args), tuple(kwargs),
-                self.span(node),
+        if isinstance(node, cst.Tuple):
+            return ir.Seq(
+                tuple(self.element(e) for e in node.elements),
+                self.tuple_span(node),
             )
-        if t is cst.BinaryOperation and type(node.operator) is cst.Add:
-            assert isinstance(node, cst.BinaryOperation)
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
             return ir.Add(
                 self.expr(node.left), self.expr(node.right), self.span(node),
             )
-        if t is cst.IfExp:
-            assert isinstance(node, cst.IfExp)
+        if isinstance(node, cst.IfExp):
             return ir.IfExp(
                 self.expr(node.body), self.expr(node.orelse), self.span(node),
             )
         return ir.Opaque(self.span(node))
+
+    def call(self, node: cst.Call) -> ir.Call:
+        args: list[ir.Expr] = []
+        kwargs: list[tuple[str | None, ir.Expr]] = []
+        for arg in node.args:
+            value = self.expr(arg.value)
+            if arg.keyword is not None:
+                kwargs.append((arg.keyword.value, value))
+            elif arg.star == '**':
+                kwargs.append((None, value))
+            elif arg.star == '*':
+                args.append(ir.Starred(value, self.span(arg)))
+            else:
+                args.append(value)
+        return ir.Call(
+            self.expr(node.func), tuple(args), tuple(kwargs), self.span(node),
+        )
 
     def element(self, node: cst.BaseElement) -> ir.Expr:
         if isinstance(node, cst.StarredElement):
@@ -95,25 +104,24 @@ class _Translator:
 
     def dotted(self, node: cst.BaseExpression) -> str | None:
         parts = []
-        while type(node) is cst.Attribute:
+        while isinstance(node, cst.Attribute):
             parts.append(node.attr.value)
             node = node.value
-        if type(node) is not cst.Name:
+        if not isinstance(node, cst.Name):
             return None
         parts.append(node.value)
         return '.'.join(reversed(parts))
 
     def bound_names(self, target: cst.BaseExpression) -> tuple[str, ...]:
-        t = type(target)
-        if t is cst.Name:
+        if isinstance(target, cst.Name):
             return (target.value,)
-        if t is cst.Tuple or t is cst.List:
+        if isinstance(target, (cst.Tuple, cst.List)):
             return tuple(
                 n for e in target.elements for n in self.bound_names(e.value)
             )
-        if t is cst.StarredElement:
+        if isinstance(target, cst.StarredElement):
             return self.bound_names(target.value)
-        if t is cst.Subscript:
+        if isinstance(target, cst.Subscript):
             dotted = self.dotted(target.value)
             return () if dotted is None else (dotted,)
         return ()
@@ -136,7 +144,7 @@ class _Translator:
     # -- statements
 
     def block(
-            self, node: cst.BaseSuite | cst.BaseStatement | None,
+            self, node: cst.CSTNode | None,
     ) -> tuple[ir.Stmt, ...]:
         if node is None:
             return ()
@@ -161,33 +169,28 @@ class _Translator:
     def small_one(  # noqa: C901
             self, node: cst.BaseSmallStatement, out: list[ir.Stmt],
     ) -> None:
-        t = type(node)
-        if t is cst.Assign:
-            assert isinstance(node, cst.Assign)
+        if isinstance(node, cst.Assign):
             for target in node.targets:
                 self.assign(target.target, node.value, out, self.span(node))
-        elif t is cst.Expr:
-            value = node.value
-            if type(value) is cst.Call:
-                out.append(ir.ExprStmt(self.expr(value)))
-        elif t is cst.ImportFrom:
-            assert isinstance(node, cst.ImportFrom)
+        elif isinstance(node, cst.Expr):
+            if isinstance(node.value, cst.Call):
+                out.append(ir.ExprStmt(self.call(node.value)))
+        elif isinstance(node, cst.ImportFrom):
             base = '.' * len(node.relative)
             if node.module is not None:
                 base += self.dotted(node.module) or ''
             sep = '' if base.endswith('.') or not base else '.'
             names = node.names
             if isinstance(names, cst.ImportStar):
-                pairs: tuple[tuple[str, str], ...] = ()
+                pairs: list[tuple[str, str]] = []
             else:
-                pairs = tuple(
+                pairs = [
                     (self.alias_name(a) or self.alias_dotted(a),
                      f'{base}{sep}{self.alias_dotted(a)}')
                     for a in names
-                )
-            out.append(ir.Import(pairs, self.span(node)))
-        elif t is cst.Import:
-            assert isinstance(node, cst.Import)
+                ]
+            out.append(ir.Import(tuple(pairs), self.span(node)))
+        elif isinstance(node, cst.Import):
             pairs = []
             for a in node.names:
                 full = self.alias_dotted(a)
@@ -198,29 +201,24 @@ class _Translator:
                     root = full.partition('.')[0]
                     pairs.append((root, root))
             out.append(ir.Import(tuple(pairs), self.span(node)))
-        elif t is cst.AugAssign:
-            assert isinstance(node, cst.AugAssign)
+        elif isinstance(node, cst.AugAssign):
             dotted = self.dotted(node.target)
-            if type(node.operator) is cst.AddAssign and dotted is not None:
+            if isinstance(node.operator, cst.AddAssign) and dotted is not None:
                 out.append(ir.AugAdd(dotted, self.expr(node.value)))
             else:
                 self.assign(node.target, None, out, self.span(node))
-        elif t is cst.AnnAssign:
-            assert isinstance(node, cst.AnnAssign)
+        elif isinstance(node, cst.AnnAssign):
             if node.value is not None:
                 self.assign(node.target, node.value, out, self.span(node))
-        elif t is cst.Return:
-            value = node.value
+        elif isinstance(node, cst.Return):
             out.append(ir.Return(
-                None if value is None else self.expr(value), self.span(node),
+                None if node.value is None else self.expr(node.value),
+                self.span(node),
             ))
-        elif t is cst.Del:
-            assert isinstance(node, cst.Del)
+        elif isinstance(node, cst.Del):
             self.assign(node.target, None, out, self.span(node))
-        elif t.__name__ == 'TypeAlias':  # ``type X = ...`` (PEP 695)
-            out.append(ir.Rebind(
-                (node.name.value,), self.span(node),
-            ))
+        elif isinstance(node, cst.TypeAlias):  # ``type X = ...`` (PEP 695)
+            out.append(ir.Rebind((node.name.value,), self.span(node)))
 
     def alias_dotted(self, alias: cst.ImportAlias) -> str:
         return self.dotted(alias.name) or ''
@@ -242,12 +240,10 @@ class _Translator:
     def compound(  # noqa: C901
             self, node: cst.BaseStatement, out: list[ir.Stmt],
     ) -> None:
-        t = type(node)
-        if t is cst.SimpleStatementLine:
+        if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 self.small_one(small, out)
-        elif t is cst.ClassDef:
-            assert isinstance(node, cst.ClassDef)
+        elif isinstance(node, cst.ClassDef):
             out.append(ir.ClassDef(
                 node.name.value,
                 tuple(
@@ -257,13 +253,11 @@ class _Translator:
                 self.block(node.body),
                 self.span(node),
             ))
-        elif t is cst.If:
-            assert isinstance(node, cst.If)
+        elif isinstance(node, cst.If):
             out.append(ir.Branches(
                 (self.block(node.body), self.block(node.orelse)),
             ))
-        elif t is cst.FunctionDef:
-            assert isinstance(node, cst.FunctionDef)
+        elif isinstance(node, cst.FunctionDef):
             if node.decorators or node.asynchronous is not None:
                 out.append(ir.Rebind((node.name.value,), self.span(node)))
             else:
@@ -272,7 +266,7 @@ class _Translator:
                     node.name.value, params, star, self.block(node.body),
                     self.span(node),
                 ))
-        elif t is cst.Try or t.__name__ == 'TryStar':
+        elif isinstance(node, (cst.Try, cst.TryStar)):
             body = self.block(node.body) + self.block(node.orelse)
             handlers = []
             for handler in node.handlers:
@@ -284,19 +278,16 @@ class _Translator:
             out.append(ir.Branches((body, *handlers)))
             final = node.finalbody
             out.extend(() if final is None else self.block(final.body))
-        elif t is cst.For:
-            assert isinstance(node, cst.For)
+        elif isinstance(node, cst.For):
             names = self.bound_names(node.target)
             if names:
                 out.append(ir.Rebind(names, self.span(node.target)))
             out.append(ir.Branches((self.block(node.body), ())))
             out.append(ir.Branches((self.block(node.orelse), ())))
-        elif t is cst.While:
-            assert isinstance(node, cst.While)
+        elif isinstance(node, cst.While):
             out.append(ir.Branches((self.block(node.body), ())))
             out.append(ir.Branches((self.block(node.orelse), ())))
-        elif t is cst.With:
-            assert isinstance(node, cst.With)
+        elif isinstance(node, cst.With):
             for item in node.items:
                 if item.asname is not None:
                     names = self.bound_names(item.asname.name)
@@ -305,8 +296,7 @@ class _Translator:
                             names, self.span(item.asname.name),
                         ))
             out.extend(self.block(node.body))
-        elif t is cst.Match:
-            assert isinstance(node, cst.Match)
+        elif isinstance(node, cst.Match):
             out.append(ir.Branches(
                 (*(self.block(c.body) for c in node.cases), ()),
             ))
