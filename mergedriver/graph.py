@@ -78,6 +78,7 @@ class MigrationGraph:
     apps: tuple[str, ...]
     unknown_apps: frozenset[str]
     external_dependencies: tuple[ExternalDependency, ...]
+    # Every node that lies on a cycle.
     cyclic_nodes: frozenset[MigrationKey] = frozenset()
     # Apps with a missing target or a cycle, where Django stops before
     # looking at leaves: their leaves are not reported as conflicts.
@@ -234,7 +235,12 @@ class _Reference:
 class _Builder:
     def __init__(self, migrations: Mapping[MigrationKey, MigrationInfo]):
         self.migrations = migrations
-        self.apps = frozenset(key[0] for key in migrations)
+        # Apps that Django would know: those with migrations, and those that
+        # a squash replaces (an app renamed by ``replaces`` naming the old
+        # label, whose migrations are gone: edges to it get remapped).
+        self.apps = frozenset(key[0] for key in migrations) | frozenset(
+            d.app for info in migrations.values() for d in info.replaces
+        )
         # Insertion-ordered like Django's ``graph.nodes``; placeholders too.
         self.node_map: dict[MigrationKey, _Node] = {}
         self.by_app: dict[str, list[_Node]] = {}
@@ -374,8 +380,8 @@ def _resolve(
 
 def _find_cycles(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
-) -> list[list[MigrationKey]]:
-    """One cycle per strongly connected component that has one.
+) -> list[tuple[list[MigrationKey], list[MigrationKey]]]:
+    """Strongly connected components that hold a cycle, with one cycle each.
 
     Each cycle lists nodes so that every next one depends on the previous,
     like Django's ``CircularDependencyError`` text.
@@ -449,7 +455,7 @@ def _find_cycles(
             path.append(key)
             key = previous[key]
         path[1:] = reversed(path[1:])
-        cycles.append(path)
+        cycles.append((component, path))
     return cycles
 
 
@@ -492,7 +498,7 @@ def build_graph(
         {k: [d.key for d in m.replaces] for k, m in resolved.items() if m.replaces},
     )
 
-    builder = _Builder(by_key)
+    builder = _Builder(resolved)
     for key in order:
         builder.add_node(key)
     replacements = {
@@ -579,7 +585,7 @@ def build_graph(
         for key, node in real.items()
     }
     cycles = _find_cycles(parents)
-    for cycle in cycles:
+    for _, cycle in cycles:
         info = by_key[cycle[0]]
         problems.append(Problem(
             'cycle',
@@ -596,12 +602,12 @@ def build_graph(
         migrations=by_key,
         replacements=replacements,
         replaced_by=replaced_by,
-        apps=tuple(sorted(builder.apps)),
+        apps=tuple(sorted({key[0] for key in by_key})),
         unknown_apps=unknown_apps,
         external_dependencies=tuple(builder.external),
-        cyclic_nodes=frozenset(k for cycle in cycles for k in cycle),
+        cyclic_nodes=frozenset(k for scc, _ in cycles for k in scc),
         broken_apps=frozenset(
-            broken_apps | {k[0] for cycle in cycles for k in cycle},
+            broken_apps | {k[0] for scc, _ in cycles for k in scc},
         ),
     )
     for app, names in graph.conflicting_apps().items():

@@ -178,12 +178,31 @@ def dump(loader):
     }
 
 
+def merge_output(app):
+    # What `makemigrations APP --merge --dry-run` prints (branches and their
+    # operations), or the error it raises.
+    import io
+    from django.core.management import call_command
+    from django.core.management.commands import makemigrations
+
+    makemigrations.MigrationLoader = OrderedLoader
+    out = io.StringIO()
+    try:
+        call_command(
+            'makemigrations', app, merge=True, dry_run=True,
+            interactive=False, verbosity=1, stdout=out, stderr=out,
+        )
+    except ValueError as exc:
+        return {'error': str(exc)}
+    return {'output': out.getvalue()}
+
+
 result = []
 for case in payload['cases']:
     if 'migration_modules' in case:
         settings.MIGRATION_MODULES = case['migration_modules']
+    OrderedLoader.order = case.get('order')
     loader = OrderedLoader(None, ignore_no_migrations=True, load=False)
-    loader.order = case.get('order')
     try:
         loader.build_graph()
     except NodeNotFoundError as exc:
@@ -192,6 +211,10 @@ for case in payload['cases']:
         result.append({'error': 'cycle', 'message': str(exc)})
     else:
         result.append(dump(loader))
+        if case.get('merge'):
+            result[-1]['merges'] = {
+                app: merge_output(app) for app in loader.detect_conflicts()
+            }
     result[-1]['settings'] = {
         name: getattr(settings, name, None)
         for name in payload.get('settings', ())
@@ -211,7 +234,10 @@ def loader_graphs(
 
     A case may set ``migration_modules`` (replaces ``MIGRATION_MODULES``
     before loading, so one process can load many small projects) and
-    ``order`` (the ``[app, name]`` keys in the order Django visits them).
+    ``order`` (the ``[app, name]`` keys in the order Django visits them)
+    and ``merge`` (also run ``makemigrations APP --merge --dry-run`` for
+    each conflicting app: ``merges`` maps the app to ``{'output'}`` or
+    ``{'error'}``).
     Each result is either ``{'error': 'missing' | 'cycle', 'message'}`` or
     ``{'nodes', 'edges' ([parent, child]), 'leaves', 'roots', 'plans'
     (forwards_plan of each leaf, by 'app.name'), 'replacements', 'conflicts',

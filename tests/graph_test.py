@@ -474,3 +474,26 @@ def test_two_missing_targets_on_one_line(make_migration: MakeMigration) -> (
     assert kinds(result) == ['missing-dependency', 'missing-dependency']
     assert result.graph.broken_apps == {'a'}
     assert result.graph.conflicting_apps() == {}
+
+
+def test_renamed_app_with_old_migrations_deleted(
+        make_migration: MakeMigration,
+) -> None:
+    # The old app's files are gone; its label survives only in ``replaces``,
+    # which is enough for Django to remap edges that still name it.
+    new = make_migration(
+        'newname', '0001_initial', replaces=[('oldname', '0001_initial')],
+    )
+    user = make_migration('shop', '0001_initial', [
+        ('oldname', '0001_initial'),
+    ])
+    stale = make_migration('shop', '0002_x', [
+        ('shop', '0001_initial'), ('oldname', '0002_never_squashed'),
+    ])
+    result = build(new, user, stale)
+    assert result.graph.parents[('shop', '0001_initial')] == {
+        ('newname', '0001_initial'),
+    }
+    assert result.graph.external_dependencies == ()
+    assert kinds(result) == ['missing-dependency']
+    assert result.graph.apps == ('newname', 'shop')
