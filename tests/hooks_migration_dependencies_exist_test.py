@@ -162,3 +162,20 @@ def test_unparseable_migration_is_exit_2(
     ret, lines = check(capsys)
     assert ret == 2
     assert lines[0].startswith('blog/migrations/0004_bad.py:1: ')
+
+
+def test_dependency_on_a_migration_that_git_ignores(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # NodeNotFoundError on every other machine: 0004 is staged, the 0003 it
+    # depends on exists on disk but a rule keeps it out of the index.
+    write(repo / '.gitignore', '0003_*.py\n')
+    add_migration(repo, 'blog', '0003_hidden', [THIRD])
+    add_migration(repo, 'blog', '0004_next', [('blog', '0003_hidden')])
+    git(repo, 'add', '-A')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines == [
+        'blog/migrations/0004_next.py:6: Migration blog.0004_next '
+        "dependencies reference nonexistent parent node ('blog', '0003_hidden')",
+    ]

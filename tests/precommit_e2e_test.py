@@ -310,6 +310,42 @@ def test_two_leaves(hook_repo: HookRepo, project: Path) -> None:
     assert "To fix them run 'migmerge resolve'" in run.output
 
 
+def test_two_leaves_stop_a_clean_git_merge(
+        hook_repo: HookRepo, project: Path,
+) -> None:
+    # The real situation: two branches each add a 0003, git merges them
+    # without a conflict, and the pre-merge-commit hook stops the merge.
+    write(
+        project / '.pre-commit-config.yaml',
+        _config(hook_repo, ('single-migration-leaf',)),
+    )
+    commit_all(project)
+    proc = _pre_commit(
+        project, 'install', '-t', 'pre-merge-commit',
+        home=hook_repo.pre_commit_home,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    git(project, 'checkout', '-q', '-b', 'feature')
+    add_migration(project, 'blog', '0003_post_slug', [('blog', '0002_post_title')])
+    commit_all(project, 'slug')
+    git(project, 'checkout', '-q', 'main')
+    add_migration(project, 'blog', '0003_post_author', [('blog', '0002_post_title')])
+    commit_all(project, 'author')
+    merge = subprocess.run(
+        ('git', 'merge', '--no-edit', 'feature'),
+        cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, 'PRE_COMMIT_HOME': str(hook_repo.pre_commit_home)},
+    )
+    output = merge.stdout + merge.stderr
+    assert merge.returncode != 0, output
+    assert (
+        'multiple leaf nodes in the migration graph: '
+        '(0003_post_author, 0003_post_slug in blog).'
+    ) in output
+    assert (project / '.git/MERGE_HEAD').exists()
+    assert git(project, 'log', '-1', '--format=%s').strip() == 'author'
+
+
 # migration-dependencies-exist
 
 
