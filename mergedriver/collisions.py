@@ -1,0 +1,590 @@
+"""The flag strategy's analysis: do parallel branches of one app collide?
+
+Every branch's own operations (after the common ancestor) are compared with
+every other branch's, pairwise.  Names are traced back to what they were at
+the common ancestor first, so an operation that follows a ``RenameModel`` or
+``RenameField`` on its own branch is compared under the ancestor's name, the
+one the other branch knows.  Model names compare case-insensitively, field
+names exactly, as Django does.
+
+Data operations (``RunPython``, row-changing ``RunSQL``) cannot be compared
+statically; they are reported as reviews, blocking only when configured.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import Literal
+
+from mergedriver.analysis import Conflict
+from mergedriver.config import Config
+from mergedriver.graph import MigrationGraph
+from mergedriver.records import MigrationInfo
+from mergedriver.records import MigrationKey
+from mergedriver.records import OperationInfo
+
+Verdict = Literal['independent', 'review', 'collide']
+
+FIELD_OPS = frozenset(('AddField', 'AlterField', 'RemoveField', 'RenameField'))
+# Operations that set one property of a model: the same kind on both
+# branches means one silently overrides the other.
+MODEL_PROPERTY_OPS: dict[str, str] = {
+    'AlterUniqueTogether': 'unique_together',
+    'AlterIndexTogether': 'index_together',
+    'AlterModelOptions': 'Meta options',
+    'AlterModelTable': 'db_table',
+    'AlterModelTableComment': 'db_table_comment',
+    'AlterOrderWithRespectTo': 'order_with_respect_to',
+    'AlterModelManagers': 'managers',
+}
+INDEX_OPS = frozenset((
+    'AddIndex', 'AddIndexConcurrently', 'RemoveIndex',
+    'RemoveIndexConcurrently', 'RenameIndex',
+))
+CONSTRAINT_OPS = frozenset((
+    'AddConstraint', 'AddConstraintNotValid', 'RemoveConstraint',
+    'AlterConstraint', 'ValidateConstraint',
+))
+NAMED_OPS = INDEX_OPS | CONSTRAINT_OPS
+MODEL_LIFE_OPS = frozenset(('CreateModel', 'DeleteModel', 'RenameModel'))
+MODEL_OPS = FIELD_OPS | frozenset(MODEL_PROPERTY_OPS) | NAMED_OPS | (
+    MODEL_LIFE_OPS
+)
+# Operations whose arguments may list field names by the names of their
+# time (``unique_together``, ``Index(fields=...)``...).  OperationInfo does
+# not record those lists yet (``fields`` is empty), so a field renamed on
+# the other branch is assumed to be among them.
+FIELD_LIST_OPS = frozenset((
+    'AlterUniqueTogether', 'AlterIndexTogether', 'AlterOrderWithRespectTo',
+    'AddIndex', 'AddIndexConcurrently', 'AddConstraint',
+    'AddConstraintNotValid', 'RenameIndex',
+))
+# Known operations that do not name a model.
+NON_MODEL_OPS = frozenset((
+    'RunSQL', 'RunPython', 'SeparateDatabaseAndState', 'CreateExtension',
+    'CreateCollation', 'RemoveCollation', 'BloomExtension',
+    'BtreeGinExtension', 'BtreeGistExtension', 'CITextExtension',
+    'CryptoExtension', 'HStoreExtension', 'TrigramExtension',
+    'UnaccentExtension',
+))
+
+_FIELD_VERBS = {
+    'AddField': 'added',
+    'RenameField': 'renamed',
+    'RemoveField': 'removed',
+    'AlterField': 'altered',
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationRef:
+    """One operation of one migration, for messages."""
+
+    migration: MigrationKey
+    path: str
+    line: int
+    kind: str
+    description: str
+
+    @property
+    def location(self) -> str:
+        return f'{self.path}:{self.line}'
+
+
+@dataclasses.dataclass(frozen=True)
+class Collision:
+    """Two operations on different branches that cannot both apply.
+
+    ``model`` and ``field`` are the names at the common ancestor; ``first``
+    is the operation that comes first by file and line.
+    """
+
+    app: str
+    model: str
+    field: str | None
+    what: str
+    first: OperationRef
+    second: OperationRef
+
+    @property
+    def target(self) -> str:
+        """``app.model.field`` (``app.model`` for model-level collisions)."""
+        parts = [self.app, self.model]
+        if self.field is not None:
+            parts.append(self.field)
+        return '.'.join(parts)
+
+    def one_line(self) -> str:
+        return (
+            f'{self.first.location}: {self.target}: {self.first.kind} here '
+            f'collides with {self.second.kind} in {self.second.location} '
+            f'({self.what})'
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    """A data operation on a branch: its effect cannot be compared
+    statically, so a human should look at it before the branches merge."""
+
+    app: str
+    leaf: str
+    operation: OperationRef
+
+    def blocking(self, config: Config) -> bool:
+        return config.data_operations_block
+
+    def one_line(self) -> str:
+        op = self.operation
+        return (
+            f'{op.location}: {self.app}: {op.kind} changes data on the branch '
+            f'of {self.leaf}; review it against the other branches'
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CollisionReport:
+    collisions: tuple[Collision, ...]
+    reviews: tuple[Review, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.collisions:
+            return 'collide'
+        return 'review' if self.reviews else 'independent'
+
+    def blocking(self, config: Config) -> bool:
+        """Whether no automatic merge may be written."""
+        return bool(self.collisions) or any(
+            r.blocking(config) for r in self.reviews
+        )
+
+    def lines(self) -> tuple[str, ...]:
+        return tuple(c.one_line() for c in self.collisions) + tuple(
+            r.one_line() for r in self.reviews
+        )
+
+
+# ----------------------------------------------------------- descriptions
+
+def describe(op: OperationInfo) -> str:
+    """Django's ``describe()`` wording, from what the parser recorded."""
+    model = op.model or '?'
+    field = op.field or '?'
+    target = op.target_name or '?'
+    kind = op.kind
+    text: str
+    if kind == 'CreateModel':
+        text = f'Create model {model}'
+    elif kind == 'DeleteModel':
+        text = f'Delete model {model}'
+    elif kind == 'RenameModel':
+        text = f'Rename model {model} to {op.new_name or "?"}'
+    elif kind == 'AddField':
+        text = f'Add field {field} to {model}'
+    elif kind == 'RemoveField':
+        text = f'Remove field {field} from {model}'
+    elif kind == 'AlterField':
+        text = f'Alter field {field} on {model}'
+    elif kind == 'RenameField':
+        text = f'Rename field {field} on {model} to {op.new_name or "?"}'
+    elif kind == 'AlterModelTable':
+        text = f'Rename table for {model}'
+    elif kind == 'AlterModelTableComment':
+        text = f'Alter {model} table comment'
+    elif kind in ('AlterUniqueTogether', 'AlterIndexTogether'):
+        text = f'Alter {MODEL_PROPERTY_OPS[kind]} for {model}'
+    elif kind == 'AlterOrderWithRespectTo':
+        text = f'Set order_with_respect_to on {model}'
+    elif kind == 'AlterModelOptions':
+        text = f'Change Meta options on {model}'
+    elif kind == 'AlterModelManagers':
+        text = f'Change managers on {model}'
+    elif kind in ('AddIndex', 'AddIndexConcurrently'):
+        text = f'Create index {target} on model {model}'
+    elif kind in ('RemoveIndex', 'RemoveIndexConcurrently'):
+        text = f'Remove index {target} from {model}'
+    elif kind == 'RenameIndex':
+        old = op.target_name or 'unnamed index'
+        text = f'Rename index {old} on {model} to {op.new_name or "?"}'
+    elif kind in ('AddConstraint', 'AddConstraintNotValid'):
+        text = f'Create constraint {target} on model {model}'
+    elif kind == 'RemoveConstraint':
+        text = f'Remove constraint {target} from model {model}'
+    elif kind in ('AlterConstraint', 'ValidateConstraint'):
+        verb = 'Alter' if kind == 'AlterConstraint' else 'Validate'
+        text = f'{verb} constraint {target} on {model}'
+    elif kind == 'RunSQL':
+        text = 'Raw SQL operation'
+    elif kind == 'RunPython':
+        text = 'Raw Python operation'
+    elif op.model is not None and op.field is not None:
+        text = f'{kind} on {op.model}.{op.field}'
+    elif op.model is not None:
+        text = f'{kind} on {op.model}'
+    else:
+        text = kind
+    if kind.endswith('Concurrently'):
+        text = f'{text} (concurrently)'
+    if op.scope != 'both':
+        text = f'{text} ({op.scope} only)'
+    return text
+
+
+def operation_ref(migration: MigrationInfo, op: OperationInfo) -> OperationRef:
+    return OperationRef(
+        migration=migration.key,
+        path=migration.path,
+        line=op.line,
+        kind=op.kind,
+        description=describe(op),
+    )
+
+
+# ---------------------------------------------------------- name tracing
+
+@dataclasses.dataclass(frozen=True)
+class _Op:
+    """An operation with its names traced back to the common ancestor."""
+
+    info: OperationInfo
+    ref: OperationRef
+    # The model's name at the ancestor, as first spelled, and its key.
+    model: str | None
+    field: str | None
+    # A new name this operation brings into the model namespace
+    # (('model', key)) or a model's field namespace (('field', model, name)).
+    claim: tuple[str, ...] | None
+    # Index or constraint names at the ancestor (and a rename's new name).
+    targets: frozenset[str]
+
+    @property
+    def model_key(self) -> str | None:
+        return None if self.model is None else self.model.lower()
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.kind not in MODEL_OPS and self.kind not in NON_MODEL_OPS
+
+    @property
+    def names_field(self) -> bool:
+        """A field operation, or an unknown one naming a model and field."""
+        if self.kind in FIELD_OPS:
+            return self.field is not None and self.model is not None
+        return (
+            self.is_unknown and self.model is not None and
+            self.field is not None
+        )
+
+    @property
+    def touches_model(self) -> bool:
+        """Whether the operation changes the model it names."""
+        return self.model is not None and (
+            self.kind in MODEL_OPS or self.names_field
+        )
+
+
+class _Names:
+    """Current name -> ancestor name, for one branch, as it is replayed."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, str] = {}
+        self.fields: dict[tuple[str, str], str] = {}
+        self.indexes: dict[str, str] = {}
+
+    def model(self, name: str) -> str:
+        return self.models.get(name.lower(), name)
+
+    def field(self, model: str, name: str) -> str:
+        return self.fields.get((self.model(model).lower(), name), name)
+
+    def index(self, name: str) -> str:
+        return self.indexes.get(name, name)
+
+    def apply(self, op: OperationInfo) -> None:
+        if op.scope == 'database':  # names live in the state
+            return
+        if op.kind == 'RenameModel' and op.model and op.new_name:
+            origin = self.model(op.model)
+            self.models.pop(op.model.lower(), None)
+            self.models[op.new_name.lower()] = origin
+        elif op.kind == 'RenameField' and op.model and op.field and (
+                op.new_name
+        ):
+            key = self.model(op.model).lower()
+            origin = self.field(op.model, op.field)
+            self.fields.pop((key, op.field), None)
+            self.fields[(key, op.new_name)] = origin
+        elif op.kind == 'RenameIndex' and op.target_name and op.new_name:
+            origin = self.index(op.target_name)
+            self.indexes.pop(op.target_name, None)
+            self.indexes[op.new_name] = origin
+
+
+def _claim(op: OperationInfo, model: str | None) -> tuple[str, ...] | None:
+    if op.kind == 'CreateModel' and op.model:
+        return ('model', op.model.lower())
+    if op.kind == 'RenameModel' and op.new_name:
+        return ('model', op.new_name.lower())
+    if model is None:
+        return None
+    if op.kind == 'AddField' and op.field:
+        return ('field', model.lower(), op.field)
+    if op.kind == 'RenameField' and op.new_name:
+        return ('field', model.lower(), op.new_name)
+    return None
+
+
+def _branch_ops(
+        migrations: Sequence[MigrationInfo],
+) -> Iterator[_Op]:
+    names = _Names()
+    for migration in migrations:
+        for op in migration.operations:
+            model = None if op.model is None else names.model(op.model)
+            field = (
+                None if op.model is None or op.field is None
+                else names.field(op.model, op.field)
+            )
+            targets = set()
+            if op.kind in NAMED_OPS:
+                if op.target_name:
+                    targets.add(names.index(op.target_name))
+                if op.kind == 'RenameIndex' and op.new_name:
+                    targets.add(op.new_name)
+            yield _Op(
+                info=op,
+                ref=operation_ref(migration, op),
+                model=model,
+                field=field,
+                claim=_claim(op, model),
+                targets=frozenset(targets),
+            )
+            names.apply(op)
+
+
+# ------------------------------------------------------------------ rules
+
+def _field_verb(op: _Op) -> str:
+    return _FIELD_VERBS.get(op.kind, f'changed by {op.kind}')
+
+
+def _field_reason(a: _Op, b: _Op) -> str:
+    # Verbs in a fixed order, so the reason does not depend on which
+    # branch is which.
+    rank = list(_FIELD_VERBS)
+    a, b = sorted(
+        (a, b), key=lambda o: (
+            rank.index(o.kind) if o.kind in rank else len(rank), o.kind,
+        ),
+    )
+    va, vb = _field_verb(a), _field_verb(b)
+    if va == vb:
+        return f'field {va} on both branches'
+    if a.kind == 'RenameField' or b.kind == 'RenameField':
+        other = b if a.kind == 'RenameField' else a
+        return (
+            f'field renamed on one branch and {_field_verb(other)} '
+            f'by its old name on the other'
+        )
+    return f'field {va} on one branch and {vb} on the other'
+
+
+Found = tuple[str, str | None]  # (what, field)
+
+
+def _deleted_model(a: _Op, b: _Op) -> Found | None:
+    if a.kind != 'DeleteModel' or not _same_model(a, b) or (
+            not b.touches_model
+    ):
+        return None
+    if b.kind == 'DeleteModel':
+        return 'model deleted on both branches', None
+    return 'model deleted on one branch and changed on the other', (
+        b.field if b.names_field else None
+    )
+
+
+def _renamed_model(a: _Op, b: _Op) -> Found | None:
+    if a.kind != 'RenameModel' or not _same_model(a, b) or (
+            not b.touches_model
+    ):
+        return None
+    if b.kind == 'RenameModel':
+        return 'model renamed on both branches', None
+    return (
+        'model renamed on one branch and used by its old name on the other'
+    ), (b.field if b.names_field else None)
+
+
+def _same_field(a: _Op, b: _Op) -> Found | None:
+    if a.names_field and b.names_field and _same_model(a, b) and (
+            a.field == b.field
+    ):
+        return _field_reason(a, b), a.field
+    return None
+
+
+def _field_in_list(a: _Op, b: _Op) -> Found | None:
+    """A field renamed or removed on one branch, named in a list of fields
+    (unique_together, an index...) on the other."""
+    if (
+            not _same_model(a, b) or a.field is None or
+            b.kind not in FIELD_LIST_OPS
+    ):
+        return None
+    if a.kind == 'RenameField' and (
+            not b.info.fields or a.field in b.info.fields
+    ):
+        return (
+            f'field renamed on one branch; {b.kind} on the other may name '
+            f'it by its old name'
+        ), a.field
+    if a.kind == 'RemoveField' and a.field in b.info.fields:
+        return (
+            f'field removed on one branch and used by {b.kind} on the other'
+        ), a.field
+    return None
+
+
+def _same_claim(a: _Op, b: _Op) -> Found | None:
+    if a.claim is None or a.claim != b.claim:
+        return None
+    if a.claim[0] == 'model':
+        if a.kind == b.kind == 'CreateModel':
+            return 'model created on both branches', None
+        return 'both branches bring in a model of this name', None
+    return 'both branches bring in a field of this name', a.claim[2]
+
+
+def _same_property(a: _Op, b: _Op) -> Found | None:
+    if _same_model(a, b) and a.kind == b.kind and a.kind in (
+            MODEL_PROPERTY_OPS
+    ):
+        return f'{MODEL_PROPERTY_OPS[a.kind]} changed on both branches', None
+    return None
+
+
+def _same_index_name(a: _Op, b: _Op) -> Found | None:
+    # Index and constraint names must be unique across the app's models
+    # (Django's checks models.E029-E032), so the model does not matter.
+    if a.kind not in NAMED_OPS or b.kind not in NAMED_OPS:
+        return None
+    shared = sorted(a.targets & b.targets)
+    if not shared:
+        return None
+    families = {
+        'index' if o.kind in INDEX_OPS else 'constraint' for o in (a, b)
+    }
+    family = ' or '.join(sorted(families))
+    return f'{family} {shared[0]} changed on both branches', None
+
+
+# Most specific first: the first rule that matches, in either direction,
+# gives the reason.
+_RULES = (
+    _deleted_model, _renamed_model, _same_field, _field_in_list,
+    _same_claim, _same_property, _same_index_name,
+)
+
+
+def _same_model(a: _Op, b: _Op) -> bool:
+    return a.model_key is not None and a.model_key == b.model_key
+
+
+def _reason(a: _Op, b: _Op) -> Found | None:
+    """Why ``a`` and ``b`` (on different branches) collide, or None."""
+    for rule in _RULES:
+        found = rule(a, b) or rule(b, a)
+        if found is not None:
+            return found
+    return None
+
+
+def _new_model_name(op: _Op) -> str | None:
+    if op.kind == 'RenameModel':
+        return op.info.new_name
+    return op.info.model if op.kind == 'CreateModel' else None
+
+
+def _reported_model(first: _Op, second: _Op) -> str:
+    """The model under the ancestor's name as the earlier side spells it;
+    a model both branches bring in has no ancestor name: its new name."""
+    if first.claim is not None and first.claim == second.claim and (
+            first.claim[0] == 'model'
+    ):
+        return _new_model_name(first) or _new_model_name(second) or '?'
+    return first.model or second.model or '?'
+
+
+def _collision(app: str, a: _Op, b: _Op) -> Collision | None:
+    found = _reason(a, b)
+    if found is None:
+        return None
+    what, field = found
+    first, second = sorted(
+        (a, b), key=lambda o: (o.ref.path, o.ref.line, o.ref.kind),
+    )
+    model = _reported_model(first, second)
+    return Collision(
+        app=app, model=model, field=field, what=what,
+        first=first.ref, second=second.ref,
+    )
+
+
+# ------------------------------------------------------------------- entry
+
+def _sort_key(c: Collision) -> tuple[str, int, str, int, str]:
+    return (c.first.path, c.first.line, c.second.path, c.second.line, c.what)
+
+
+def find_collisions(graph: MigrationGraph, conflict: Conflict) -> (
+        CollisionReport
+):
+    """Colliding operation pairs and data operations to review.
+
+    Branches are compared pairwise (three leaves make three pairs).  A
+    migration that lies on several branches is common ground, not compared.
+    """
+    def migration(key: MigrationKey) -> MigrationInfo:
+        found = graph.nodes.get(key) or graph.migrations.get(key)
+        assert found is not None, key
+        return found
+
+    counts: dict[MigrationKey, int] = {}
+    for keys in conflict.branches.values():
+        for key in set(keys):
+            counts[key] = counts.get(key, 0) + 1
+    ops: dict[str, list[_Op]] = {}
+    reviews: dict[tuple[MigrationKey, int], Review] = {}
+    for leaf in conflict.leaves:
+        own = [
+            migration(k) for k in conflict.branches.get(leaf, ())
+            if counts[k] == 1
+        ]
+        ops[leaf] = list(_branch_ops(own))
+        for op in ops[leaf]:
+            if op.info.is_data:
+                reviews[(op.ref.migration, op.ref.line)] = Review(
+                    app=conflict.app, leaf=leaf, operation=op.ref,
+                )
+    collisions = set()
+    for left, right in itertools.combinations(conflict.leaves, 2):
+        for a in ops[left]:
+            for b in ops[right]:
+                found = _collision(conflict.app, a, b)
+                if found is not None:
+                    collisions.add(found)
+    return CollisionReport(
+        collisions=tuple(sorted(collisions, key=_sort_key)),
+        reviews=tuple(sorted(
+            reviews.values(),
+            key=lambda r: (r.operation.path, r.operation.line),
+        )),
+    )
