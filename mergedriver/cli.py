@@ -70,6 +70,154 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.main([])
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    from mergedriver import gitsetup
+    for line in gitsetup.install(args.repo, local_attributes=args.local):
+        print(f'migmerge install: {line}')
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from mergedriver import gitsetup
+    for line in gitsetup.uninstall(args.repo):
+        print(f'migmerge uninstall: {line}')
+    return 0
+
+
+def cmd_merge_file(args: argparse.Namespace) -> int:
+    from mergedriver import mergefile
+    return mergefile.merge_file(
+        args.base, args.ours, args.theirs, args.path, args.marker_size,
+    )
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from mergedriver import githooks
+    hook_args = args.hook_args
+    if hook_args[:1] == ['--']:
+        hook_args = hook_args[1:]
+    return githooks.run_hook(args.hook, hook_args, hooks_dir=args.hooks_dir)
+
+
+def _add_git_integration(sub: argparse._SubParsersAction[
+        argparse.ArgumentParser]) -> None:
+    install = sub.add_parser(
+        'install',
+        help='register the merge driver and the git hooks in this clone',
+        description='Idempotent; `migmerge uninstall` undoes it. Existing '
+                    'hooks are kept and run first. Settings (git config): '
+                    'migmerge.postRewrite = commit|amend|off, '
+                    'migmerge.rollback = true|false.',
+    )
+    install.add_argument(
+        '--local', action='store_true',
+        help='write the merge=migmerge lines to $GIT_DIR/info/attributes '
+             'instead of .gitattributes',
+    )
+    install.add_argument('-C', dest='repo', default='.', metavar='DIR')
+    install.set_defaults(func=cmd_install)
+
+    uninstall = sub.add_parser(
+        'uninstall', help='undo `migmerge install`, restoring earlier hooks',
+    )
+    uninstall.add_argument('-C', dest='repo', default='.', metavar='DIR')
+    uninstall.set_defaults(func=cmd_uninstall)
+
+    merge_file = sub.add_parser(
+        'merge-file',
+        help='the git merge driver (merge.migmerge.driver): %%O %%A %%B %%P %%L',
+    )
+    merge_file.add_argument('base')
+    merge_file.add_argument('ours')
+    merge_file.add_argument('theirs')
+    merge_file.add_argument('path')
+    merge_file.add_argument('marker_size', nargs='?', type=int, default=7)
+    merge_file.set_defaults(func=cmd_merge_file)
+
+    hook = sub.add_parser('hook', help='run a git hook (installed by install)')
+    hook.add_argument(
+        'hook', choices=('pre-merge-commit', 'pre-commit', 'post-rewrite'),
+    )
+    hook.add_argument('--hooks-dir', help='where the chained hooks live')
+    # everything after `--` goes to the hook, as git passed it
+    hook.add_argument('hook_args', nargs=argparse.REMAINDER)
+    hook.set_defaults(func=cmd_hook)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from mergedriver.resolve import resolve
+
+    confirm = None
+    # Ask only when someone can answer; without a terminal (CI, scripts,
+    # hooks) the plan is applied as if --yes was given.
+    if not args.yes and not args.dry_run and sys.stdin.isatty():
+        def confirm() -> bool:
+            answer = input('Apply this plan? [y/N] ')
+            return answer.strip().lower() in ('y', 'yes')
+    return resolve(
+        args.repo,
+        strategy=args.strategy,
+        rollback=args.rollback,
+        dry_run=args.dry_run,
+        force=args.force,
+        stage=args.stage,
+        name=args.name,
+        move=args.move,
+        confirm=confirm,
+    )
+
+
+def _add_resolve_parser(sub: argparse._SubParsersAction[
+        argparse.ArgumentParser]) -> None:
+    resolve = sub.add_parser(
+        'resolve',
+        help='resolve parallel leaves in the work tree: merge migration, '
+             'renumbering, or flag colliding operations',
+        description='Exit status: 0 resolved or nothing to do, 1 refused, '
+                    'flagged or declined, 2 unusable input. On a terminal '
+                    'the plan is shown and confirmed first (--yes skips '
+                    'that); without a terminal it is applied.',
+    )
+    resolve.add_argument(
+        '--strategy', choices=('auto', 'merge', 'renumber', 'flag'),
+        default='auto',
+        help='auto (default): merge unless operations collide, then flag',
+    )
+    resolve.add_argument(
+        '--rollback', action='store_true',
+        help='renumber: first roll the development database back with the '
+             'configured rollback_command',
+    )
+    resolve.add_argument(
+        '--dry-run', action='store_true',
+        help='print the plan; write and run nothing',
+    )
+    resolve.add_argument(
+        '--yes', '-y', action='store_true', help='do not ask before applying',
+    )
+    resolve.add_argument(
+        '--force', action='store_true',
+        help='also touch files with uncommitted edits',
+    )
+    resolve.add_argument(
+        '--stage', action='store_true', help='stage the result in the index',
+    )
+    resolve.add_argument(
+        '--name', metavar='NAME',
+        help="merge: the merge migration's name after its number",
+    )
+    resolve.add_argument(
+        '--move', metavar='REV',
+        help='renumber: the branches whose migrations exist in REV stay; '
+             'the others move after them (default: the mainline ref decides)',
+    )
+    resolve.add_argument(
+        '-C', dest='repo', default='.', metavar='DIR',
+        help='run as if started in DIR (default: the current directory)',
+    )
+    resolve.set_defaults(func=cmd_resolve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='migmerge',
@@ -108,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         'demo', help='build an example project in a temp dir and show it',
     )
     demo.set_defaults(func=cmd_demo)
+    _add_git_integration(sub)
+    _add_resolve_parser(sub)
     return parser
 
 

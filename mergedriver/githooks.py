@@ -1,0 +1,267 @@
+"""The git hooks ``migmerge install`` puts in place (``migmerge hook NAME``).
+
+- ``pre-merge-commit`` (a clean ``git merge``): the merge commit's tree is
+  already fixed when the hook runs (DESIGN.md §3), so on parallel leaves the
+  hook writes the resolution (``resolve``, strategy ``auto``), stages it and
+  exits 1: the merge stays open and ``git commit`` concludes it with the new
+  files.  On colliding operations it writes nothing and prints them.
+  Nothing to do: exit 0, silently.
+- ``pre-commit``: the same, only while a merge is being concluded
+  (MERGE_HEAD exists, i.e. the merge stopped on textual conflicts).
+- ``post-rewrite rebase``: upstream never moves; the rebased commits'
+  migrations are renumbered after upstream's leaf and committed as one new
+  commit.  ``amend`` rewrites are ignored.
+
+Per-clone settings (``git config``):
+
+- ``migmerge.postRewrite``: ``commit`` (default) adds one commit,
+  ``amend`` folds the renumbering into the last rebased commit, ``off``
+  only reports;
+- ``migmerge.rollback``: ``true`` rolls the developer database back before
+  renumbering (the configured ``rollback_command``); default ``false``
+  prints the command instead;
+- the environment variable ``MIGMERGE_SKIP=1`` skips every hook.
+
+A hook that was installed before migmerge (``<name>.migmerge-chained``)
+runs first with the same arguments and stdin; if it fails, its exit status
+is the hook's and migmerge does not run (``post-rewrite`` runs both).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from mergedriver import gitsetup
+from mergedriver.errors import MigmergeError
+
+BYPASS = 'git commit --no-verify'
+POST_REWRITE_MODES = ('commit', 'amend', 'off')
+
+
+# -------------------------------------------------------------- chaining
+
+
+def run_chained(
+        hooks_dir: str,
+        hook: str,
+        args: Sequence[str],
+        stdin: bytes,
+) -> int:
+    """Run the hook migmerge displaced; 0 when there is none."""
+    chained = os.path.join(hooks_dir, hook + gitsetup.CHAINED_SUFFIX)
+    if not os.access(chained, os.X_OK):
+        return 0
+    current = os.path.join(hooks_dir, hook)
+    if (
+            gitsetup.is_pre_commit_framework_hook(chained) and
+            gitsetup.is_pre_commit_framework_hook(current)
+    ):
+        # `pre-commit install` ran after us and already runs its hooks
+        # around ours: running its old script again would run them twice.
+        return 0
+    env = dict(os.environ)
+    # Our script may itself be the pre-commit framework's legacy hook; the
+    # chained script must not look like one.
+    env.pop('PRE_COMMIT_RUNNING_LEGACY', None)
+    return subprocess.run((chained, *args), input=stdin, env=env).returncode
+
+
+# ------------------------------------------------------------------- git
+
+
+def _git(top: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop('PRE_COMMIT_RUNNING_LEGACY', None)
+    return subprocess.run(
+        ('git', *args), cwd=top, capture_output=True, text=True, env=env,
+    )
+
+
+def git_config(top: str, key: str, default: str) -> str:
+    proc = _git(top, 'config', '--get', key)
+    return proc.stdout.strip() if proc.returncode == 0 else default
+
+
+def git_bool(top: str, key: str, default: bool) -> bool:
+    proc = _git(top, 'config', '--type=bool', '--get', key)
+    if proc.returncode:
+        return default
+    return proc.stdout.strip() == 'true'
+
+
+def _has_parallel_leaves(top: str, *, index: bool) -> bool:
+    """Whether any app has several leaves (cheap, warm parse cache)."""
+    from mergedriver.analysis import conflicts
+    from mergedriver.check import check_tree
+    from mergedriver.config import load_config
+    from mergedriver.source import open_tree
+
+    result = check_tree(open_tree(top, index=index), load_config(top))
+    return bool(conflicts(result.graph))
+
+
+def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
+    from mergedriver.resolve import resolve
+    status: int = resolve(top, out=out, **kwargs)  # type: ignore[arg-type]
+    return status
+
+
+# ----------------------------------------------------------------- hooks
+
+
+def conclude_merge(clone: gitsetup.Clone, hook: str, out: TextIO) -> int:
+    """pre-merge-commit, and pre-commit while a merge is concluded."""
+    if not _has_parallel_leaves(clone.top, index=True):
+        return 0
+    print(f'migmerge ({hook}): this merge leaves parallel migrations.', file=out)
+    try:
+        status = _resolve(clone.top, out, strategy='auto', stage=True)
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=out)
+        status = 2
+    if status == 0:
+        print(
+            'migmerge: the files above are written and staged; the merge is '
+            'not committed yet. Review them, then run `git commit` to '
+            'conclude the merge.',
+            file=out,
+        )
+    elif status == 1:
+        print(
+            'migmerge: nothing was written; the merge is left open. Resolve '
+            'the migrations by hand (`migmerge resolve --strategy renumber`, '
+            f'or edit them), or commit the merge as it is with `{BYPASS}`.',
+            file=out,
+        )
+    else:
+        print(
+            'migmerge: could not resolve the migrations; the merge is left '
+            f'open. Fix the error above, or commit as it is with `{BYPASS}`.',
+            file=out,
+        )
+    return 1
+
+
+def _rebase_onto(git_dir: str, stdin: bytes, top: str) -> str | None:
+    """The commit the rebase replayed onto: upstream, which stays."""
+    for state in ('rebase-merge', 'rebase-apply'):
+        try:
+            with open(os.path.join(git_dir, state, 'onto')) as f:
+                return f.read().strip()
+        except OSError:
+            continue
+    # The state directory is gone (an older git): the parent of the first
+    # rewritten commit is where the rebase started.
+    lines = stdin.decode().split()
+    if len(lines) >= 2:
+        proc = _git(top, 'rev-parse', '--verify', '-q', f'{lines[1]}^')
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+    return None
+
+
+def post_rewrite(
+        clone: gitsetup.Clone, args: Sequence[str], stdin: bytes, out: TextIO,
+) -> int:
+    if not args or args[0] != 'rebase':
+        return 0
+    mode = git_config(clone.top, 'migmerge.postRewrite', 'commit')
+    if mode not in POST_REWRITE_MODES:
+        print(
+            f'migmerge: migmerge.postRewrite is {mode!r}; expected one of '
+            f'{", ".join(POST_REWRITE_MODES)}', file=out,
+        )
+        return 1
+    if not _has_parallel_leaves(clone.top, index=False):
+        return 0
+    onto = _rebase_onto(clone.git_dir, stdin, clone.top)
+    if onto is None:
+        print('migmerge (post-rewrite): cannot tell what the rebase was onto', file=out)
+        return 1
+    print(
+        f'migmerge (post-rewrite): the rebased migrations run parallel to '
+        f"upstream's ({onto[:12]}); renumbering them after upstream's leaf.",
+        file=out,
+    )
+    if mode == 'off':
+        print(
+            f'migmerge: migmerge.postRewrite is off; run `migmerge resolve '
+            f'--strategy renumber --move {onto[:12]}`', file=out,
+        )
+        return 1
+    try:
+        status = _resolve(
+            clone.top, out, strategy='renumber', move=onto, stage=True,
+            rollback=git_bool(clone.top, 'migmerge.rollback', False),
+        )
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=out)
+        status = 2
+    if status != 0:
+        print(
+            'migmerge: the rebased branch is left as it is; resolve with '
+            f'`migmerge resolve --strategy renumber --move {onto[:12]}`.',
+            file=out,
+        )
+        return 1
+    if not _git(clone.top, 'diff', '--cached', '--quiet').returncode:
+        return 0  # nothing staged: nothing to commit
+    if mode == 'amend':
+        argv: tuple[str, ...] = ('commit', '--amend', '--no-edit', '--no-verify', '-q')
+    else:
+        argv = (
+            'commit', '--no-verify', '-q', '-m',
+            'Renumber migrations after rebase (migmerge)\n\n'
+            f'The rebased migrations now follow upstream ({onto[:12]}); '
+            'written by the migmerge post-rewrite hook.',
+        )
+    proc = _git(clone.top, *argv)
+    if proc.returncode:
+        print(f'migmerge: git commit failed: {proc.stderr.strip()}', file=out)
+        return 1
+    what = 'amended into the last commit' if mode == 'amend' else 'committed'
+    print(f'migmerge: renumbering {what}.', file=out)
+    return 0
+
+
+def _merge_in_progress(git_dir: str) -> bool:
+    return os.path.exists(os.path.join(git_dir, 'MERGE_HEAD'))
+
+
+def run_hook(
+        hook: str,
+        args: Sequence[str],
+        *,
+        hooks_dir: str | None = None,
+        repo_dir: str = '.',
+        stdin: bytes | None = None,
+        out: TextIO | None = None,
+) -> int:
+    """The ``migmerge hook NAME`` entry: chained hook first, then ours."""
+    out = sys.stderr if out is None else out
+    if hook == 'post-rewrite' and stdin is None:
+        stdin = sys.stdin.buffer.read()
+    stdin = stdin or b''
+    if hooks_dir is not None:
+        chained_status = run_chained(hooks_dir, hook, args, stdin)
+        if chained_status and hook != 'post-rewrite':
+            return chained_status
+    else:
+        chained_status = 0
+    if os.environ.get('MIGMERGE_SKIP'):
+        return chained_status
+    clone = gitsetup.locate(repo_dir)
+    if hook == 'pre-merge-commit':
+        status = conclude_merge(clone, hook, out)
+    elif hook == 'pre-commit':
+        if not _merge_in_progress(clone.git_dir):
+            return 0
+        status = conclude_merge(clone, hook, out)
+    elif hook == 'post-rewrite':
+        status = post_rewrite(clone, args, stdin, out)
+    else:
+        raise MigmergeError(f'unknown hook {hook!r}')
+    return chained_status or status

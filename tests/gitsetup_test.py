@@ -1,0 +1,266 @@
+"""migmerge install / uninstall in real clones: idempotent, reversible, next
+to existing hooks, the pre-commit framework and core.hooksPath."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+from mergedriver import gitsetup
+from mergedriver.errors import MigmergeError
+
+HOOKS = gitsetup.HOOK_NAMES
+
+
+def snapshot(repo: Path) -> dict[str, object]:
+    """Everything install may touch: local config, attributes, hooks."""
+    hooks_dir = Path(gitsetup.locate(str(repo)).hooks_dir)
+    files = {}
+    if hooks_dir.is_dir():
+        for path in sorted(hooks_dir.iterdir()):
+            if not path.name.endswith('.sample'):
+                files[path.name] = (path.read_bytes(), path.stat().st_mode)
+    attributes = repo / '.gitattributes'
+    info = repo / '.git/info/attributes'
+    return {
+        'config': git(repo, 'config', '--local', '--list'),
+        'gitattributes': attributes.read_bytes() if attributes.exists() else None,
+        'info': info.read_bytes() if info.exists() else None,
+        'hooks': files,
+    }
+
+
+def executable(path: Path, text: str) -> Path:
+    write(path, text)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_home: Path) -> Path:
+    repo = make_repo(tmp_path / 'repo')
+    write(repo / 'README', 'hello\n')
+    commit_all(repo, 'initial')
+    return repo
+
+
+def test_install_writes_config_attributes_and_hooks(repo: Path) -> None:
+    gitsetup.install(str(repo))
+    driver = git(repo, 'config', 'merge.migmerge.driver').strip()
+    assert driver == gitsetup.driver_command()
+    assert driver.endswith('-m mergedriver merge-file %O %A %B %P %L')
+    assert git(repo, 'config', 'merge.migmerge.recursive').strip() == 'text'
+    attributes = (repo / '.gitattributes').read_text()
+    assert '**/migrations/max_migration.txt merge=migmerge\n' in attributes
+    assert 'migrations_lockfile.txt merge=migmerge\n' in attributes
+    assert '**/migrations/*.py merge=migmerge\n' in attributes
+    check = git(
+        repo, 'check-attr', 'merge', '--', 'app/migrations/0001_initial.py',
+        'app/migrations/max_migration.txt', 'migrations_lockfile.txt',
+        'app/models.py',
+    )
+    assert check.splitlines() == [
+        'app/migrations/0001_initial.py: merge: migmerge',
+        'app/migrations/max_migration.txt: merge: migmerge',
+        'migrations_lockfile.txt: merge: migmerge',
+        'app/models.py: merge: unspecified',
+    ]
+    for hook in HOOKS:
+        path = repo / '.git/hooks' / hook
+        assert gitsetup.is_our_hook(str(path))
+        assert path.stat().st_mode & stat.S_IXUSR
+
+
+def test_install_is_idempotent_and_uninstall_restores(repo: Path) -> None:
+    write(repo / '.gitattributes', '*.png binary\n')
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    once = snapshot(repo)
+    lines = gitsetup.install(str(repo))
+    assert snapshot(repo) == once
+    assert all('already installed' in line for line in lines), lines
+    assert (repo / '.gitattributes').read_text().startswith('*.png binary\n')
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+    gitsetup.uninstall(str(repo))  # twice: nothing left to do, no error
+    assert snapshot(repo) == before
+
+
+def test_local_attributes(repo: Path) -> None:
+    before = snapshot(repo)
+    gitsetup.install(str(repo), local_attributes=True)
+    assert not (repo / '.gitattributes').exists()
+    assert 'merge=migmerge' in (repo / '.git/info/attributes').read_text()
+    assert git(repo, 'status', '--porcelain') == ''
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+
+
+def test_existing_hook_is_chained_and_restored(repo: Path) -> None:
+    log = repo.parent / 'log'
+    user_hook = executable(
+        repo / '.git/hooks/post-rewrite',
+        f'#!/bin/sh\necho "args: $*" >> {log}\ncat >> {log}\n',
+    )
+    failing = executable(
+        repo / '.git/hooks/pre-commit', '#!/bin/sh\necho no >&2\nexit 3\n',
+    )
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    assert gitsetup.is_our_hook(str(user_hook))
+    assert (repo / '.git/hooks/post-rewrite.migmerge-chained').exists()
+
+    # pre-commit: the chained hook's failure stops the commit
+    write(repo / 'README', 'changed\n')
+    git(repo, 'add', 'README')
+    proc = subprocess.run(
+        ('git', 'commit', '-q', '-m', 'x'), cwd=repo, capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert 'no' in proc.stderr
+
+    # post-rewrite: the chained hook gets the arguments and stdin
+    failing.with_name('pre-commit.migmerge-chained').chmod(0o644)
+    git(repo, 'commit', '-q', '-m', 'x')
+    old = git(repo, 'rev-parse', 'HEAD').strip()
+    git(repo, 'commit', '-q', '--amend', '-m', 'amended')
+    new = git(repo, 'rev-parse', 'HEAD').strip()
+    assert log.read_text() == f'args: amend\n{old} {new}\n'
+
+    failing.with_name('pre-commit.migmerge-chained').chmod(0o755)
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+
+
+def test_refuses_when_chained_name_is_taken(repo: Path) -> None:
+    executable(repo / '.git/hooks/pre-commit', '#!/bin/sh\n')
+    executable(repo / '.git/hooks/pre-commit.migmerge-chained', '#!/bin/sh\n')
+    with pytest.raises(MigmergeError, match='already exists'):
+        gitsetup.install(str(repo))
+
+
+@pytest.mark.parametrize('hooks_path', ('githooks', '.husky/hooks'))
+def test_core_hooks_path(repo: Path, hooks_path: str) -> None:
+    git(repo, 'config', 'core.hooksPath', hooks_path)
+    user = executable(repo / hooks_path / 'pre-commit', '#!/bin/sh\nexit 0\n')
+    gitsetup.install(str(repo / 'README').replace('README', ''))
+    for hook in HOOKS:
+        assert gitsetup.is_our_hook(str(repo / hooks_path / hook))
+        assert not (repo / '.git/hooks' / hook).exists()
+    assert (repo / hooks_path / 'pre-commit.migmerge-chained').exists()
+    gitsetup.uninstall(str(repo))
+    assert user.read_text() == '#!/bin/sh\nexit 0\n'
+    assert sorted(p.name for p in (repo / hooks_path).iterdir()) == ['pre-commit']
+
+
+def test_not_a_repository(tmp_path: Path, git_home: Path) -> None:
+    with pytest.raises(MigmergeError, match='not a git work tree'):
+        gitsetup.install(str(tmp_path))
+
+
+# ---------------------------------------------- the pre-commit framework
+
+PRE_COMMIT_CONFIG = '''\
+repos:
+-   repo: local
+    hooks:
+    -   id: framework-ran
+        name: framework-ran
+        entry: sh -c 'echo framework >> ../log'
+        language: system
+        always_run: true
+        pass_filenames: false
+'''
+
+
+@pytest.fixture(scope='session')
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp('pre-commit-home')
+
+
+def pre_commit(repo: Path, home: Path, *args: str) -> None:
+    subprocess.run(
+        (sys.executable, '-m', 'pre_commit', *args), cwd=repo, check=True,
+        capture_output=True, env={**os.environ, 'PRE_COMMIT_HOME': str(home)},
+    )
+
+
+def commit_runs(repo: Path, home: Path) -> list[str]:
+    """Commit a change; what ran, in order (the chained hooks log)."""
+    log = repo.parent / 'log'
+    log.write_text('')
+    write(repo / 'README', f'{os.urandom(4).hex()}\n')
+    git(repo, 'add', 'README')
+    subprocess.run(
+        ('git', 'commit', '-q', '-m', 'x'), cwd=repo, check=True,
+        env={**os.environ, 'PRE_COMMIT_HOME': str(home)},
+    )
+    return log.read_text().split()
+
+
+@pytest.fixture
+def framework_repo(repo: Path) -> Path:
+    write(repo / '.pre-commit-config.yaml', PRE_COMMIT_CONFIG)
+    commit_all(repo, 'pre-commit config')
+    return repo
+
+
+def test_pre_commit_framework_installed_first(
+        framework_repo: Path, pre_commit_home: Path,
+) -> None:
+    repo = framework_repo
+    pre_commit(repo, pre_commit_home, 'install')
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    assert gitsetup.is_pre_commit_framework_hook(
+        str(repo / '.git/hooks/pre-commit.migmerge-chained'),
+    )
+    assert commit_runs(repo, pre_commit_home) == ['framework']
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+    assert commit_runs(repo, pre_commit_home) == ['framework']
+
+
+def test_pre_commit_framework_installed_after(
+        framework_repo: Path, pre_commit_home: Path,
+) -> None:
+    repo = framework_repo
+    user = executable(
+        repo / '.git/hooks/pre-commit', '#!/bin/sh\necho user >> ../log\n',
+    )
+    gitsetup.install(str(repo))
+    # pre-commit moves our script to pre-commit.legacy and runs it first
+    pre_commit(repo, pre_commit_home, 'install')
+    assert gitsetup.is_our_hook(str(repo / '.git/hooks/pre-commit.legacy'))
+    assert commit_runs(repo, pre_commit_home) == ['user', 'framework']
+    gitsetup.install(str(repo))  # still idempotent in that layout
+    assert gitsetup.is_pre_commit_framework_hook(str(user))
+    assert commit_runs(repo, pre_commit_home) == ['user', 'framework']
+    gitsetup.uninstall(str(repo))
+    assert (repo / '.git/hooks/pre-commit.legacy').read_text() == (
+        '#!/bin/sh\necho user >> ../log\n'
+    )
+    assert commit_runs(repo, pre_commit_home) == ['user', 'framework']
+    pre_commit(repo, pre_commit_home, 'uninstall')
+    assert user.read_text() == '#!/bin/sh\necho user >> ../log\n'
+
+
+def test_pre_commit_framework_both_orders_no_double_run(
+        framework_repo: Path, pre_commit_home: Path,
+) -> None:
+    repo = framework_repo
+    pre_commit(repo, pre_commit_home, 'install')
+    gitsetup.install(str(repo))
+    pre_commit(repo, pre_commit_home, 'install')
+    # framework -> ours (legacy) -> framework's old script: skipped
+    assert commit_runs(repo, pre_commit_home) == ['framework']
