@@ -1,0 +1,270 @@
+"""``migmerge resolve``: plan, (roll back,) apply, and say what happened.
+
+:func:`plan_for` is the read-only half the git hooks call; :func:`resolve`
+is the whole command.  Exit statuses: 0 resolved or nothing to do, 1
+refused / flagged / declined / rollback failed, 2 unusable input.
+
+``move`` says which side moves during a renumber: a git revision whose tree
+holds the side that stays (upstream).  Every conflicting branch with a
+migration file present at the same path in that tree stays; the others
+move after it.  The rebase hook passes the commit it rebased onto.  Without
+``move``, the mainline ref decides (see :mod:`mergedriver.published`).
+Either way, a migration published on the mainline is never renamed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from mergedriver.analysis import Conflict
+from mergedriver.analysis import conflicts as find_conflicts
+from mergedriver.apply import apply_plan
+from mergedriver.apply import ApplyError
+from mergedriver.apply import work_tree_of
+from mergedriver.check import check_tree
+from mergedriver.check import CheckResult
+from mergedriver.config import load_config
+from mergedriver.errors import EXIT_CLEAN
+from mergedriver.errors import EXIT_PROBLEMS
+from mergedriver.errors import EXIT_UNUSABLE
+from mergedriver.errors import MigmergeError
+from mergedriver.plan import CreateFile
+from mergedriver.plan import Finding
+from mergedriver.plan import make_plan
+from mergedriver.plan import Outcome
+from mergedriver.plan import Plan
+from mergedriver.plan import PlanInput
+from mergedriver.plan import Refusal
+from mergedriver.plan import RenameFile
+from mergedriver.plan import STRATEGIES
+from mergedriver.plan import Strategy
+from mergedriver.published import find_mainline
+from mergedriver.published import keys_in
+from mergedriver.published import revision
+from mergedriver.records import MigrationInfo
+from mergedriver.records import Problem
+from mergedriver.rollback import manual_instructions
+from mergedriver.rollback import restore_leftovers
+from mergedriver.rollback import RollbackFailed
+from mergedriver.rollback import run_rollback
+from mergedriver.source import open_repository
+from mergedriver.source import open_tree
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """What :func:`plan_for` found.
+
+    ``outcome`` is None when the input is unusable; ``problems`` then holds
+    the reasons (``path:line: message``).
+    """
+
+    check: CheckResult
+    conflicts: tuple[Conflict, ...]
+    outcome: Outcome | None
+    problems: tuple[Problem, ...] = ()
+
+
+def _collisions(
+        check: CheckResult, conflicts: tuple[Conflict, ...],
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    try:
+        from mergedriver.collisions import find_collisions
+    except ImportError:  # pragma: no cover (until collisions.py lands)
+        return (), ()
+    collisions: list[Finding] = []
+    reviews: list[Finding] = []
+    for conflict in conflicts:
+        report = find_collisions(check.graph, conflict)
+        collisions.extend(report.collisions)
+        reviews.extend(report.reviews)
+    return tuple(collisions), tuple(reviews)
+
+
+def plan_for(
+        repo_dir: str,
+        *,
+        strategy: str = 'auto',
+        index: bool = False,
+        name: str | None = None,
+        move: str | None = None,
+        now: datetime.datetime | None = None,
+) -> Planned:
+    """Plan the resolution of the work tree's (or the index's) conflicts.
+
+    Reads only; raises MigmergeError for an unusable repository or
+    configuration.
+    """
+    if strategy not in STRATEGIES:
+        raise MigmergeError(
+            f'unknown strategy {strategy!r} (choose from '
+            f'{", ".join(STRATEGIES)})',
+        )
+    repo = open_repository(repo_dir)
+    top, _ = work_tree_of(repo_dir)
+    config = load_config(top)
+    tree = open_tree(repo_dir, index=index)
+    check = check_tree(tree, config)
+    conflicts = find_conflicts(check.graph)
+    unusable = tuple(p for p in check.problems if p.unusable)
+    if unusable:
+        return Planned(check, conflicts, None, unusable)
+    if now is None:
+        # Django stamps merge names with local time and headers with UTC
+        # when USE_TZ; local time it is, like an unconfigured project.
+        now = datetime.datetime.now()
+    collisions, reviews = _collisions(check, conflicts)
+    published = None
+    mainline_ref = None
+    stay = None
+    if strategy == 'renumber' and conflicts:
+        branch_infos: list[MigrationInfo] = [
+            check.graph.nodes[key]
+            for c in conflicts for keys in c.branches.values()
+            for key in keys
+        ]
+        mainline = find_mainline(repo, config)
+        if mainline is not None:
+            mainline_ref = mainline.ref
+            published = keys_in(repo, mainline, branch_infos)
+        if move is not None:
+            stay = keys_in(repo, revision(repo, move), branch_infos)
+    pi = PlanInput(
+        check=check,
+        tree=tree,
+        conflicts=conflicts,
+        now=now,
+        collisions=collisions,
+        reviews=reviews,
+        published=published,
+        mainline=mainline_ref,
+        stay=stay,
+        name=name,
+    )
+    strategy_: Strategy = strategy
+    return Planned(check, conflicts, make_plan(pi, strategy_))
+
+
+# ----------------------------------------------------------------- output
+
+
+def _diff(old: str, new: str, old_path: str, new_path: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        f'a/{old_path}', f'b/{new_path}', n=1,
+    )
+    return ''.join(
+        line if line.endswith('\n') else line + '\n' for line in lines
+    )
+
+
+def describe_plan(plan: Plan) -> str:
+    """The plan as a reader wants it: what is written, with short diffs."""
+    out = [f'strategy: {plan.strategy}\n']
+    out.extend(f'  {note}\n' for note in plan.notes)
+    for action in plan.actions:
+        if isinstance(action, CreateFile):
+            out.append(f'create {action.path}\n')
+            out.extend(f'  | {line}\n' for line in action.text.splitlines())
+        elif isinstance(action, RenameFile):
+            out.append(f'rename {action.old_path} -> {action.new_path}\n')
+            out.append(_diff(
+                action.old_text, action.text, action.old_path,
+                action.new_path,
+            ))
+        else:
+            out.append(f'rewrite {action.path}\n')
+            out.append(
+                _diff(action.old_text, action.text, action.path, action.path),
+            )
+    return ''.join(out)
+
+
+def describe_refusal(refusal: Refusal) -> str:
+    out = [f'migmerge: {reason}\n' for reason in refusal.reasons]
+    out.extend(f'{line}\n' for line in refusal.collisions)
+    out.extend(f'  {note}\n' for note in refusal.notes)
+    return ''.join(out)
+
+
+# ---------------------------------------------------------------- command
+
+
+def resolve(
+        repo_dir: str,
+        *,
+        strategy: str = 'auto',
+        rollback: bool = False,
+        dry_run: bool = False,
+        force: bool = False,
+        stage: bool = False,
+        index: bool = False,
+        name: str | None = None,
+        move: str | None = None,
+        now: datetime.datetime | None = None,
+        out: TextIO = sys.stdout,
+        confirm: Callable[[], bool] | None = None,
+) -> int:
+    """Resolve the parallel leaves of ``repo_dir``'s work tree.
+
+    ``index``: plan from the index (what a hook is about to commit) rather
+    than the work tree; files are still written to the work tree, so pass
+    ``stage`` to record them.  ``confirm`` is asked after the plan is shown
+    and before anything runs; False leaves everything as it was (exit 1).
+    MigmergeError (unusable input) propagates for the caller to report.
+    """
+    top, git_dir = work_tree_of(repo_dir)
+    if not dry_run:
+        for path in restore_leftovers(top, git_dir):
+            print(
+                f'{path}: restored from an interrupted earlier run', file=out,
+            )
+    planned = plan_for(
+        repo_dir, strategy=strategy, index=index, name=name, move=move,
+        now=now,
+    )
+    if planned.outcome is None:
+        for problem in planned.problems:
+            print(problem.one_line(), file=out)
+        return EXIT_UNUSABLE
+    outcome = planned.outcome
+    if isinstance(outcome, Refusal):
+        out.write(describe_refusal(outcome))
+        return EXIT_PROBLEMS
+    if outcome.empty:
+        print('migmerge: nothing to resolve', file=out)
+        return EXIT_CLEAN
+    out.write(describe_plan(outcome))
+    if outcome.rollbacks and not rollback:
+        out.write(manual_instructions(outcome.rollbacks))
+    if dry_run:
+        for rb in outcome.rollbacks if rollback else ():
+            print(f'would run: {rb.command()}', file=out)
+        print('dry run: nothing written', file=out)
+        return EXIT_CLEAN
+    if confirm is not None and not confirm():
+        print('migmerge: nothing written', file=out)
+        return EXIT_PROBLEMS
+    try:
+        if rollback:
+            from mergedriver.apply import validate
+            # Validate before touching the database: a plan that cannot be
+            # applied must not have rolled anything back.
+            validate(top, git_dir, outcome, force=force)
+            for rb in outcome.rollbacks:
+                run_rollback(top, git_dir, rb, out=out)
+        applied = apply_plan(repo_dir, outcome, force=force, staged=stage)
+    except (ApplyError, RollbackFailed) as e:
+        print(f'migmerge: {e}', file=out)
+        return EXIT_PROBLEMS
+    for path in applied.removed:
+        print(f'removed {path}', file=out)
+    for path in applied.written:
+        print(f'wrote {path}', file=out)
+    if stage:
+        print('staged the changes', file=out)
+    return EXIT_CLEAN

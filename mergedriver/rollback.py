@@ -1,0 +1,153 @@
+"""Roll the developer's database back before migrations are renamed.
+
+A database that applied ``0003_userprofile_age`` records that name; once
+the file is ``0004_userprofile_age``, Django would apply it again and fail
+with "duplicate column", or refuse with ``InconsistentMigrationHistory``.
+So before renaming, the configured command (default ``python manage.py
+migrate {app} {target}``, target = the common ancestor) runs while the old
+files exist.
+
+Django's ``migrate`` refuses to run while an app has two leaves, so the
+other branches' migration files (and every migration depending on them)
+are moved aside into a directory inside the git dir for the duration of the
+command: Django then sees only the branch being moved.  They are put back
+in a ``finally``, also on failure or KeyboardInterrupt; a manifest in that
+directory lets :func:`restore_leftovers` put them back should the process
+have been killed outright.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import TextIO
+
+from mergedriver.errors import MigmergeError
+from mergedriver.plan import Rollback
+
+ASIDE_PREFIX = 'migmerge-aside-'
+MANIFEST = 'manifest.json'
+
+
+class RollbackFailed(MigmergeError):
+    """The rollback command failed; nothing was renamed."""
+
+
+def _move(src: str, dst: str) -> None:
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.move(src, dst)
+
+
+@contextmanager
+def files_aside(
+        top: str, git_dir: str, paths: Sequence[str],
+) -> Iterator[None]:
+    """Move ``paths`` (repo-relative) out of the work tree meanwhile."""
+    holder = tempfile.mkdtemp(prefix=ASIDE_PREFIX, dir=git_dir)
+    moved: list[str] = []
+    try:
+        with open(os.path.join(holder, MANIFEST), 'w') as f:
+            json.dump(list(paths), f)
+        for index, rel in enumerate(paths):
+            source = os.path.join(top, rel)
+            if not os.path.lexists(source):
+                continue
+            _move(source, os.path.join(holder, str(index)))
+            moved.append(rel)
+        yield
+    finally:
+        _restore(top, holder)
+
+
+def _restore(top: str, holder: str) -> list[str]:
+    with open(os.path.join(holder, MANIFEST)) as f:
+        paths = json.load(f)
+    restored = []
+    for index, rel in enumerate(paths):
+        kept = os.path.join(holder, str(index))
+        if not os.path.lexists(kept):
+            continue
+        target = os.path.join(top, rel)
+        if os.path.lexists(target):
+            # Never overwrite: someone wrote a file there meanwhile.
+            raise MigmergeError(
+                f'{rel}:1: exists again; the original is kept in {kept}',
+            )
+        _move(kept, target)
+        restored.append(rel)
+    shutil.rmtree(holder)
+    return restored
+
+
+def restore_leftovers(top: str, git_dir: str) -> list[str]:
+    """Put back files an interrupted run left aside; the paths restored."""
+    restored = []
+    for name in sorted(os.listdir(git_dir)):
+        holder = os.path.join(git_dir, name)
+        if name.startswith(ASIDE_PREFIX) and os.path.isfile(
+                os.path.join(holder, MANIFEST),
+        ):
+            restored.extend(_restore(top, holder))
+    return restored
+
+
+def run_rollback(
+        top: str, git_dir: str, rollback: Rollback, *, out: TextIO,
+) -> None:
+    """Run one rollback command with the other branches set aside."""
+    print(f'$ {rollback.command()}', file=out)
+    with files_aside(top, git_dir, rollback.aside):
+        try:
+            proc = subprocess.run(
+                rollback.argv, cwd=top, capture_output=True, text=True,
+            )
+        except OSError as e:
+            raise RollbackFailed(
+                f'cannot run {rollback.command()}: {e.strerror}',
+            )
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            out.write(stream if stream.endswith('\n') else stream + '\n')
+    if proc.returncode:
+        raise RollbackFailed(
+            f'rollback command failed with exit status {proc.returncode}: '
+            f'{rollback.command()}; nothing was renamed',
+        )
+
+
+def manual_instructions(rollbacks: Sequence[Rollback]) -> str:
+    """What to tell a user who did not ask for ``--rollback``."""
+    lines = [
+        'If your development database applied the migrations being '
+        'renamed, roll it back first,',
+        'or Django will later fail with InconsistentMigrationHistory / '
+        '"duplicate column":',
+        '  migmerge resolve --strategy renumber --rollback   '
+        '(sets the other branch aside and runs:)',
+    ]
+    for rollback in rollbacks:
+        lines.append(f'    {rollback.command()}')
+    lines.append(
+        '  or run that command on your branch before merging, with '
+        '{0} still on disk.'.format(
+            ', '.join(
+                f'{app}.{name}' for r in rollbacks for app, name in r.moved
+            ),
+        ),
+    )
+    return '\n'.join(lines) + '\n'
+
+
+def describe(rollback: Rollback) -> str:
+    aside = ' '.join(shlex.quote(p) for p in rollback.aside) or '(nothing)'
+    return (
+        f'roll back {rollback.app} to {rollback.target}: '
+        f'{rollback.command()}\n'
+        f'    with these set aside meanwhile: {aside}'
+    )
