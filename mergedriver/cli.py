@@ -218,80 +218,6 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
     resolve.set_defaults(func=cmd_resolve)
 
 
-def cmd_resolve(args: argparse.Namespace) -> int:
-    from mergedriver.resolve import resolve
-
-    confirm = None
-    # Ask only when someone can answer; without a terminal (CI, scripts,
-    # hooks) the plan is applied as if --yes was given.
-    if not args.yes and not args.dry_run and sys.stdin.isatty():
-        def confirm() -> bool:
-            answer = input('Apply this plan? [y/N] ')
-            return answer.strip().lower() in ('y', 'yes')
-    return resolve(
-        args.repo,
-        strategy=args.strategy,
-        rollback=args.rollback,
-        dry_run=args.dry_run,
-        force=args.force,
-        stage=args.stage,
-        name=args.name,
-        move=args.move,
-        confirm=confirm,
-    )
-
-
-def _add_resolve_parser(sub: argparse._SubParsersAction[
-        argparse.ArgumentParser]) -> None:
-    resolve = sub.add_parser(
-        'resolve',
-        help='resolve parallel leaves in the work tree: merge migration, '
-             'renumbering, or flag colliding operations',
-        description='Exit status: 0 resolved or nothing to do, 1 refused, '
-                    'flagged or declined, 2 unusable input. On a terminal '
-                    'the plan is shown and confirmed first (--yes skips '
-                    'that); without a terminal it is applied.',
-    )
-    resolve.add_argument(
-        '--strategy', choices=('auto', 'merge', 'renumber', 'flag'),
-        default='auto',
-        help='auto (default): merge unless operations collide, then flag',
-    )
-    resolve.add_argument(
-        '--rollback', action='store_true',
-        help='renumber: first roll the development database back with the '
-             'configured rollback_command',
-    )
-    resolve.add_argument(
-        '--dry-run', action='store_true',
-        help='print the plan; write and run nothing',
-    )
-    resolve.add_argument(
-        '--yes', '-y', action='store_true', help='do not ask before applying',
-    )
-    resolve.add_argument(
-        '--force', action='store_true',
-        help='also touch files with uncommitted edits',
-    )
-    resolve.add_argument(
-        '--stage', action='store_true', help='stage the result in the index',
-    )
-    resolve.add_argument(
-        '--name', metavar='NAME',
-        help="merge: the merge migration's name after its number",
-    )
-    resolve.add_argument(
-        '--move', metavar='REV',
-        help='renumber: the branches whose migrations exist in REV stay; '
-             'the others move after them (default: the mainline ref decides)',
-    )
-    resolve.add_argument(
-        '-C', dest='repo', default='.', metavar='DIR',
-        help='run as if started in DIR (default: the current directory)',
-    )
-    resolve.set_defaults(func=cmd_resolve)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='migmerge',
@@ -330,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
         'demo', help='build an example project in a temp dir and show it',
     )
     demo.set_defaults(func=cmd_demo)
-    _add_resolve_parser(sub)
     _add_git_integration(sub)
     _add_resolve_parser(sub)
     return parser
