@@ -64,6 +64,11 @@ class MixedMigration:
         )
 
 
+def is_data(op: OperationInfo) -> bool:
+    # in state_operations even RunPython never runs
+    return op.is_data and op.scope != 'state'
+
+
 def is_schema(op: OperationInfo) -> bool:
     return (
         not op.is_data and
@@ -74,7 +79,7 @@ def is_schema(op: OperationInfo) -> bool:
 
 def mixed(migration: MigrationInfo) -> MixedMigration | None:
     """The finding for one parsed migration, None when it is not mixed."""
-    data = tuple(op for op in migration.operations if op.is_data)
+    data = tuple(op for op in migration.operations if is_data(op))
     schema = tuple(op for op in migration.operations if is_schema(op))
     if data and schema:
         return MixedMigration(migration.path, data, schema)

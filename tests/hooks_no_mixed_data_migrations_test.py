@@ -257,3 +257,15 @@ def test_run_from_a_subdirectory_reports_repo_paths(
     ret, lines = check(capsys, 'migrations/0002_change.py')
     assert ret == 1
     assert lines[0].startswith('blog/migrations/0002_change.py:15: ')
+
+
+def test_run_python_in_state_operations_never_runs(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    operations = ADD_FIELD + (
+        '        migrations.SeparateDatabaseAndState(\n'
+        '            state_operations=[migrations.RunPython(fill_slugs)],\n'
+        '        ),\n'
+    )
+    path = migration(repo, operations, header=FUNCTION)
+    assert check(capsys, path) == (0, [])
