@@ -18,8 +18,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,10 +57,39 @@ def _record_to_dict(record: Any) -> dict[str, Any]:
     return out
 
 
-def _record_from_dict(cls: type[Any], data: dict[str, Any]) -> Any:
-    return cls(**{
-        k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-    })
+def _fast_init(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """A constructor for records decoded from the cache.
+
+    A warm run decodes every migration of the project; the frozen
+    dataclasses' ``__init__`` (one ``object.__setattr__`` per field) would
+    cost more than everything else together.  Like ``pickle``, this fills
+    the instance's ``__dict__`` directly; the round-trip tests check that
+    the records equal what the parser made.
+    """
+    defaults: dict[str, Any] = {}
+    tuple_fields = []
+    for field in dataclasses.fields(cls):
+        if field.default is not dataclasses.MISSING:
+            defaults[field.name] = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            raise TypeError(f'{cls.__name__}.{field.name}: default_factory')
+        if str(field.type).startswith('tuple['):
+            tuple_fields.append(field.name)
+
+    def build(data: dict[str, Any]) -> Any:
+        values = {**defaults, **data}
+        for name in tuple_fields:
+            value = values[name]
+            if type(value) is list:
+                values[name] = tuple(value)
+        obj = object.__new__(cls)
+        obj.__dict__.update(values)
+        return obj
+    return build
+
+
+_BUILD_NESTED = {name: _fast_init(cls) for name, cls in _NESTED.items()}
+_BUILD_INFO = _fast_init(MigrationInfo)
 
 
 def info_to_json(info: MigrationInfo) -> str:
@@ -76,19 +107,43 @@ def info_to_json(info: MigrationInfo) -> str:
     return json.dumps(out, separators=(',', ':'), sort_keys=True)
 
 
+def info_from_dict(
+        data: dict[str, Any], *, app_label: str, name: str, path: str,
+) -> MigrationInfo:
+    """A record from decoded JSON (consumed), identity re-attached."""
+    for key, build in _BUILD_NESTED.items():
+        items = data.get(key)
+        if items is not None:
+            data[key] = tuple([build(item) for item in items])
+    data['app_label'] = app_label
+    data['name'] = name
+    data['path'] = path
+    info: MigrationInfo = _BUILD_INFO(data)
+    return info
+
+
 def info_from_json(
         text: str, *, app_label: str, name: str, path: str,
 ) -> MigrationInfo:
     """Inverse of :func:`info_to_json`, with the identity re-attached."""
-    data = json.loads(text)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in _NESTED:
-            cls = _NESTED[key]
-            kwargs[key] = tuple(_record_from_dict(cls, v) for v in value)
-        else:
-            kwargs[key] = value
-    return MigrationInfo(app_label=app_label, name=name, path=path, **kwargs)
+    return info_from_dict(
+        json.loads(text), app_label=app_label, name=name, path=path,
+    )
+
+
+def decode_many(texts: list[str]) -> list[dict[str, Any]] | None:
+    """Decode many payloads in one call (a warm run decodes thousands);
+    None when one of them is not a JSON object."""
+    try:
+        decoded = json.loads(f'[{",".join(texts)}]')
+    except ValueError:
+        return None
+    if len(decoded) != len(texts) or not all(
+            type(d) is dict for d in decoded
+    ):
+        return None
+    result: list[dict[str, Any]] = decoded
+    return result
 
 
 def error_to_json(line: int | None, message: str) -> str:
@@ -103,16 +158,49 @@ def error_from_json(text: str) -> tuple[int | None, str] | None:
     return error['line'], error['message']
 
 
+_IMPORT_RE = re.compile(
+    rb'^\s*(?:from\s+mergedriver(?:\.(\w+))?\s+import\s+([\w\s,()]+)'
+    rb'|import\s+mergedriver\.(\w+))',
+    re.MULTILINE,
+)
+
+
+def _parser_modules(package_dir: str) -> list[str]:
+    """The modules the reader uses, found from their import lines (never
+    imported), so editing an unrelated module keeps the cache."""
+    seen: set[str] = set()
+    todo = ['reader', 'records', 'cache']
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            with open(os.path.join(package_dir, f'{name}.py'), 'rb') as f:
+                source = f.read()
+        except OSError:
+            continue
+        for sub, names, plain in _IMPORT_RE.findall(source):
+            if sub or plain:
+                todo.append((sub or plain).decode())
+            else:  # from mergedriver import a, b as c
+                for part in names.replace(b'(', b'').replace(b')', b'').split(b','):
+                    if part.strip():
+                        todo.append(part.split()[0].decode())
+    return sorted(seen)
+
+
 def parser_version() -> str:
-    """CACHE_FORMAT plus a hash of the package's sources, read as bytes
-    (never imported), so any change to the parser invalidates the cache."""
+    """CACHE_FORMAT plus a hash of the parser's sources, read as bytes, so
+    any change to the parser invalidates the cache."""
     package_dir = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha1(usedforsecurity=False)
     try:
-        names = sorted(n for n in os.listdir(package_dir) if n.endswith('.py'))
-        for name in names:
-            with open(os.path.join(package_dir, name), 'rb') as f:
-                digest.update(name.encode() + b'\0' + f.read())
+        for name in _parser_modules(package_dir):
+            path = os.path.join(package_dir, f'{name}.py')
+            if os.path.exists(path):
+                with open(path, 'rb') as f:
+                    digest.update(name.encode() + b'\0' + f.read())
     except OSError:  # e.g. run from a zip: the format number alone
         return str(CACHE_FORMAT)
     return f'{CACHE_FORMAT}:{digest.hexdigest()}'
@@ -124,6 +212,13 @@ CREATE TABLE IF NOT EXISTS records (
     version TEXT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (oid, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stats (
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,
+    stat TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    PRIMARY KEY (root, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (
     version TEXT PRIMARY KEY,
@@ -221,18 +316,46 @@ class Cache:
     def put_many(self, items: Iterable[tuple[str, str]]) -> None:
         """Store (blob id, JSON) pairs; rows are immutable, so a row
         another process wrote first is simply kept."""
+        self._write(
+            'INSERT OR IGNORE INTO records VALUES (?, ?, ?)',
+            [(oid, self.version, data) for oid, data in items],
+        )
+
+    def forget(self, oids: Iterable[str]) -> None:
+        """Drop rows that turned out unusable, so they are parsed again."""
+        self._write(
+            'DELETE FROM records WHERE oid = ? AND version = ?',
+            [(oid, self.version) for oid in oids],
+        )
+
+    def get_stats(self, root: str) -> dict[str, tuple[str, str]]:
+        """path -> (stat key, blob id) remembered for files under ``root``."""
         if self._db is None:
-            return
-        rows = [(oid, self.version, data) for oid, data in items]
-        if not rows:
+            return {}
+        try:
+            rows = self._db.execute(
+                'SELECT path, stat, oid FROM stats WHERE root = ?', (root,),
+            ).fetchall()
+        except sqlite3.Error as e:
+            self._disable(e)
+            return {}
+        return {path: (key, oid) for path, key, oid in rows}
+
+    def put_stats(self, root: str, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Remember (path, stat key, blob id) for files under ``root``."""
+        self._write(
+            'INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?)',
+            [(root, path, key, oid) for path, key, oid in rows],
+        )
+
+    def _write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
+        if self._db is None or not rows:
             return
         db = self._db
         try:
             db.execute('BEGIN IMMEDIATE')
             try:
-                db.executemany(
-                    'INSERT OR IGNORE INTO records VALUES (?, ?, ?)', rows,
-                )
+                db.executemany(sql, rows)
             except BaseException:
                 db.execute('ROLLBACK')
                 raise

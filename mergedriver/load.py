@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 from typing import TextIO
 
 from mergedriver.cache import Cache
-from mergedriver.cache import error_from_json
+from mergedriver.cache import decode_many
 from mergedriver.cache import error_to_json
-from mergedriver.cache import info_from_json
+from mergedriver.cache import info_from_dict
 from mergedriver.cache import info_to_json
 from mergedriver.config import Config
 from mergedriver.errors import ParseError
@@ -167,23 +169,23 @@ def load_migrations(
     terminal; True / False force it on / off.  ``cache`` defaults to the
     tree's own cache file.
     """
-    packages = discover_packages(tree, config)
-    files = discover(tree, config, packages=packages)
-
-    problems: list[Problem] = []
-    readable: list[MigrationFile] = []
-    for f in files:
-        refusal = _refusal(tree, f)
-        if refusal is None:
-            readable.append(f)
-        else:
-            problems.append(_problem(f, 1, refusal))
-
     own_cache = cache is None
     if cache is None:
         cache = Cache(tree.cache_path)
     try:
-        payloads = cache.get_many(f.oid for f in readable)
+        if tree.stat_root is not None:
+            tree.preload_oids(cache.get_stats(tree.stat_root))
+        packages = discover_packages(tree, config)
+        files = discover(tree, config, packages=packages)
+        problems: list[Problem] = []
+        readable: list[MigrationFile] = []
+        for f in files:
+            refusal = _refusal(tree, f)
+            if refusal is None:
+                readable.append(f)
+            else:
+                problems.append(_problem(f, 1, refusal))
+        payloads = _cached(cache, readable)
         jobs: dict[str, _Job] = {}
         for f in readable:
             if f.oid not in payloads and f.oid not in jobs:
@@ -197,25 +199,48 @@ def load_migrations(
             meter = _Progress(len(jobs), sys.stderr if show else None)
             outcomes = _parse_all(list(jobs.values()), meter)
             meter.finish()
-            payloads.update((oid, payload) for oid, payload, _ in outcomes)
-            cache.put_many(
-                (oid, payload) for oid, payload, ok in outcomes if ok
-            )
+            for oid, text, _ in outcomes:
+                payloads[oid] = json.loads(text)
+            cache.put_many((oid, text) for oid, text, ok in outcomes if ok)
+        if tree.stat_root is not None:
+            cache.put_stats(tree.stat_root, tree.new_stat_rows())
     finally:
         if own_cache:
             cache.close()
 
     migrations = []
     for f in readable:
+        # A blob shared by several files decodes once; records are copied
+        # out of it, never modified in place.
         payload = payloads[f.oid]
-        error = error_from_json(payload)
+        error = payload.get('error')
         if error is None:
             migrations.append(
-                info_from_json(
-                    payload, app_label=f.app_label, name=f.name, path=f.path,
+                info_from_dict(
+                    dict(payload),
+                    app_label=f.app_label, name=f.name, path=f.path,
                 ),
             )
         else:
-            problems.append(_problem(f, *error))
+            problems.append(_problem(f, error['line'], error['message']))
     problems.sort(key=lambda p: (p.file or '', p.line or 0))
     return LoadResult(tuple(migrations), tuple(problems), packages)
+
+
+def _cached(
+        cache: Cache, files: Sequence[MigrationFile],
+) -> dict[str, dict[str, Any]]:
+    """blob id -> decoded payload for every cached file, in one query and
+    one decode; rows that do not decode are treated as misses."""
+    texts = cache.get_many(f.oid for f in files)
+    oids = list(texts)
+    decoded = decode_many([texts[oid] for oid in oids])
+    if decoded is not None:
+        return dict(zip(oids, decoded))
+    payloads = {}
+    for oid in oids:
+        one = decode_many([texts[oid]])
+        if one is not None:
+            payloads[oid] = one[0]
+    cache.forget(oid for oid in oids if oid not in payloads)
+    return payloads

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from collections.abc import Mapping
 from typing import Literal
 
@@ -28,6 +29,11 @@ from mergedriver.config import Config
 from mergedriver.errors import MigmergeError
 
 EntryKind = Literal['dir', 'file', 'symlink', 'other']
+_O_NOFOLLOW: int = getattr(os, 'O_NOFOLLOW', 0)
+_O_BINARY: int = getattr(os, 'O_BINARY', 0)
+# Files changed less than this long ago may change again within the same
+# mtime tick; their stat data is not trusted by the next run.
+_RACY_NS = 3_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +86,17 @@ class Tree(abc.ABC):
         """Whether git ignores directory ``path`` (work tree only)."""
         return False
 
+    # Files on disk: the directory whose blob ids a stat cache may keep
+    # (see ``preload_oids``); None for trees read from git's objects.
+    stat_root: str | None = None
+
+    def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
+        """Blob ids computed by an earlier run: path -> (stat key, oid)."""
+
+    def new_stat_rows(self) -> list[tuple[str, str, str]]:
+        """(path, stat key, oid) hashed by this run, safe to remember."""
+        return []
+
     def is_file(self, path: str) -> bool:
         return self.entry_kind(path) == 'file'
 
@@ -121,9 +138,26 @@ class _FilesystemTree(Tree):
         self.cache_path = cache_path
         self._repo = repo
         self._oids: dict[str, str] = {}
+        self._stats: dict[str, os.stat_result | None] = {}
+        self.stat_root = root if cache_path is not None else None
+        self._known: Mapping[str, tuple[str, str]] = {}
+        self._new_rows: list[tuple[str, str, str]] = []
 
     def _fs(self, path: str) -> str:
-        return os.path.join(self.root, *path.split('/')) if path else self.root
+        # Plain concatenation: os.path.join costs more than the lstat.
+        return f'{self.root}/{path}' if path else self.root
+
+    @staticmethod
+    def _entry_kind(e: os.DirEntry[str]) -> EntryKind:
+        # DirEntry answers from the directory listing, without a stat call.
+        if e.is_symlink():
+            return 'symlink'
+        elif e.is_dir(follow_symlinks=False):
+            return 'dir'
+        elif e.is_file(follow_symlinks=False):
+            return 'file'
+        else:
+            return 'other'
 
     @staticmethod
     def _kind(mode: int) -> EntryKind:
@@ -136,37 +170,83 @@ class _FilesystemTree(Tree):
         else:
             return 'other'
 
+    def _lstat(self, path: str) -> os.stat_result | None:
+        """lstat, once per path: a tree is one snapshot of the files."""
+        try:
+            return self._stats[path]
+        except KeyError:
+            pass
+        try:
+            result: os.stat_result | None = os.lstat(self._fs(path))
+        except OSError:
+            result = None
+        self._stats[path] = result
+        return result
+
     def entries(self, path: str) -> tuple[Entry, ...]:
         try:
             with os.scandir(self._fs(path)) as it:
-                found = [
-                    Entry(e.name, self._kind(e.stat(follow_symlinks=False).st_mode))
-                    for e in it
-                ]
+                found = [Entry(e.name, self._entry_kind(e)) for e in it]
         except OSError:
             return ()
         return tuple(sorted(found, key=lambda e: e.name))
 
     def entry_kind(self, path: str) -> EntryKind | None:
-        try:
-            return self._kind(os.lstat(self._fs(path)).st_mode)
-        except OSError:
-            return None
+        st = self._lstat(path)
+        return None if st is None else self._kind(st.st_mode)
 
     def read(self, path: str) -> bytes:
         fs_path = self._fs(path)
-        if os.path.islink(fs_path):
+        if not _O_NOFOLLOW and os.path.islink(fs_path):
             return os.fsencode(os.readlink(fs_path))
-        with open(fs_path, 'rb') as f:
-            return f.read()
+        try:
+            # os-level calls: a warm run reads every file, and io.open's
+            # objects cost more than the read itself.
+            fd = os.open(fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+        except OSError:
+            if os.path.islink(fs_path):  # O_NOFOLLOW refused a symlink
+                return os.fsencode(os.readlink(fs_path))
+            raise
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        return b''.join(chunks)
 
     def size(self, path: str) -> int:
-        return os.lstat(self._fs(path)).st_size
+        st = self._lstat(path)
+        if st is None:
+            raise FileNotFoundError(path)
+        return st.st_size
+
+    def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
+        self._known = known
+
+    def new_stat_rows(self) -> list[tuple[str, str, str]]:
+        return sorted(self._new_rows)
 
     def oid(self, path: str) -> str:
         oid = self._oids.get(path)
-        if oid is None:
-            oid = self._oids[path] = git_blob_id(self.read(path))
+        if oid is not None:
+            return oid
+        st = self._lstat(path)
+        if st is None:
+            raise FileNotFoundError(path)
+        # Like git's index: an unchanged (size, mtime, ctime, inode) means
+        # unchanged content, so a warm run reads no file.  Only stat data
+        # older than the clock's slack is remembered ("racy git").
+        key = f'{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}'
+        known = self._known.get(path)
+        if known is not None and known[0] == key:
+            oid = known[1]
+        else:
+            oid = git_blob_id(self.read(path))
+            settled = time.time_ns() - _RACY_NS
+            if st.st_mtime_ns < settled and st.st_ctime_ns < settled:
+                self._new_rows.append((path, key, oid))
+        self._oids[path] = oid
         return oid
 
     def is_ignored(self, path: str) -> bool:

@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from mergedriver.cache import _parser_modules
 from mergedriver.cache import Cache
+from mergedriver.cache import decode_many
 from mergedriver.cache import error_from_json
 from mergedriver.cache import error_to_json
 from mergedriver.cache import info_from_json
@@ -152,3 +154,31 @@ def test_database_trouble_after_opening_disables(tmp_path: Path) -> None:
     assert cache.get_many(['a']) == {}
     assert not cache.enabled
     assert 'records' in (cache.error or '')
+
+
+def test_stats(tmp_path: Path) -> None:
+    with Cache(str(tmp_path / 'c.sqlite3')) as cache:
+        cache.put_stats('/repo', [('a.py', '1:2:3:4', 'x'), ('b.py', 'k', 'y')])
+        cache.put_stats('/repo', [('a.py', '5:6:7:8', 'z')])
+        cache.put_stats('/other', [('a.py', 'k', 'w')])
+        assert cache.get_stats('/repo') == {
+            'a.py': ('5:6:7:8', 'z'), 'b.py': ('k', 'y'),
+        }
+
+
+def test_decode_many() -> None:
+    texts = [info_to_json(MigrationInfo('a', 'b', 'c', atomic=False)), '{}']
+    assert decode_many(texts) == [{'atomic': False}, {}]
+    assert decode_many([]) == []
+    assert decode_many(['{}', 'not json']) is None
+    assert decode_many(['{}', '1']) is None
+    assert decode_many(['{}}, {']) is None
+
+
+def test_the_version_covers_the_parser_modules() -> None:
+    import mergedriver.cache
+
+    package = str(Path(mergedriver.cache.__file__).parent)
+    modules = _parser_modules(package)
+    assert {'reader', 'fastparse', 'parse', 'records', 'cache'} <= set(modules)
+    assert not {'cli', 'source', 'load', 'graph'} & set(modules)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mergedriver import load
+from mergedriver import source
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.load import load_migrations
@@ -203,6 +204,14 @@ def test_corrupt_or_unusable_cache_never_breaks_a_run(repo: Path) -> None:
     cache_file = repo / '.git/migmerge/cache.sqlite3'
     for suffix in ('-wal', '-shm'):
         Path(f'{cache_file}{suffix}').unlink(missing_ok=True)
+    db = cache_db(repo)
+    with db:  # a row that does not decode is a miss
+        db.execute("UPDATE records SET data = 'garbage'")
+    assert summary(load_migrations(open_tree(str(repo)), Config())) == expected
+    assert db.execute(
+        "SELECT count(*) FROM records WHERE data = 'garbage'",
+    ).fetchone() == (0,)
+    db.close()
     cache_file.write_bytes(b'\0garbage' * 1000)
     assert summary(load_migrations(open_tree(str(repo)), Config())) == expected
     db = cache_db(repo)
@@ -326,3 +335,31 @@ def test_progress_on_a_terminal(repo: Path) -> None:
     total = load.PROGRESS_MIN + 1  # distinct blobs: both 0001 are equal
     assert shown.startswith('\rparsing migrations: ')
     assert shown.endswith(f'\rparsing migrations: {total}/{total}\r\n')
+
+
+def test_stat_cache_spares_reading_unchanged_files(
+        repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Files written just now are "racy": their stat data is not kept.
+    load_migrations(open_tree(str(repo)), Config())
+    db = cache_db(repo)
+    assert db.execute('SELECT count(*) FROM stats').fetchone() == (0,)
+    monkeypatch.setattr(source, '_RACY_NS', 0)
+    load_migrations(open_tree(str(repo)), Config())
+    assert db.execute('SELECT count(*) FROM stats').fetchone() == (2,)
+    # A planted stat row proves the file is not read again: 0001 now
+    # resolves to 0002's blob.
+    first = repo / 'shop/migrations/0001_f1.py'
+    second_oid = git_blob_id((repo / 'shop/migrations/0002_f2.py').read_bytes())
+    with db:
+        db.execute(
+            'UPDATE stats SET oid = ? WHERE path = ?',
+            (second_oid, 'shop/migrations/0001_f1.py'),
+        )
+    planted = load_migrations(open_tree(str(repo)), Config())
+    assert planted.migrations[0].dependencies[0].name == '0001_f1'
+    # Any change of the file's stat data means reading it again.
+    os.utime(first, ns=(1, 1))
+    again = load_migrations(open_tree(str(repo)), Config())
+    assert again.migrations[0].dependencies == ()
+    db.close()
