@@ -900,6 +900,11 @@ class _Collector:
         self.unresolved: list[Unresolved] = []
 
     def unknown(self, attribute: str, value: Value) -> None:
+        if isinstance(value, Seq):
+            # ``(app, '0001_x')`` with ``app`` unknown: report the cause
+            value = next(
+                (i for i in value.items if isinstance(i, Unknown)), value,
+            )
         if isinstance(value, Unknown) and value.reason is not None:
             message = value.reason
         else:

@@ -79,7 +79,7 @@ MODULES = _find_modules()
 @functools.cache
 def _read_both(module: Module) -> tuple[object, object]:
     data = module.path.read_bytes()
-    results = []
+    results: list[object] = []
     for parser in (parse.parse_migration, fastparse.parse_migration):
         try:
             results.append(parser(
