@@ -193,7 +193,8 @@ def load_migrations(
                 jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
         if jobs:
             show = (
-                len(jobs) >= PROGRESS_MIN and sys.stderr.isatty()
+                len(jobs) >= PROGRESS_MIN and
+                sys.stderr is not None and sys.stderr.isatty()
                 if progress is None else progress
             )
             meter = _Progress(len(jobs), sys.stderr if show else None)

@@ -53,7 +53,11 @@ def join(parent: str, name: str) -> str:
 
 
 class Tree(abc.ABC):
-    """A read-only view of one version of the files."""
+    """A read-only view of one version of the files.
+
+    A work-tree or directory view remembers the blob ids and file sizes it
+    has seen; open a new view after writing files you want to read back.
+    """
 
     # 'worktree', 'index', 'commit' or 'directory'
     kind: str
@@ -138,7 +142,7 @@ class _FilesystemTree(Tree):
         self.cache_path = cache_path
         self._repo = repo
         self._oids: dict[str, str] = {}
-        self._stats: dict[str, os.stat_result | None] = {}
+        self._stats: dict[str, os.stat_result] = {}
         self.stat_root = root if cache_path is not None else None
         self._known: Mapping[str, tuple[str, str]] = {}
         self._new_rows: list[tuple[str, str, str]] = []
@@ -171,15 +175,16 @@ class _FilesystemTree(Tree):
             return 'other'
 
     def _lstat(self, path: str) -> os.stat_result | None:
-        """lstat, once per path: a tree is one snapshot of the files."""
+        """lstat, once per existing path (a path found absent is asked
+        again: a caller may be about to create it)."""
         try:
             return self._stats[path]
         except KeyError:
             pass
         try:
-            result: os.stat_result | None = os.lstat(self._fs(path))
+            result = os.lstat(self._fs(path))
         except OSError:
-            result = None
+            return None
         self._stats[path] = result
         return result
 
