@@ -1,0 +1,261 @@
+"""``migmerge resolve`` against real Django: the merge migration equals what
+``makemigrations --merge`` writes for the same repository, and a renumbered
+chain (with a database rollback) migrates cleanly.
+
+Django runs in subprocesses (``manage.py``) with this virtualenv's Python;
+the test process never imports it.  Few, batched Django calls.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import shlex
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from mergedriver.resolve import resolve
+from tests.hooks_testing import git
+from tests.hooks_testing import git_home  # noqa: F401 (fixture)
+from tests.hooks_testing import write
+from tests.merge_oracle_test import _body
+from tests.merge_oracle_test import _manage
+from tests.merge_oracle_test import ADD_FIELD
+from tests.merge_oracle_test import INITIAL
+from tests.merge_oracle_test import MANAGE
+from tests.merge_oracle_test import OPERATION
+from tests.merge_oracle_test import SETTINGS
+
+
+def _project(root: Path, apps: list[str]) -> Path:
+    root.mkdir()
+    git(root, 'init', '-q', '-b', 'main')
+    write(root / 'oracle_settings.py', SETTINGS.format(apps=apps))
+    write(root / 'manage.py', MANAGE)
+    write(root / '.gitignore', 'db.sqlite3\n__pycache__/\n')
+    argv = (sys.executable, 'manage.py', 'migrate', '{app}', '{target}')
+    write(
+        root / 'setup.cfg',
+        f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
+    )
+    return root
+
+
+def _models(model: str, fields: list[str]) -> str:
+    lines = ''.join(f'    {f} = models.IntegerField(default=0)\n' for f in fields)
+    return (
+        'from django.db import models\n\n\n'
+        f'class {model}(models.Model):\n'
+        '    name = models.CharField(max_length=100)\n'
+        f'{lines}'
+    )
+
+
+def _app(root: Path, app: str, model: str, fields: list[str]) -> None:
+    write(root / app / '__init__.py', '')
+    write(root / app / 'migrations' / '__init__.py', '')
+    write(root / app / 'models.py', _models(model, fields))
+
+
+def _add_fields(
+        root: Path, app: str, model: str, name: str, parent: str,
+        fields: list[str], *, replaces: tuple[str, ...] = (),
+) -> None:
+    operations = ''.join(
+        OPERATION.format(model_lower=model.lower(), field=f) for f in fields
+    )
+    replaces_text = ''
+    if replaces:
+        entries = ''.join(f'({app!r}, {r!r}), ' for r in replaces)
+        replaces_text = f'\n    replaces = [{entries}]\n'
+    write(
+        root / app / 'migrations' / f'{name}.py',
+        ADD_FIELD.format(
+            app=app, parent=parent, operations=operations,
+            replaces=replaces_text,
+        ),
+    )
+
+
+def _commit(root: Path, message: str) -> None:
+    git(root, 'add', '-A')
+    git(root, 'commit', '-q', '-m', message)
+
+
+def _merge_main_into_feature(root: Path, models: dict[str, str]) -> None:
+    """Merge main into feature; models.py conflicts textually and gets its
+    final content; the migrations merge silently."""
+    git(root, 'checkout', '-q', 'feature')
+    subprocess.run(
+        ('git', 'merge', '-q', '--no-edit', 'main'), cwd=root,
+        capture_output=True,
+    )
+    for path, text in models.items():
+        write(root / path, text)
+    _commit(root, 'merge main')
+
+
+def _run(root: Path, **kwargs: object) -> tuple[int, str]:
+    out = io.StringIO()
+    status = resolve(str(root), out=out, **kwargs)  # type: ignore[arg-type]
+    return status, out.getvalue()
+
+
+def test_merge_equals_makemigrations_merge_and_applies(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    root = _project(tmp_path / 'project', ['shop'])
+    _app(root, 'shop', 'ShopProfile', ['email'])
+    write(root / 'shop/migrations/0001_initial.py', INITIAL.format(model='ShopProfile'))
+    _add_fields(root, 'shop', 'ShopProfile', '0002_shopprofile_email', '0001_initial', ['email'])
+    _commit(root, 'base')
+    git(root, 'checkout', '-q', '-b', 'feature')
+    _add_fields(root, 'shop', 'ShopProfile', '0003_shopprofile_age', '0002_shopprofile_email', ['age'])
+    _commit(root, 'age')
+    git(root, 'checkout', '-q', 'main')
+    _add_fields(root, 'shop', 'ShopProfile', '0003_shopprofile_address', '0002_shopprofile_email', ['address'])
+    _commit(root, 'address')
+    _merge_main_into_feature(root, {
+        'shop/models.py': _models('ShopProfile', ['email', 'address', 'age']),
+    })
+
+    migrations = root / 'shop' / 'migrations'
+    before = set(migrations.glob('*.py'))
+    _manage(root, 'makemigrations', '--merge', '--noinput')
+    (django_file,) = set(migrations.glob('*.py')) - before
+    django_text = django_file.read_text()
+    django_file.unlink()
+
+    now = datetime.datetime.now()
+    status, out = _run(root, now=now)
+    assert status == 0, out
+    (ours,) = set(migrations.glob('*.py')) - before
+    assert ours.name == django_file.name
+    assert ours.name == (
+        '0004_merge_0003_shopprofile_address_0003_shopprofile_age.py'
+    )
+    assert _body(ours.read_text()) == _body(django_text)
+
+    _manage(root, 'migrate', '--noinput')
+    check = _manage(root, 'makemigrations', '--check', '--dry-run')
+    assert 'No changes detected' in check.stdout
+    assert _run(root)[1] == 'migmerge: nothing to resolve\n'
+
+
+INVOICE = '''\
+from django.conf import settings
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = (
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("billing", "0001_initial"),  # own app
+        # needs the height column
+        ('shop', '0004_userprofile_height'),
+    )
+
+    operations = [
+        migrations.AddField(
+            model_name='billingprofile',
+            name='total',
+            field=models.IntegerField(default=0),
+        ),
+    ]
+'''
+
+
+def _columns(db: Path, table: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[1] for row in conn.execute(f'PRAGMA table_info({table})')]
+
+
+def _applied(db: Path, app: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return sorted(
+            name for (name,) in conn.execute(
+                'SELECT name FROM django_migrations WHERE app = ?', (app,),
+            )
+        )
+
+
+def test_renumber_with_rollback_then_migrate(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    """A chain of two moved after a squashed upstream leaf, a dependent
+    migration in another app, and a database that applied the old names."""
+    apps = ['django.contrib.auth', 'django.contrib.contenttypes', 'shop', 'billing']
+    root = _project(tmp_path / 'project', apps)
+    _app(root, 'shop', 'UserProfile', ['email'])
+    write(root / 'shop/migrations/0001_initial.py', INITIAL.format(model='UserProfile'))
+    _add_fields(root, 'shop', 'UserProfile', '0002_userprofile_email', '0001_initial', ['email'])
+    _app(root, 'billing', 'BillingProfile', [])
+    write(root / 'billing/migrations/0001_initial.py', INITIAL.format(model='BillingProfile'))
+    _commit(root, 'base')
+
+    git(root, 'checkout', '-q', '-b', 'feature')
+    _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_age', '0002_userprofile_email', ['age'])
+    _add_fields(root, 'shop', 'UserProfile', '0004_userprofile_height', '0003_userprofile_age', ['height'])
+    write(root / 'billing/migrations/0002_invoice.py', INVOICE)
+    _app(root, 'shop', 'UserProfile', ['email', 'age', 'height'])
+    _app(root, 'billing', 'BillingProfile', ['total'])
+    _commit(root, 'feature')
+    # The developer's database applied the feature branch.
+    _manage(root, 'migrate', '--noinput')
+    db = root / 'db.sqlite3'
+    assert _applied(db, 'shop') == [
+        '0001_initial', '0002_userprofile_email', '0003_userprofile_age',
+        '0004_userprofile_height',
+    ]
+
+    git(root, 'checkout', '-q', 'main')
+    _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_address', '0002_userprofile_email', ['address'])
+    _add_fields(root, 'shop', 'UserProfile', '0004_userprofile_phone', '0003_userprofile_address', ['phone'])
+    _add_fields(
+        root, 'shop', 'UserProfile', '0003_squashed_0004_userprofile_phone',
+        '0002_userprofile_email', ['address', 'phone'],
+        replaces=('0003_userprofile_address', '0004_userprofile_phone'),
+    )
+    _app(root, 'shop', 'UserProfile', ['email', 'address', 'phone'])
+    _commit(root, 'upstream')
+    final = _models('UserProfile', ['email', 'address', 'phone', 'age', 'height'])
+    _merge_main_into_feature(root, {'shop/models.py': final})
+
+    status, out = _run(root, strategy='renumber', rollback=True)
+    assert status == 0, out
+    assert '$ ' + sys.executable in out
+    migrations = root / 'shop' / 'migrations'
+    assert sorted(p.stem for p in migrations.glob('0*.py')) == [
+        '0001_initial', '0002_userprofile_email',
+        '0003_squashed_0004_userprofile_phone', '0003_userprofile_address',
+        '0004_userprofile_phone', '0005_userprofile_age',
+        '0006_userprofile_height',
+    ]
+    invoice = (root / 'billing/migrations/0002_invoice.py').read_text()
+    assert invoice == INVOICE.replace(
+        "'0004_userprofile_height'", "'0006_userprofile_height'",
+    )
+    # Rolled back to the common ancestor: the old names are gone.
+    assert _applied(db, 'shop') == ['0001_initial', '0002_userprofile_email']
+    assert 'age' not in _columns(db, 'shop_userprofile')
+
+    _manage(root, 'migrate', '--noinput')
+    assert _columns(db, 'shop_userprofile') == [
+        'id', 'name', 'email', 'address', 'phone', 'age', 'height',
+    ]
+    assert 'total' in _columns(db, 'billing_billingprofile')
+    plan = _manage(root, 'showmigrations', '--plan', 'shop', 'billing').stdout
+    applied = [line.split()[-1] for line in plan.splitlines() if '[X]' in line]
+    assert [a for a in applied if a.startswith(('shop.0003_s', 'shop.0005', 'shop.0006', 'billing.0002'))] == [
+        'shop.0003_squashed_0004_userprofile_phone',
+        'shop.0005_userprofile_age',
+        'shop.0006_userprofile_height',
+        'billing.0002_invoice',
+    ]
+    check = _manage(root, 'makemigrations', '--check', '--dry-run')
+    assert 'No changes detected' in check.stdout
+    assert _run(root, strategy='renumber')[1] == (
+        'migmerge: nothing to resolve\n'
+    )
