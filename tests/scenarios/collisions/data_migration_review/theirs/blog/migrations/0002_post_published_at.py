@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(null=True),
         ),
         migrations.RunSQL(
-            "CREATE INDEX blog_post_published_brin ON blog_post USING brin (published_at)",
-            reverse_sql="DROP INDEX blog_post_published_brin",
+            "CREATE INDEX blog_post_published_idx ON blog_post (published_at)",
+            reverse_sql="DROP INDEX blog_post_published_idx",
         ),
     ]
