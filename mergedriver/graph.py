@@ -244,6 +244,10 @@ class _Builder:
         # Insertion-ordered like Django's ``graph.nodes``; placeholders too.
         self.node_map: dict[MigrationKey, _Node] = {}
         self.by_app: dict[str, list[_Node]] = {}
+        # root/leaf answers per (app, __first__|__latest__), valid while the
+        # app's own edges and nodes do not change.
+        self.version: dict[str, int] = {}
+        self.ends: dict[tuple[str, str], tuple[int, MigrationKey | None]] = {}
         self.references: dict[MigrationKey, list[_Reference]] = {}
         self.external: list[ExternalDependency] = []
         self.problems: list[Problem] = []
@@ -251,7 +255,11 @@ class _Builder:
     def add_node(self, key: MigrationKey, *, dummy: bool = False) -> _Node:
         node = self.node_map[key] = _Node(key, dummy=dummy)
         self.by_app.setdefault(key[0], []).append(node)
+        self.changed(key[0])
         return node
+
+    def changed(self, app: str) -> None:
+        self.version[app] = self.version.get(app, 0) + 1
 
     def node(
             self,
@@ -276,6 +284,8 @@ class _Builder:
         parent_node = self.node(parent, _Reference(origin, entry, 'parent'))
         child_node.parents.add(parent_node)
         parent_node.children.add(child_node)
+        if child[0] == parent[0]:
+            self.changed(child[0])
 
     # Only used before replacements, while ``by_app`` matches ``node_map``.
     def roots(self, app: str) -> list[MigrationKey]:
@@ -298,8 +308,14 @@ class _Builder:
             return key
         if key[0] == current_app:
             return None  # Django ignores them within the app (#22325).
+        version = self.version.get(key[0], 0)
+        cached = self.ends.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         found = self.roots(key[0]) if key[1] == FIRST else self.leaves(key[0])
-        return found[0] if found else None
+        answer = found[0] if found else None
+        self.ends[key] = (version, answer)
+        return answer
 
     def is_external(
             self, origin: MigrationInfo, entry: Dependency, run_before: bool,
@@ -353,6 +369,12 @@ def _resolve(
         problems: list[Problem],
 ) -> MigrationInfo:
     """Resolve swappable dependencies; drop (and report) unresolvable ones."""
+    if not any(
+            e.setting is not None
+            for e in (*info.dependencies, *info.run_before, *info.replaces)
+    ):
+        return info
+
     def resolve(entries: tuple[Dependency, ...]) -> tuple[Dependency, ...]:
         kept = []
         for entry in entries:
@@ -378,6 +400,26 @@ def _resolve(
     )
 
 
+def _cycle_candidates(
+        parents: Mapping[MigrationKey, frozenset[MigrationKey]],
+) -> set[MigrationKey]:
+    """Nodes left after Kahn's algorithm: those on or after a cycle."""
+    pending = {key: len(ps) for key, ps in parents.items()}
+    children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in parents}
+    for child, ps in parents.items():
+        for parent in ps:
+            children[parent].append(child)
+    ready = [key for key, count in pending.items() if count == 0]
+    while ready:
+        key = ready.pop()
+        del pending[key]
+        for child in children[key]:
+            pending[child] -= 1
+            if pending[child] == 0:
+                ready.append(child)
+    return set(pending)
+
+
 def _find_cycles(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
 ) -> list[tuple[list[MigrationKey], list[MigrationKey]]]:
@@ -386,6 +428,15 @@ def _find_cycles(
     Each cycle lists nodes so that every next one depends on the previous,
     like Django's ``CircularDependencyError`` text.
     """
+    # Kahn's algorithm first: what it cannot order holds every cycle (plus
+    # what depends on one) and is usually empty.
+    remaining = _cycle_candidates(parents)
+    if not remaining:
+        return []
+    parents = {
+        k: frozenset(p for p in v if p in remaining)
+        for k, v in parents.items() if k in remaining
+    }
     children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in parents}
     for child, ps in parents.items():
         for parent in ps:
