@@ -66,8 +66,11 @@ def files_aside(
 
 
 def _restore(top: str, holder: str) -> list[str]:
-    with open(os.path.join(holder, MANIFEST)) as f:
-        paths = json.load(f)
+    try:
+        with open(os.path.join(holder, MANIFEST)) as f:
+            paths = json.load(f)
+    except FileNotFoundError:
+        return []  # restored already (restore_leftovers)
     restored = []
     for index, rel in enumerate(paths):
         kept = os.path.join(holder, str(index))
