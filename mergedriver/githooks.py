@@ -105,8 +105,7 @@ def _has_parallel_leaves(top: str, *, index: bool) -> bool:
 
 def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
     from mergedriver.resolve import resolve
-    status: int = resolve(top, out=out, **kwargs)  # type: ignore[arg-type]
-    return status
+    return resolve(top, out=out, **kwargs)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- hooks
@@ -118,7 +117,9 @@ def conclude_merge(clone: gitsetup.Clone, hook: str, out: TextIO) -> int:
         return 0
     print(f'migmerge ({hook}): this merge leaves parallel migrations.', file=out)
     try:
-        status = _resolve(clone.top, out, strategy='auto', stage=True)
+        status = _resolve(
+            clone.top, out, strategy='auto', stage=True, index=True,
+        )
     except MigmergeError as e:
         print(f'migmerge: {e}', file=out)
         status = 2
@@ -265,3 +266,29 @@ def run_hook(
     else:
         raise MigmergeError(f'unknown hook {hook!r}')
     return chained_status or status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mergedriver.githooks [--hooks-dir DIR] NAME [--] ARGS``:
+    what the installed scripts run; skips the CLI's imports, because a hook
+    that has nothing to do should cost little more than Python's start."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    hooks_dir = None
+    if args[:1] == ['--hooks-dir'] and len(args) >= 2:
+        hooks_dir = args[1]
+        args = args[2:]
+    if not args:
+        print('usage: python -m mergedriver.githooks [--hooks-dir DIR] NAME [-- ARGS]', file=sys.stderr)
+        return 2
+    hook, rest = args[0], args[1:]
+    if rest[:1] == ['--']:
+        rest = rest[1:]
+    try:
+        return run_hook(hook, rest, hooks_dir=hooks_dir)
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

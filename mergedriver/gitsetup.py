@@ -4,8 +4,10 @@ hooks into one clone.
 What install does, every step idempotent and undone by uninstall:
 
 - git config (local, never committed): ``merge.migmerge.name``,
-  ``merge.migmerge.driver`` (this interpreter, ``-m mergedriver merge-file``,
-  so the clone keeps using the migmerge it was installed with) and
+  ``merge.migmerge.driver`` (this interpreter, ``-m mergedriver.mergefile``
+  -- ``migmerge merge-file`` without the CLI's imports -- so the clone keeps
+  using the migmerge it was installed with; local config is machine-specific
+  anyway) and
   ``merge.migmerge.recursive = text``: inner merges of a criss-cross history
   use git's text merge, and the driver reads the virtual base's conflict
   markers (DESIGN.md §6);
@@ -52,7 +54,7 @@ ATTRIBUTE_PATTERNS = (
 
 def driver_command(python: str = sys.executable) -> str:
     """The ``merge.migmerge.driver`` value; git runs it with the shell."""
-    return f'{shlex.quote(python)} -m mergedriver merge-file %O %A %B %P %L'
+    return f'{shlex.quote(python)} -m mergedriver.mergefile %O %A %B %P %L'
 
 
 def attributes_block() -> str:
@@ -75,7 +77,7 @@ def hook_script(hook: str, python: str = sys.executable) -> str:
         f'MIGMERGE_PYTHON={shlex.quote(python)}\n'
         'HOOKS_DIR="$(cd "$(dirname "$0")" && pwd)"\n'
         'if [ -x "$MIGMERGE_PYTHON" ]; then\n'
-        '    exec "$MIGMERGE_PYTHON" -m mergedriver hook '
+        '    exec "$MIGMERGE_PYTHON" -m mergedriver.githooks '
         f'--hooks-dir "$HOOKS_DIR" {hook} -- "$@"\n'
         'elif command -v migmerge > /dev/null; then\n'
         f'    exec migmerge hook --hooks-dir "$HOOKS_DIR" {hook} -- "$@"\n'

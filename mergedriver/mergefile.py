@@ -276,7 +276,18 @@ def merge_file(
     return text_merge(base_path, ours_path, theirs_path, marker_size)
 
 
-def main(argv: Sequence[str]) -> int:
-    base, ours, theirs, path, *rest = argv
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mergedriver.mergefile %O %A %B %P [%L]``: what
+    ``merge.migmerge.driver`` runs (the same as ``migmerge merge-file``,
+    without the CLI's imports: git waits for every driver call)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) not in (4, 5):
+        print('usage: python -m mergedriver.mergefile %O %A %B %P [%L]', file=sys.stderr)
+        return 2
+    base, ours, theirs, path, *rest = args
     marker_size = int(rest[0]) if rest and rest[0].isdigit() else 7
     return merge_file(base, ours, theirs, path, marker_size)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

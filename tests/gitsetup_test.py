@@ -57,7 +57,7 @@ def test_install_writes_config_attributes_and_hooks(repo: Path) -> None:
     gitsetup.install(str(repo))
     driver = git(repo, 'config', 'merge.migmerge.driver').strip()
     assert driver == gitsetup.driver_command()
-    assert driver.endswith('-m mergedriver merge-file %O %A %B %P %L')
+    assert driver.endswith('-m mergedriver.mergefile %O %A %B %P %L')
     assert git(repo, 'config', 'merge.migmerge.recursive').strip() == 'text'
     attributes = (repo / '.gitattributes').read_text()
     assert '**/migrations/max_migration.txt merge=migmerge\n' in attributes

@@ -1,0 +1,321 @@
+"""End to end through real git: ``migmerge install``, then ``git merge``,
+``git rebase`` and ``git pull --rebase`` between temp clones; the hooks and
+the merge driver resolve, and real Django migrates the result from an empty
+SQLite database."""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import djangoproc
+from hooks_testing import add_migration
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
+from mergedriver import gitsetup
+from mergedriver.check import check_tree
+from mergedriver.config import load_config
+from mergedriver.source import open_tree
+
+APP = 'shop'
+
+
+def commit_all(repo: Path, message: str = 'commit') -> None:
+    # --no-verify: setting up history needs no hooks, and each costs a
+    # Python start-up
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '--no-verify', '-m', message)
+
+
+def add_field(name: str, field: str = "models.TextField(default='')") -> str:
+    return (
+        '        migrations.AddField(\n'
+        "            model_name='userprofile',\n"
+        f"            name='{name}',\n"
+        f'            field={field},\n'
+        '        ),\n'
+    )
+
+
+def alter_field(name: str, field: str) -> str:
+    return (
+        '        migrations.AlterField(\n'
+        "            model_name='userprofile',\n"
+        f"            name='{name}',\n"
+        f'            field={field},\n'
+        '        ),\n'
+    )
+
+
+CREATE = (
+    '        migrations.CreateModel(\n'
+    "            name='UserProfile',\n"
+    '            fields=[\n'
+    "                ('id', models.AutoField(primary_key=True)),\n"
+    '            ],\n'
+    '        ),\n'
+)
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+
+
+def new_files(repo: Path) -> list[str]:
+    return sorted(
+        line[3:] for line in git(repo, 'status', '--porcelain').splitlines()
+    )
+
+
+def merge_open(repo: Path) -> bool:
+    return (repo / '.git/MERGE_HEAD').exists()
+
+
+def make_project(repo: Path, *, lock: str | None = None) -> Path:
+    """An app with 0001_initial and 0002_userprofile_name, migmerge
+    installed and .gitattributes committed."""
+    make_repo(repo)
+    add_migration(repo, APP, '0001_initial', operations=CREATE, extra='    initial = True\n\n')
+    add_migration(repo, APP, '0002_userprofile_name', [(APP, '0001_initial')], add_field('name'))
+    if lock == 'max_migration':
+        write(repo / APP / 'migrations/max_migration.txt', '0002_userprofile_name\n')
+    elif lock == 'sentry':
+        write(repo / 'migrations_lockfile.txt', LOCK_HEADER + f'{APP}: 0002_userprofile_name\n')
+    gitsetup.install(str(repo))
+    commit_all(repo, 'initial')
+    return repo
+
+
+LOCK_HEADER = (
+    'Django migrations lock file. This helps us avoid migration conflicts on '
+    'master.\nIf you have a conflict in this file, it means that someone has '
+    'committed a migration\nahead of you.\n\n'
+)
+
+
+def branch_with(
+        repo: Path, branch: str, migrations: Sequence[tuple[str, str, str]],
+        *, lock: str | None = None, start: str = 'main',
+) -> None:
+    """Commit ``(name, depends_on, operations)`` migrations on ``branch``."""
+    git(repo, 'checkout', '-q', '-B', branch, start)
+    for name, parent, operations in migrations:
+        add_migration(repo, APP, name, [(APP, parent)], operations)
+        if lock == 'max_migration':
+            write(repo / APP / 'migrations/max_migration.txt', f'{name}\n')
+        elif lock == 'sentry':
+            write(repo / 'migrations_lockfile.txt', LOCK_HEADER + f'{APP}: {name}\n')
+        commit_all(repo, f'add {name}')
+
+
+def assert_migrates(repo: Path, columns: Sequence[str]) -> None:
+    """``migrate`` from an empty SQLite database; the table's columns."""
+    settings_dir = repo.parent / 'settings'
+    settings_dir.mkdir(exist_ok=True)
+    settings = djangoproc.write_settings(settings_dir, installed_apps=[APP])
+    result = djangoproc.run(
+        '''
+from django.core.management import call_command
+from django.db import connection
+call_command('migrate', verbosity=0)
+with connection.cursor() as cursor:
+    result = sorted(
+        c.name for c in
+        connection.introspection.get_table_description(cursor, 'shop_userprofile')
+    )
+''',
+        settings=settings, paths=[settings_dir, repo],
+    )
+    assert result == sorted(['id', *columns])
+
+
+def assert_one_leaf(repo: Path) -> None:
+    result = check_tree(open_tree(str(repo)), load_config(str(repo)))
+    assert result.problems == ()
+    assert all(len(app.leaves) == 1 for app in result.apps), result.apps
+
+
+@pytest.fixture
+def project(tmp_path: Path, git_home: Path) -> Path:
+    repo = make_project(tmp_path / 'repo')
+    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))])
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
+    return repo
+
+
+# ------------------------------------------------------------------ merge
+
+
+def test_clean_merge_writes_merge_migration(project: Path) -> None:
+    repo = project
+    proc = run(repo, 'git', 'merge', '--no-edit', 'address')
+    assert proc.returncode != 0
+    merge_name = '0004_merge_0003_userprofile_address_0003_userprofile_age'
+    assert f'wrote {APP}/migrations/{merge_name}.py' in proc.stderr
+    assert 'run `git commit` to conclude the merge' in proc.stderr
+    assert merge_open(repo)
+    assert new_files(repo) == [
+        f'{APP}/migrations/0003_userprofile_address.py',
+        f'{APP}/migrations/{merge_name}.py',
+    ]
+    git(repo, 'commit', '-q', '--no-edit')
+    assert not merge_open(repo)
+    assert git(repo, 'rev-list', '--count', '--merges', 'HEAD').strip() == '1'
+    assert git(repo, 'status', '--porcelain') == ''
+    committed = git(repo, 'show', '--name-only', '--format=', '-m', '--first-parent', 'HEAD')
+    assert f'{APP}/migrations/{merge_name}.py' in committed.split()
+    assert_one_leaf(repo)
+    assert_migrates(repo, ['name', 'address', 'age'])
+
+
+def test_merge_with_textual_conflict_elsewhere(project: Path) -> None:
+    repo = project
+    git(repo, 'checkout', '-q', 'address')
+    write(repo / 'README', 'theirs\n')
+    commit_all(repo)
+    git(repo, 'checkout', '-q', 'main')
+    write(repo / 'README', 'ours\n')
+    commit_all(repo)
+    proc = run(repo, 'git', 'merge', '--no-edit', 'address')
+    assert proc.returncode != 0
+    assert 'CONFLICT' in proc.stdout
+    assert 'migmerge' not in proc.stderr  # no hook before the conflicts
+    write(repo / 'README', 'both\n')
+    git(repo, 'add', 'README')
+    proc = run(repo, 'git', 'commit', '--no-edit')
+    assert proc.returncode != 0
+    assert 'migmerge (pre-commit)' in proc.stderr
+    assert merge_open(repo)
+    git(repo, 'commit', '-q', '--no-edit')
+    assert not merge_open(repo)
+    assert_one_leaf(repo)
+
+
+def test_flag_writes_nothing_and_names_the_field(tmp_path: Path, git_home: Path) -> None:
+    repo = make_project(tmp_path / 'repo')
+    branch_with(repo, 'other', [('0003_alter_name', '0002_userprofile_name', alter_field('name', 'models.CharField(max_length=10)'))])
+    branch_with(repo, 'main', [('0003_alter_name_more', '0002_userprofile_name', alter_field('name', 'models.CharField(max_length=99)'))])
+    proc = run(repo, 'git', 'merge', '--no-edit', 'other')
+    assert proc.returncode != 0
+    assert 'name' in proc.stderr and 'userprofile' in proc.stderr.lower()
+    assert 'nothing was written' in proc.stderr
+    assert merge_open(repo)
+    assert new_files(repo) == [f'{APP}/migrations/0003_alter_name.py']
+
+
+# ----------------------------------------------------------------- rebase
+
+
+def test_rebase_renumbers_and_commits(project: Path) -> None:
+    repo = project
+    git(repo, 'checkout', '-q', 'address')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    log = git(repo, 'log', '--format=%s', 'main..HEAD').splitlines()
+    assert log == [
+        'Renumber migrations after rebase (migmerge)',
+        'add 0003_userprofile_address',
+    ]
+    assert git(repo, 'status', '--porcelain') == ''
+    names = sorted(p.name for p in (repo / APP / 'migrations').glob('0*.py'))
+    assert names[-2:] == ['0003_userprofile_age.py', '0004_userprofile_address.py']
+    assert_one_leaf(repo)
+    assert_migrates(repo, ['name', 'address', 'age'])
+
+
+def test_pull_rebase_chain_of_three_and_dependent_app(tmp_path: Path, git_home: Path) -> None:
+    origin = make_project(tmp_path / 'origin')
+    git(origin, 'config', 'receive.denyCurrentBranch', 'ignore')
+    mine = tmp_path / 'mine'
+    git(tmp_path, 'clone', '-q', str(origin), str(mine))
+    gitsetup.install(str(mine))
+    # upstream moves on
+    branch_with(origin, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
+    # three local migrations, and another app depending on the middle one
+    branch_with(mine, 'main', [
+        ('0003_userprofile_a', '0002_userprofile_name', add_field('a')),
+        ('0004_userprofile_b', '0003_userprofile_a', add_field('b')),
+        ('0005_userprofile_c', '0004_userprofile_b', add_field('c')),
+    ])
+    add_migration(mine, 'billing', '0001_initial', [(APP, '0004_userprofile_b')], '')
+    commit_all(mine, 'billing')
+    proc = run(mine, 'git', 'pull', '--rebase', '-q')
+    assert proc.returncode == 0, proc.stderr
+    assert git(mine, 'log', '-1', '--format=%s').strip() == 'Renumber migrations after rebase (migmerge)'
+    names = sorted(p.stem for p in (mine / APP / 'migrations').glob('0*.py'))
+    assert names == [
+        '0001_initial', '0002_userprofile_name', '0003_userprofile_age',
+        '0004_userprofile_a', '0005_userprofile_b', '0006_userprofile_c',
+    ]
+    assert "('shop', '0005_userprofile_b')" in (mine / 'billing/migrations/0001_initial.py').read_text()
+    assert_one_leaf(mine)
+    assert_migrates(mine, ['name', 'age', 'a', 'b', 'c'])
+
+
+def test_rebase_amend_mode(project: Path) -> None:
+    repo = project
+    git(repo, 'config', 'migmerge.postRewrite', 'amend')
+    git(repo, 'checkout', '-q', 'address')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, 'log', '--format=%s', 'main..HEAD').splitlines() == [
+        'add 0003_userprofile_address',
+    ]
+    assert (repo / APP / 'migrations/0004_userprofile_address.py').exists()
+    assert_one_leaf(repo)
+
+
+# ------------------------------------------------------------- lock files
+
+
+@pytest.mark.parametrize(('style', 'rerere'), (('merge', False), ('diff3', True)))
+def test_max_migration_merge(tmp_path: Path, git_home: Path, style: str, rerere: bool) -> None:
+    repo = make_project(tmp_path / 'repo', lock='max_migration')
+    git(repo, 'config', 'merge.conflictStyle', style)
+    git(repo, 'config', 'rerere.enabled', str(rerere).lower())
+    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))], lock='max_migration')
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))], lock='max_migration')
+    proc = run(repo, 'git', 'merge', '--no-edit', 'address')
+    assert 'CONFLICT' not in proc.stdout, proc.stdout
+    assert 'run `git commit` to conclude the merge' in proc.stderr
+    merge_name = '0004_merge_0003_userprofile_address_0003_userprofile_age'
+    lock = repo / APP / 'migrations/max_migration.txt'
+    assert lock.read_text() == f'{merge_name}\n'
+    git(repo, 'commit', '-q', '--no-edit')
+    assert git(repo, 'status', '--porcelain') == ''
+    assert_one_leaf(repo)
+
+
+def test_max_migration_rebase(tmp_path: Path, git_home: Path) -> None:
+    repo = make_project(tmp_path / 'repo', lock='max_migration')
+    git(repo, 'config', 'rerere.enabled', 'true')
+    branch_with(repo, 'feature', [
+        ('0003_userprofile_a', '0002_userprofile_name', add_field('a')),
+        ('0004_userprofile_b', '0003_userprofile_a', add_field('b')),
+    ], lock='max_migration')
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))], lock='max_migration')
+    git(repo, 'checkout', '-q', 'feature')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lock = repo / APP / 'migrations/max_migration.txt'
+    assert lock.read_text() == '0005_userprofile_b\n'
+    assert (repo / APP / 'migrations/0005_userprofile_b.py').exists()
+    assert git(repo, 'status', '--porcelain') == ''
+    assert_one_leaf(repo)
+    assert_migrates(repo, ['name', 'age', 'a', 'b'])
+
+
+def test_sentry_lockfile_merge(tmp_path: Path, git_home: Path) -> None:
+    repo = make_project(tmp_path / 'repo', lock='sentry')
+    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))], lock='sentry')
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))], lock='sentry')
+    proc = run(repo, 'git', 'merge', '--no-edit', 'address')
+    assert 'CONFLICT' not in proc.stdout, proc.stdout
+    text = (repo / 'migrations_lockfile.txt').read_text()
+    assert text == LOCK_HEADER + f'{APP}: 0004_merge_0003_userprofile_address_0003_userprofile_age\n'
+    git(repo, 'commit', '-q', '--no-edit')
+    assert_one_leaf(repo)
