@@ -405,9 +405,9 @@ def _moves(pi: PlanInput, conflict: Conflict) -> list[_Move]:
     for leaf in moving:
         branch = conflict.branches[leaf]
         _check_movable(graph, conflict, branch)
-        tip_info = graph.nodes[(conflict.app, tip)]
         number = parse_number(tip)
         if number is None:
+            tip_info = graph.nodes[(conflict.app, tip)]
             raise _Refuse(
                 f'{_location(tip_info)}: leaf {tip!r} has no number; cannot '
                 f'number migrations after it',
