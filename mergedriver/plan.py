@@ -153,6 +153,14 @@ class PlanInput:
     mainline: str | None = None  # the ref ``published`` was read from
     stay: frozenset[MigrationKey] | None = None
     name: str | None = None
+    # Where lock files are read when planning from the index: the work
+    # tree, which holds a conflicted lock file's markers (the index holds
+    # its stages).  None: ``tree``.
+    lock_tree: Tree | None = None
+
+    @property
+    def locks(self) -> Tree:
+        return self.tree if self.lock_tree is None else self.lock_tree
 
 
 class _Refuse(Exception):
@@ -185,9 +193,9 @@ def _max_migration_actions(
         if package is None:
             continue
         path = posixpath.join(package, MAX_MIGRATION_FILENAME)
-        if not pi.tree.is_file(path):
+        if not pi.locks.is_file(path):
             continue
-        old = _read(pi.tree, path)
+        old = _read(pi.locks, path)
         new = render_max_migration(leaf)
         if old != new:
             actions.append(RewriteFile(path, old, new))
@@ -205,9 +213,9 @@ def _sentry_lockfile_action(
         pi: PlanInput, new_leaves: Mapping[str, str],
 ) -> list[Action]:
     path = LOCKFILE_FILENAME
-    if not pi.tree.is_file(path):
+    if not pi.locks.is_file(path):
         return []
-    old = _read(pi.tree, path)
+    old = _read(pi.locks, path)
     try:
         sides = split_conflict(old, path=path)
         if sides is None:

@@ -144,6 +144,7 @@ def plan_for(
         mainline=mainline_ref,
         stay=stay,
         name=name,
+        lock_tree=open_tree(repo_dir) if index else None,
     )
     strategy_: Strategy = strategy
     return Planned(check, conflicts, make_plan(pi, strategy_))

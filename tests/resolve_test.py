@@ -386,3 +386,36 @@ def test_cli_dry_run_and_non_interactive(two_leaves: Path) -> None:
     assert git(two_leaves, 'status', '--porcelain') == ''
     assert main(['resolve', '-C', str(two_leaves), '--strategy', 'merge']) == 0
     assert git(two_leaves, 'status', '--porcelain').startswith('?? ')
+
+
+def test_index_during_an_open_merge(tmp_path: Path, git_home: Path) -> None:
+    """What the pre-merge-commit hook does: plan from the merged index,
+    write and stage; the merge's own staged files are not edits."""
+    repo = _base(tmp_path / 'repo')
+    git(repo, 'checkout', '-q', '-b', 'feature')
+    add_migration(repo, 'shop', '0003_age', [('shop', '0002_userprofile_email')], AGE)
+    write(repo / 'shop' / 'migrations' / 'max_migration.txt', '0003_age\n')
+    commit_all(repo, 'feature')
+    git(repo, 'checkout', '-q', 'main')
+    add_migration(repo, 'shop', '0003_address', [('shop', '0002_userprofile_email')], ADDRESS)
+    write(repo / 'shop' / 'migrations' / 'max_migration.txt', '0003_address\n')
+    commit_all(repo, 'upstream')
+    proc = subprocess.run(
+        ('git', 'merge', '--no-commit', 'feature'), cwd=repo,
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1  # max_migration.txt conflicts
+    # The conflicted lock file (markers in the work tree) is resolved too.
+    status, out = _run(repo, index=True, stage=True)
+    assert status == 0, out
+    name = '0004_merge_0003_address_0003_age'
+    assert (repo / 'shop/migrations/max_migration.txt').read_text() == (
+        f'{name}\n'
+    )
+    assert sorted(git(repo, 'status', '--porcelain').splitlines()) == [
+        'A  shop/migrations/0003_age.py',
+        f'A  shop/migrations/{name}.py',
+        'M  shop/migrations/max_migration.txt',
+    ]
+    git(repo, 'commit', '-q', '--no-edit')
+    assert _run(repo) == (0, 'migmerge: nothing to resolve\n')
