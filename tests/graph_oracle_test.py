@@ -109,14 +109,47 @@ def keys(items: Any) -> set[tuple[str, str]]:
     return {tuple(k) for k in items}  # type: ignore[misc]
 
 
-@pytest.fixture(scope='module')
-def oracle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+# Two configurations of wagtail's test settings: its custom user app, and
+# its email user with a swapped page model (WAGTAIL_PAGE_MODEL makes
+# wagtailcore's first migration depend on another app).
+CONFIGURATIONS = {
+    'customuser': {
+        'apps': WAGTAIL_APPS,
+        'settings': {'AUTH_USER_MODEL': 'customuser.CustomUser'},
+    },
+    'emailuser-basepage': {
+        'apps': [
+            'wagtail.test.basepage',
+            *(
+                a for a in WAGTAIL_APPS if a not in (
+                    'wagtail.test.apps.CustomUsersAppConfig',
+                    'wagtail.test.customuser',
+                )
+            ),
+            'wagtail.users',
+            'wagtail.test.emailuser',
+        ],
+        'settings': {
+            'AUTH_USER_MODEL': 'emailuser.EmailUser',
+            'WAGTAIL_PAGE_MODEL': 'basepage.BasePage',
+        },
+    },
+}
+
+
+@pytest.fixture(scope='module', params=sorted(CONFIGURATIONS))
+def oracle(
+        request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    configuration = CONFIGURATIONS[request.param]
     directory = tmp_path_factory.mktemp('oracle_settings')
     settings = djangoproc.write_settings(
         directory,
-        installed_apps=CONTRIB_APPS + WAGTAIL_APPS + oscar_apps(),
+        installed_apps=(
+            CONTRIB_APPS + list(configuration['apps']) + oscar_apps()
+        ),
         preamble='from oscar.defaults import *\n',
-        AUTH_USER_MODEL='customuser.CustomUser',
         SITE_ID=1,
         STATIC_URL='/static/',
         MEDIA_URL='/media/',
@@ -127,12 +160,17 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 'ENGINE': 'haystack.backends.simple_backend.SimpleEngine',
             },
         },
+        **configuration['settings'],
     )
     (result,) = djangoproc.loader_graphs(
         settings=settings, paths=[directory],
         report_settings=SWAPPABLE_SETTINGS,
     )
     assert 'error' not in result, result
+    assert result['settings'] == {
+        'WAGTAIL_PAGE_MODEL': 'wagtailcore.Page',
+        **configuration['settings'],
+    }
     return result  # type: ignore[no-any-return]
 
 
