@@ -540,6 +540,60 @@ def _collision(app: str, a: _Op, b: _Op) -> Collision | None:
 
 # ------------------------------------------------------------------- entry
 
+Key = tuple[str, ...]
+
+
+def _keys(op: _Op) -> set[Key]:
+    """Where an operation is found by others: its model, its field, the
+    names it brings in, its index or constraint names."""
+    keys: set[Key] = {('target', t) for t in op.targets}
+    if op.model_key is not None:
+        keys.add(('model', op.model_key))
+        if op.names_field:
+            keys.add(('field', op.model_key, op.field or ''))
+    if op.claim is not None:
+        keys.add(('claim', *op.claim))
+    return keys
+
+
+def _probes(op: _Op) -> set[Key]:
+    """Where an operation looks for partners.  Field operations look at
+    their own field only; operations on a whole model (deleting, renaming,
+    setting a property, listing fields) look at everything on the model.
+    Every rule matches a pair through one side's probe and the other's
+    key."""
+    probes = _keys(op)
+    wide = (
+        op.kind in MODEL_LIFE_OPS or op.kind in MODEL_PROPERTY_OPS or
+        op.kind in FIELD_LIST_OPS
+    )
+    if not wide:
+        probes.discard(('model', op.model_key or ''))
+    return probes
+
+
+def _candidate_pairs(
+        left: list[_Op], right: list[_Op],
+) -> Iterator[tuple[_Op, _Op]]:
+    """Pairs some rule may match, so that long branches are not compared
+    operation by operation."""
+    registered: dict[Key, list[int]] = {}
+    probing: dict[Key, list[int]] = {}
+    for i, op in enumerate(right):
+        for key in _keys(op):
+            registered.setdefault(key, []).append(i)
+        for key in _probes(op):
+            probing.setdefault(key, []).append(i)
+    for a in left:
+        found: set[int] = set()
+        for key in _probes(a):
+            found.update(registered.get(key, ()))
+        for key in _keys(a):
+            found.update(probing.get(key, ()))
+        for i in sorted(found):
+            yield a, right[i]
+
+
 def _sort_key(c: Collision) -> tuple[str, int, str, int, str]:
     return (c.first.path, c.first.line, c.second.path, c.second.line, c.what)
 
@@ -576,11 +630,10 @@ def find_collisions(graph: MigrationGraph, conflict: Conflict) -> (
                 )
     collisions = set()
     for left, right in itertools.combinations(conflict.leaves, 2):
-        for a in ops[left]:
-            for b in ops[right]:
-                found = _collision(conflict.app, a, b)
-                if found is not None:
-                    collisions.add(found)
+        for a, b in _candidate_pairs(ops[left], ops[right]):
+            found = _collision(conflict.app, a, b)
+            if found is not None:
+                collisions.add(found)
     return CollisionReport(
         collisions=tuple(sorted(collisions, key=_sort_key)),
         reviews=tuple(sorted(

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import HealthCheck
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from conftest import MakeMigration
 from mergedriver.analysis import conflicts
+from mergedriver.collisions import _branch_ops
+from mergedriver.collisions import _candidate_pairs
+from mergedriver.collisions import _collision
 from mergedriver.collisions import Collision
 from mergedriver.collisions import CollisionReport
 from mergedriver.collisions import describe
@@ -655,3 +663,94 @@ def test_collisions_sorted_by_first_file_and_line(
 )
 def test_describe(operation: OperationInfo, expected: str) -> None:
     assert describe(operation) == expected
+
+
+KINDS = (
+    'AddField', 'AlterField', 'RemoveField', 'RenameField', 'CreateModel',
+    'DeleteModel', 'RenameModel', 'AlterUniqueTogether', 'AlterModelOptions',
+    'AddIndex', 'RemoveIndex', 'RenameIndex', 'AddConstraint', 'RunPython',
+    'RunSQL', 'MyOperation',
+)
+operations = st.builds(
+    op,
+    st.sampled_from(KINDS),
+    st.sampled_from(('City', 'city', 'Town', 'Country', None)),
+    st.sampled_from(('name', 'title', 'slug', None)),
+    line=st.integers(1, 60),
+    new_name=st.sampled_from(('title', 'Town', 'b_idx', 'slug', None)),
+    target_name=st.sampled_from(('a_idx', 'b_idx', None)),
+    is_data=st.booleans(),
+    scope=st.sampled_from(('both', 'state', 'database')),
+)
+chains = st.lists(st.lists(operations, max_size=4), min_size=1, max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(one=chains, other=chains)
+def test_bucketing_finds_every_pair_a_full_comparison_finds(
+        one: list[list[OperationInfo]], other: list[list[OperationInfo]],
+) -> None:
+    migrations = [MigrationInfo('shop', '0001_initial', 'p')]
+    by_branch = []
+    for i, chain in enumerate((one, other)):
+        infos = [
+            MigrationInfo(
+                'shop', f'{j + 2:04}_b{i}_{j}', f'shop/{i}/{j}.py',
+                operations=tuple(ops),
+            )
+            for j, ops in enumerate(chain)
+        ]
+        by_branch.append(list(_branch_ops(infos)))
+        migrations.extend(infos)
+    full = {
+        found for a in by_branch[0] for b in by_branch[1]
+        if (found := _collision('shop', a, b)) is not None
+    }
+    assert set(
+        _collision('shop', a, b)
+        for a, b in _candidate_pairs(by_branch[0], by_branch[1])
+    ) - {None} == full
+
+
+@settings(
+    max_examples=100, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(one=chains, other=chains)
+def test_branch_order_does_not_change_the_verdict(
+        make_migration: MakeMigration,
+        one: list[list[OperationInfo]], other: list[list[OperationInfo]],
+) -> None:
+    def facts(report: CollisionReport) -> set[tuple[object, ...]]:
+        # The same pairs and reasons, whichever branch sorts first.
+        return {
+            # An index name may be shared by two models: the model
+            # reported is then the earlier file's.
+            (c.what,
+             None if c.what.startswith(('index', 'constraint'))
+             else c.model.lower(),
+             c.field,
+             frozenset(((c.first.kind, c.first.line),
+                        (c.second.kind, c.second.line))))
+            for c in report.collisions
+        }
+
+    forward = report_of(make_migration, one, other)
+    backward = report_of(make_migration, other, one)
+    assert facts(forward) == facts(backward)
+    assert len(forward.reviews) == len(backward.reviews)
+    assert forward.verdict == backward.verdict
+
+
+def test_long_branches_are_compared_quickly(
+        make_migration: MakeMigration,
+) -> None:
+    # 2 x 1500 migrations, each altering its own field: the full pairwise
+    # comparison would be 2.25 million pairs.
+    one = [[op('AlterField', 'city', f'a{i}')] for i in range(1500)]
+    other = [[op('AlterField', 'city', f'b{i}')] for i in range(1500)]
+    other[-1] = [op('AlterField', 'city', 'a7')]
+    start = time.perf_counter()
+    report = report_of(make_migration, one, other)
+    assert len(report.collisions) == 1
+    assert time.perf_counter() - start < 10
