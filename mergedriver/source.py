@@ -516,7 +516,7 @@ def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
     ``site-packages``, nested repositories, excluded globs and (in the work
     tree) directories git ignores -- except that a directory named
     ``migrations`` is read even when ignored, because Django loads what is
-    on disk (the ``no-ignored-migrations`` hook reports those).
+    on disk (the ``migrations-not-ignored`` hook reports those).
     """
     found = []
     stack = ['']
@@ -620,10 +620,15 @@ def app_label_from_apps_py(source: bytes) -> str | None:
     except (SyntaxError, ValueError):
         return None
     imported: set[str] = set()
+    app_config_names = {'AppConfig'}  # and its aliases
     classes: dict[str, _ConfigClass] = {}
     for stmt in module.body:
         if isinstance(stmt, ast.ImportFrom):
             imported.update(a.asname or a.name for a in stmt.names)
+            app_config_names.update(
+                a.asname for a in stmt.names
+                if a.name == 'AppConfig' and a.asname
+            )
         elif isinstance(stmt, ast.Import):
             imported.update(
                 (a.asname or a.name).partition('.')[0] for a in stmt.names
@@ -635,7 +640,7 @@ def app_label_from_apps_py(source: bytes) -> str | None:
             )
 
     def is_app_config_base(base: str) -> bool:
-        return base.rpartition('.')[2] == 'AppConfig'
+        return base.rpartition('.')[2] in app_config_names
 
     def imported_config(base: str) -> bool:
         # An imported AppConfig subclass (``OscarConfig``); recognisable
@@ -768,7 +773,7 @@ def discover_packages(tree: Tree, config: Config) -> dict[str, str]:
         if package in configured_paths:
             continue
         if (app_dir or '.') not in config.app_labels and (
-                package.endswith(_DJANGO_FRAMEWORK) or
+                f'/{package}'.endswith(f'/{_DJANGO_FRAMEWORK}') or
                 not _looks_like_app(tree, app_dir)
         ):
             continue

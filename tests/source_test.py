@@ -288,6 +288,12 @@ def test_plain_directory(tmp_path: Path) -> None:
             'class NotAConfig:\n    label = "nope"\n',
             None, id='not an AppConfig',
         ),
+        pytest.param(
+            'from django.apps import AppConfig as Base\n'
+            'class A(Base):\n'
+            '    label = "aliased"\n',
+            'aliased', id='AppConfig imported under another name',
+        ),
         pytest.param('def broken(:\n', None, id='syntax error'),
         pytest.param(
             'from django.apps import AppConfig\n'
