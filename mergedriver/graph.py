@@ -16,10 +16,16 @@ records:
 5. placeholders that survive are missing dependencies; then cycles.
 
 Django visits migrations in ``INSTALLED_APPS`` order and each app's modules in
-``set`` order, which varies between runs; it only matters in corner cases.
-We use :func:`loading_order`: keys sorted, except that a squash named in
-another squash's ``replaces`` comes before it (the one order in which Django
-accepts a squash of a squash).
+``set`` order, which varies between runs (hash randomization).  The result
+depends on it only in corner cases, where Django itself is not repeatable:
+a squash of a squash (Django fails with "Unable to find replacement node"
+when it meets the outer one first), two squashes replacing the same
+migration (the first one met takes its edges), a same-app ``run_before``
+moving a root or leaf that another app's ``__first__`` / ``__latest__`` is
+resolved to.  We use :func:`loading_order`: keys sorted, except that a
+squash named in another squash's ``replaces`` comes before it, the one order
+in which Django accepts a squash of a squash.  The oracle tests make Django
+visit in that same order (any order is one Django may take).
 
 Apps that no input migration belongs to are *external* (Django's own apps
 when a project does not vendor Django): edges to them are recorded in
