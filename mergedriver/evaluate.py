@@ -256,12 +256,18 @@ def decode_source(data: bytes, path: str) -> str:
     return text
 
 
-def line_starts_segment(
-        lines: list[bytes], *, byte_columns: bool,
-) -> Callable[[Span], str]:
-    """A ``segment`` function over the module's physical lines."""
+def source_segment(text: str, *, byte_columns: bool) -> Callable[[Span], str]:
+    """A ``segment`` function over the module's physical lines.
+
+    Lines are split only when a message needs a snippet (rarely).
+    """
+    lines: list[bytes] = []
 
     def segment(span: Span) -> str:
+        if not lines:
+            lines.extend(
+                text.encode('utf-8', 'surrogatepass').splitlines(keepends=True),
+            )
         line, col, end_line, end_col = span
         chunk = lines[line - 1:end_line]
         if not chunk:
@@ -343,7 +349,6 @@ def _shape(value: Value | Expr) -> object:
     if isinstance(value, Seq):
         return ('S', tuple(_shape(i) for i in value.items))
     if isinstance(value, Call):
-        assert isinstance(value, Call)
         return (
             'K', _shape(value.func), tuple(_shape(a) for a in value.args),
             tuple((k, _shape(v)) for k, v in value.kwargs),
@@ -379,12 +384,12 @@ class _Evaluator:
     def value(self, expr: Expr, scope: _Scope) -> Value:  # noqa: C901
         if isinstance(expr, Const):
             return expr
+        if isinstance(expr, Call):
+            return self.call(expr, scope)
         if isinstance(expr, Name):
-            assert isinstance(expr, Name)
             found = scope.lookup(expr.id)
             return Ref(expr.id, expr.span) if found is None else found
         if isinstance(expr, Seq):
-            assert isinstance(expr, Seq)
             items: list[Value] = []
             for item in expr.items:
                 if isinstance(item, Starred):
@@ -397,7 +402,6 @@ class _Evaluator:
                     items.append(self.value(item, scope))
             return Seq(tuple(items), expr.span)
         if isinstance(expr, Attr):
-            assert isinstance(expr, Attr)
             base = self.value(expr.value, scope)
             if isinstance(base, Ref):
                 return Ref(f'{base.qualname}.{expr.attr}', expr.span)
@@ -409,26 +413,23 @@ class _Evaluator:
         if isinstance(expr, Call):
             return self.call(expr, scope)
         if isinstance(expr, Add):
-            assert isinstance(expr, Add)
             left = self.value(expr.left, scope)
             right = self.value(expr.right, scope)
             return _add(left, right, expr.span)
         if isinstance(expr, IfExp):
-            assert isinstance(expr, IfExp)
             return _merge(
                 None,
                 [self.value(expr.body, scope), self.value(expr.orelse, scope)],
                 expr.span,
             )
         if isinstance(expr, Starred):
-            assert isinstance(expr, Starred)
             return Starred(self.value(expr.value, scope), expr.span)
         return Unknown(expr.span)
 
     def call(self, expr: Call, scope: _Scope) -> Value:
         func = self.value(expr.func, scope)
-        args = tuple(self.value(a, scope) for a in expr.args)
-        kwargs = tuple((k, self.value(v, scope)) for k, v in expr.kwargs)
+        args = tuple([self.value(a, scope) for a in expr.args])
+        kwargs = tuple([(k, self.value(v, scope)) for k, v in expr.kwargs])
         if isinstance(func, FuncValue):
             return self.invoke(func, args, kwargs, expr.span, scope)
         if isinstance(func, Ref) and (
@@ -499,12 +500,10 @@ class _Evaluator:
     ) -> None:
         for stmt in body:
             if isinstance(stmt, Assign):
-                assert isinstance(stmt, Assign)
                 self.assign(stmt.target, self.value(stmt.value, scope), scope)
             elif isinstance(stmt, ExprStmt):
                 self.expr_stmt(stmt.value, scope)
             elif isinstance(stmt, AugAdd):
-                assert isinstance(stmt, AugAdd)
                 current = self.lookup_dotted(stmt.target, scope)
                 right = self.value(stmt.value, scope)
                 if current is None:
@@ -515,11 +514,9 @@ class _Evaluator:
             elif isinstance(stmt, Branches):
                 self.branches(stmt.blocks, scope, returns)
             elif isinstance(stmt, Import):
-                assert isinstance(stmt, Import)
                 for bound, qualname in stmt.names:
                     scope.vars[bound] = Ref(qualname, stmt.span)
             elif isinstance(stmt, Rebind):
-                assert isinstance(stmt, Rebind)
                 for name in stmt.names:
                     scope.vars[name] = Unknown(
                         stmt.span,
@@ -527,7 +524,6 @@ class _Evaluator:
                         f'evaluated statically',
                     )
             elif isinstance(stmt, ClassDef):
-                assert isinstance(stmt, ClassDef)
                 bases = tuple(self.value(b, scope) for b in stmt.bases)
                 body_scope = _Scope(scope)
                 self.run(stmt.body, body_scope, None)
@@ -535,7 +531,6 @@ class _Evaluator:
                     stmt.name, bases, body_scope.vars, stmt.span[0], stmt.span,
                 )
             elif isinstance(stmt, Def):
-                assert isinstance(stmt, Def)
                 defaults = {
                     p.name: self.value(p.default, scope)
                     for p in stmt.params if p.default is not None
@@ -545,7 +540,6 @@ class _Evaluator:
                     stmt.body, stmt.span,
                 )
             elif isinstance(stmt, Return):
-                assert isinstance(stmt, Return)
                 if returns is not None:
                     returns.append(
                         Const(None, stmt.span) if stmt.value is None

@@ -29,35 +29,39 @@ def _span(node: ast.expr | ast.stmt | ast.excepthandler) -> ir.Span:
 
 
 def _expr(node: ast.expr) -> ir.Expr:  # noqa: C901
+    # Hot path (every expression of every module): spans inlined.
+    span = (
+        node.lineno, node.col_offset,
+        node.end_lineno or node.lineno, node.end_col_offset or 0,
+    )
     if isinstance(node, ast.Constant):
-        return ir.Const(node.value, _span(node))
+        return ir.Const(node.value, span)
     if isinstance(node, ast.Name):
-        return ir.Name(node.id, _span(node))
-    if isinstance(node, ast.Attribute):
-        return ir.Attr(_expr(node.value), node.attr, _span(node))
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return ir.Seq(
-            tuple(_expr(e) for e in node.elts),
-            _span(node),
-        )
+        return ir.Name(node.id, span)
     if isinstance(node, ast.Call):
-        return _call(node)
+        return ir.Call(
+            _expr(node.func),
+            tuple([_expr(a) for a in node.args]),
+            tuple([(k.arg, _expr(k.value)) for k in node.keywords]),
+            span,
+        )
+    if isinstance(node, ast.Attribute):
+        return ir.Attr(_expr(node.value), node.attr, span)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return ir.Seq(tuple([_expr(e) for e in node.elts]), span)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return ir.Add(_expr(node.left), _expr(node.right), _span(node))
+        return ir.Add(_expr(node.left), _expr(node.right), span)
     if isinstance(node, ast.Starred):
-        return ir.Starred(_expr(node.value), _span(node))
+        return ir.Starred(_expr(node.value), span)
     if isinstance(node, ast.IfExp):
-        return ir.IfExp(_expr(node.body), _expr(node.orelse), _span(node))
-    return ir.Opaque(_span(node))
+        return ir.IfExp(_expr(node.body), _expr(node.orelse), span)
+    return ir.Opaque(span)
 
 
 def _call(node: ast.Call) -> ir.Call:
-    return ir.Call(
-        _expr(node.func),
-        tuple(_expr(a) for a in node.args),
-        tuple((k.arg, _expr(k.value)) for k in node.keywords),
-        _span(node),
-    )
+    call = _expr(node)
+    assert isinstance(call, ir.Call)
+    return call
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -221,10 +225,7 @@ def module_ir(text: str) -> ir.ModuleIR:
         body = _stmts(tree.body)
     except RecursionError as e:
         raise FastPathUnavailable(str(e))
-    lines = text.encode('utf-8', 'surrogatepass').splitlines(keepends=True)
-    return ir.ModuleIR(
-        body, ir.line_starts_segment(lines, byte_columns=True),
-    )
+    return ir.ModuleIR(body, ir.source_segment(text, byte_columns=True))
 
 
 def parse_migration(

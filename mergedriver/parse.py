@@ -343,10 +343,7 @@ def module_ir(text: str, path: str) -> ir.ModuleIR:
         body = translator.stmts(wrapper.module.body)
     except RecursionError:
         raise ParseError('module is too deeply nested', path=path, line=1)
-    lines = text.encode('utf-8', 'surrogatepass').splitlines(keepends=True)
-    return ir.ModuleIR(
-        body, ir.line_starts_segment(lines, byte_columns=False),
-    )
+    return ir.ModuleIR(body, ir.source_segment(text, byte_columns=False))
 
 
 def parse_migration(
