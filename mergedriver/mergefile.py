@@ -237,8 +237,9 @@ def structured_merge(
         merge = merge_max_migration if kind == 'max_migration' else merge_lockfile
         return merge(sides, path=path, mode=mode, now=now, marker_size=marker_size)
     if is_migration_module(path):
-        from mergedriver import modulemerge
-        return modulemerge.merge_module(base, ours, theirs)
+        # libcst is imported only for modules, never for lock files
+        from mergedriver.modulemerge import merge_module
+        return merge_module(base, ours, theirs)
     return None
 
 
