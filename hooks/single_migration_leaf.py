@@ -44,8 +44,8 @@ def explain(index: IndexGraph, problems: Sequence[Problem]) -> list[str]:
             lines.append(f'  leaf of {app}: {name} ({info.path})')
     if any(p.kind == 'multiple-leaves' for p in problems):
         lines.append(
-            f"To fix them run '{RESOLVE_COMMAND}' (a merge migration; "
-            f"'{RESOLVE_COMMAND} --dry-run' shows the plan first)",
+            f"To fix them run '{RESOLVE_COMMAND}' "
+            f"('{RESOLVE_COMMAND} --dry-run' shows the plan first)",
         )
     return lines
 

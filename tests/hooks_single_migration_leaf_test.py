@@ -58,8 +58,8 @@ def test_two_leaves(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         '  leaf of blog: 0003_post_author '
         '(blog/migrations/0003_post_author.py)',
         '  leaf of blog: 0003_post_slug (blog/migrations/0003_post_slug.py)',
-        "To fix them run 'migmerge resolve' (a merge migration; "
-        "'migmerge resolve --dry-run' shows the plan first)",
+        "To fix them run 'migmerge resolve' "
+        "('migmerge resolve --dry-run' shows the plan first)",
     ]
 
 
