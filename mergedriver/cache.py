@@ -184,7 +184,8 @@ def _parser_modules(package_dir: str) -> list[str]:
             if sub or plain:
                 todo.append((sub or plain).decode())
             else:  # from mergedriver import a, b as c
-                for part in names.replace(b'(', b'').replace(b')', b'').split(b','):
+                bare = names.replace(b'(', b'').replace(b')', b'')
+                for part in bare.split(b','):
                     if part.strip():
                         todo.append(part.split()[0].decode())
     return sorted(seen)
@@ -231,7 +232,9 @@ class Cache:
     """blob id -> JSON text.  Never raises: on any database trouble it
     turns itself off and reports misses; ``error`` says why."""
 
-    def __init__(self, path: str | None, *, version: str | None = None) -> None:
+    def __init__(
+            self, path: str | None, *, version: str | None = None,
+    ) -> None:
         self.path = path
         self.version = version or parser_version()
         self.error: str | None = None
@@ -305,7 +308,8 @@ class Cache:
         try:
             rows = self._db.execute(
                 'SELECT oid, data FROM records '
-                'WHERE version = ? AND oid IN (SELECT value FROM json_each(?))',
+                'WHERE version = ? AND '
+                'oid IN (SELECT value FROM json_each(?))',
                 (self.version, wanted),
             ).fetchall()
         except sqlite3.Error as e:
@@ -341,7 +345,9 @@ class Cache:
             return {}
         return {path: (key, oid) for path, key, oid in rows}
 
-    def put_stats(self, root: str, rows: Iterable[tuple[str, str, str]]) -> None:
+    def put_stats(
+            self, root: str, rows: Iterable[tuple[str, str, str]],
+    ) -> None:
         """Remember (path, stat key, blob id) for files under ``root``."""
         self._write(
             'INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?)',

@@ -113,7 +113,9 @@ def _section_line(text: str, section: str) -> int | None:
 
 def _clean_dir(value: str) -> str:
     """``./src/app/`` -> ``src/app``; ``.`` -> ``.``."""
-    parts = [p for p in value.replace('\\', '/').split('/') if p not in ('', '.')]
+    parts = [
+        p for p in value.replace('\\', '/').split('/') if p not in ('', '.')
+    ]
     return '/'.join(parts) or '.'
 
 
@@ -121,14 +123,23 @@ def _check_mapping_values(key: str, mapping: dict[str, str]) -> str | None:
     """A message when a mapping's entries cannot be right, else None."""
     for k, v in mapping.items():
         if key == 'app_labels' and not v.isidentifier():
-            return f'app_labels: label {v!r} for {k!r} is not a Python identifier'
+            return (
+                f'app_labels: label {v!r} for {k!r} is not a Python '
+                f'identifier'
+            )
         if key == 'migration_modules':
             if not k.isidentifier():
-                return f'migration_modules: app label {k!r} is not a Python identifier'
+                return (
+                    f'migration_modules: app label {k!r} is not a Python '
+                    f'identifier'
+                )
             if v and not all(p.isidentifier() for p in v.split('.')):
                 return f'migration_modules: {v!r} is not a dotted module name'
         if key == 'swappable' and v.count('.') != 1:
-            return f"swappable: {k} = {v!r} is not of the form 'app_label.ModelName'"
+            return (
+                f'swappable: {k} = {v!r} is not of the form '
+                f"'app_label.ModelName'"
+            )
     return None
 
 

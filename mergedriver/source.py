@@ -409,7 +409,10 @@ def open_tree(
     elif rev is not None:
         try:
             tree = repo.revparse_single(rev).peel(pygit2.Tree)
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        except (
+                KeyError, ValueError, pygit2.GitError,
+                pygit2.InvalidSpecError,
+        ):
             raise MigmergeError(f'unknown revision: {rev}')
         return _CommitTree(repo, tree, rev)
     elif repo.is_bare or repo.workdir is None:
@@ -662,7 +665,9 @@ def app_label_from_apps_py(source: bytes) -> str | None:
             for b in cls.bases
         )
 
-    def lookup(name: str, attr: str, seen: frozenset[str] = frozenset()) -> object:
+    def lookup(
+            name: str, attr: str, seen: frozenset[str] = frozenset(),
+    ) -> object:
         """A class attribute through local bases; _UNKNOWN if not found."""
         cls = classes[name]
         if attr in cls.attrs:
