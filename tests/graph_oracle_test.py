@@ -26,7 +26,6 @@ from mergedriver.analysis import conflicts
 from mergedriver.graph import build_graph
 from mergedriver.graph import GraphResult
 from mergedriver.graph import loading_order
-from mergedriver.graph import MigrationGraph
 from mergedriver.reader import read_migration
 from mergedriver.records import MigrationInfo
 
@@ -137,13 +136,10 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope='module', params=sorted(CONFIGURATIONS))
-def oracle(
-        request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory,
+def load_with_django(
+        directory: Path, configuration: dict[str, Any],
 ) -> dict[str, Any]:
-    configuration = CONFIGURATIONS[request.param]
-    directory = tmp_path_factory.mktemp('oracle_settings')
+    """What MigrationLoader builds for contrib + wagtail + oscar."""
     settings = djangoproc.write_settings(
         directory,
         installed_apps=(
@@ -174,8 +170,7 @@ def oracle(
     return result
 
 
-@pytest.fixture(scope='module')
-def records(oracle: dict[str, Any]) -> list[MigrationInfo]:
+def read_corpus(oracle: dict[str, Any]) -> list[MigrationInfo]:
     return [
         info
         for app, directory in sorted(oracle['directories'].items())
@@ -183,48 +178,38 @@ def records(oracle: dict[str, Any]) -> list[MigrationInfo]:
     ]
 
 
-@pytest.fixture(scope='module')
-def static(
-        oracle: dict[str, Any], records: list[MigrationInfo],
-) -> GraphResult:
-    return build_graph(records, swappable=oracle['settings'])
-
-
-def test_corpus_is_large_and_varied(
-        oracle: dict[str, Any], records: list[MigrationInfo],
+# One test per configuration (not one per aspect): under pytest-xdist each
+# worker would otherwise start the same slow Django process again.
+@pytest.mark.parametrize('configuration', sorted(CONFIGURATIONS))
+def test_real_packages_match_django(
+        configuration: str, tmp_path: Path,
 ) -> None:
+    oracle = load_with_django(tmp_path, CONFIGURATIONS[configuration])
+    records = read_corpus(oracle)
+
+    # The corpus: large, with squashes and swappable dependencies.
     assert len(oracle['disk']) >= 300
     assert {info.key for info in records} == keys(oracle['disk'])
     assert sum(bool(info.replaces) for info in records) >= 3
-    swappable = {
+    assert {
         dep.setting for info in records for dep in info.dependencies
         if dep.setting
-    }
-    assert swappable == set(SWAPPABLE_SETTINGS)
+    } == set(SWAPPABLE_SETTINGS)
     assert any(
         dep.name == '__first__' and dep.setting is None
         for info in records for dep in info.dependencies
     )
 
-
-def test_no_problems(static: GraphResult) -> None:
-    assert static.problems == ()
-    assert static.graph.unknown_apps == frozenset()
-    assert static.graph.external_dependencies == ()
-
-
-def test_nodes_and_edges(static: GraphResult, oracle: dict[str, Any]) -> None:
+    static = build_graph(records, swappable=oracle['settings'])
     graph = static.graph
+    assert static.problems == ()
+    assert graph.unknown_apps == frozenset()
+    assert graph.external_dependencies == ()
+
     assert set(graph.nodes) == keys(oracle['nodes'])
     assert set(graph.edges()) == {
         (tuple(p), tuple(c)) for p, c in oracle['edges']
     }
-
-
-def test_leaves_roots_and_plans(
-        static: GraphResult, oracle: dict[str, Any],
-) -> None:
-    graph = static.graph
     assert graph.apps == tuple(sorted(oracle['directories']))
     for app in graph.apps:
         assert [k[1] for k in graph.leaf_nodes(app)] == oracle['leaves'][app]
@@ -232,20 +217,14 @@ def test_leaves_roots_and_plans(
     for label, plan in oracle['plans'].items():
         app, name = label.split('.', 1)
         assert graph.forwards_plan((app, name)) == tuple(map(tuple, plan))
-
-
-def test_replacements(static: GraphResult, oracle: dict[str, Any]) -> None:
-    graph: MigrationGraph = static.graph
     assert {
         f'{app}.{name}': [list(t) for t in targets]
         for (app, name), targets in graph.replacements.items()
     } == oracle['replacements']
 
-
-def test_no_conflicts(static: GraphResult, oracle: dict[str, Any]) -> None:
     assert oracle['conflicts'] == {}
-    assert static.graph.conflicting_apps() == {}
-    assert conflicts(static.graph) == ()
+    assert graph.conflicting_apps() == {}
+    assert conflicts(graph) == ()
 
 
 # Generated projects -------------------------------------------------------
