@@ -201,7 +201,8 @@ def test_flag_writes_nothing_and_names_the_field(tmp_path: Path, git_home: Path)
     branch_with(repo, 'main', [('0003_alter_name_more', '0002_userprofile_name', alter_field('name', 'models.CharField(max_length=99)'))])
     proc = run(repo, 'git', 'merge', '--no-edit', 'other')
     assert proc.returncode != 0
-    assert 'name' in proc.stderr and 'userprofile' in proc.stderr.lower()
+    assert 'shop.userprofile.name: AlterField' in proc.stderr
+    assert 'shop/migrations/0003_alter_name.py:10' in proc.stderr
     assert 'nothing was written' in proc.stderr
     assert merge_open(repo)
     assert new_files(repo) == [f'{APP}/migrations/0003_alter_name.py']
