@@ -452,7 +452,7 @@ def test_forwards_plan_order(make_migration: MakeMigration) -> None:
         ]),
     )
     assert result.graph.forwards_plan(('d', '0001_initial')) == (
-        ('c', '0001_initial') and ('a', '0001_initial'),
+        ('a', '0001_initial'),
         ('c', '0001_initial'),
         ('b', '0001_initial'),
         ('d', '0001_initial'),
