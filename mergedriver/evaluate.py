@@ -172,6 +172,10 @@ class Branches(NamedTuple):
     """
 
     blocks: tuple[tuple[Stmt, ...], ...]
+    # ``try``/``except``: blocks[0] is the ``try`` body.  A Django import
+    # there is taken as succeeding (the project runs Django), so compat
+    # fallbacks in the handlers do not make every use of the name unknown.
+    is_try: bool = False
 
 
 class Import(NamedTuple):
@@ -409,7 +413,7 @@ class _Evaluator:
                 found = _class_attr(base, expr.attr)
                 if found is not None:
                     return found
-            return Unknown(expr.span)
+            return _unknown_from(base, expr.span)
         if isinstance(expr, Call):
             return self.call(expr, scope)
         if isinstance(expr, Add):
@@ -448,7 +452,7 @@ class _Evaluator:
                 return args[0]._replace(span=expr.span)
         if isinstance(func, (Ref, ClassValue)):
             return Call(func, args, kwargs, expr.span)
-        return Unknown(expr.span)
+        return _unknown_from(func, expr.span)
 
     def invoke(
             self,
@@ -512,7 +516,7 @@ class _Evaluator:
                     new = _add(current, right, current.span, inplace=True)
                 self.assign(stmt.target, new, scope)
             elif isinstance(stmt, Branches):
-                self.branches(stmt.blocks, scope, returns)
+                self.branches(stmt, scope, returns)
             elif isinstance(stmt, Import):
                 for bound, qualname in stmt.names:
                     scope.vars[bound] = Ref(qualname, stmt.span)
@@ -601,13 +605,13 @@ class _Evaluator:
 
     def branches(
             self,
-            blocks: tuple[tuple[Stmt, ...], ...],
+            stmt: Branches,
             scope: _Scope,
             returns: list[Value] | None,
     ) -> None:
         before = scope.vars
         outcomes = []
-        for block in blocks:
+        for block in stmt.blocks:
             scope.vars = dict(before)
             self.run(block, scope, returns)
             outcomes.append(scope.vars)
@@ -616,7 +620,10 @@ class _Evaluator:
         for name in names:
             values = [vars_.get(name, _MISSING) for vars_ in outcomes]
             first = values[0]
-            if all(v is first for v in values):
+            if all(v is first for v in values) or (
+                    stmt.is_try and isinstance(first, Ref) and
+                    first.qualname.startswith('django.')
+            ):
                 merged[name] = first
                 continue
             present = [v for v in values if v is not _MISSING]
@@ -653,6 +660,13 @@ def _add(left: Value, right: Value, span: Span, inplace: bool = False) -> Value:
             return Const(lv + rv, span)
     if inplace and isinstance(left, Unknown):
         return left
+    return _unknown_from(left if isinstance(left, Unknown) else right, span)
+
+
+def _unknown_from(cause: Value, span: Span) -> Unknown:
+    """Unknown at ``span``, keeping the explanation of an unknown part."""
+    if isinstance(cause, Unknown) and cause.reason is not None:
+        return Unknown(span, cause.reason)
     return Unknown(span)
 
 

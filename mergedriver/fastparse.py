@@ -187,7 +187,7 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
                 if handler.name:
                     prefix = (ir.Rebind((handler.name,), _span(handler)),)
                 handlers.append(prefix + _stmts(handler.body))
-            out.append(ir.Branches((body, *handlers)))
+            out.append(ir.Branches((body, *handlers), is_try=True))
             out.extend(_stmts(node.finalbody))
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             names = _bound_names(node.target)

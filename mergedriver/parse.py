@@ -275,7 +275,7 @@ class _Translator:
                     names = self.bound_names(handler.name.name)
                     prefix = (ir.Rebind(names, self.span(handler.name.name)),)
                 handlers.append(prefix + self.block(handler.body))
-            out.append(ir.Branches((body, *handlers)))
+            out.append(ir.Branches((body, *handlers), is_try=True))
             final = node.finalbody
             out.extend(() if final is None else self.block(final.body))
         elif isinstance(node, cst.For):
@@ -330,18 +330,16 @@ def module_ir(text: str, path: str) -> ir.ModuleIR:
     """Translate module source into the evaluator's IR with libcst."""
     try:
         module = cst.parse_module(text)
+        # One metadata pass per module; the tree is not reused, so no copy.
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        translator = _Translator(wrapper.resolve(PositionProvider))
+        body = translator.stmts(wrapper.module.body)
     except cst.ParserSyntaxError as e:
         raise ParseError(
             f'invalid syntax: {e.message}', path=path, line=e.raw_line,
         )
     except RecursionError:
-        raise ParseError('module is too deeply nested', path=path, line=1)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    translator = _Translator(positions)
-    try:
-        body = translator.stmts(wrapper.module.body)
-    except RecursionError:
+        # libcst's visitors recurse per nesting level
         raise ParseError('module is too deeply nested', path=path, line=1)
     return ir.ModuleIR(body, ir.source_segment(text, byte_columns=False))
 

@@ -1047,3 +1047,62 @@ def test_fixture_with_every_dynamic_form(read: Read) -> None:
         OperationInfo('DeleteModel', 39, model='OldShipment', scope='state'),
     )
     assert info.unresolved == ()
+
+
+@pytest.mark.parametrize('parser', READERS)
+def test_conditional_migration_class(parser: Parser) -> None:
+    info = _read(parser, '''\
+        import django
+        from django.db import migrations
+        if django.VERSION >= (4, 0):
+            class Migration(migrations.Migration):
+                dependencies = [('shop', '0001_initial')]
+                operations = [migrations.DeleteModel('A')]
+        else:
+            class Migration(migrations.Migration):
+                dependencies = [('shop', '0001_legacy')]
+    ''')
+    assert _deps(info) == [('shop', '0001_initial'), ('shop', '0001_legacy')]
+    assert [op.model for op in info.operations] == ['A']
+
+
+def test_too_deeply_nested_is_a_parse_error() -> None:
+    src = (
+        b'from django.db import migrations\n'
+        b'x = ' + b'f(' * 150 + b')' * 150 + b'\n'
+        b'class Migration(migrations.Migration):\n    pass\n'
+    )
+    with pytest.raises(ParseError) as excinfo:
+        _read(parse.parse_migration, src)
+    assert str(excinfo.value) == (
+        'shop/migrations/x.py:1: module is too deeply nested'
+    )
+    # the fast path reads it (it does not depend on x)
+    assert _read(reader.read_migration, src).operations == ()
+
+
+def test_django_import_in_try_is_taken_as_working(read: Read) -> None:
+    info = read('''\
+        from django.db import migrations
+        try:
+            from django.contrib.postgres.operations import CreateExtension
+        except ImportError:
+            CreateExtension = None
+        try:
+            from myproject.compat import helper
+        except ImportError:
+            helper = None
+
+        class Migration(migrations.Migration):
+            operations = [CreateExtension('citext'), helper('x')]
+    ''')
+    assert info.operations == (
+        OperationInfo('CreateExtension', 12, target_name='citext'),
+    )
+    assert info.unresolved == (
+        Unresolved(
+            'operations', 12,
+            "'helper' has different values in branches of a condition that "
+            'cannot be evaluated statically',
+        ),
+    )
