@@ -375,8 +375,8 @@ def _resolve(
         problems: list[Problem],
 ) -> MigrationInfo:
     """Resolve swappable dependencies; drop (and report) unresolvable ones."""
-    if not any(
-            e.setting is not None
+    if all(
+            e.setting is None and e.app
             for e in (*info.dependencies, *info.run_before, *info.replaces)
     ):
         return info
@@ -390,7 +390,9 @@ def _resolve(
                     'unresolved-expression',
                     f'swappable_dependency(settings.{entry.setting}): '
                     f'setting {entry.setting} is not configured '
-                    f'(add it to the swappable configuration)',
+                    f'(add it to the swappable configuration)'
+                    if entry.setting else
+                    f'dependency without an app label: {entry.key!r}',
                     app=info.app_label, migration=info.name,
                     file=info.path, line=entry.line,
                 ))
