@@ -226,6 +226,37 @@ def test_real_packages_match_django(
     assert graph.conflicting_apps() == {}
     assert conflicts(graph) == ()
 
+    # A project that does not vendor Django: without contrib's migrations
+    # their apps are external, and the rest of the graph is Django's graph
+    # minus those apps.
+    contrib = {
+        app for app, directory in oracle['directories'].items()
+        if Path(directory).parent.parent.name == 'contrib'
+        and Path(directory).parent.parent.parent.name == 'django'
+    }
+    assert {'auth', 'contenttypes', 'sites'} <= contrib
+    partial = build_graph(
+        [info for info in records if info.app_label not in contrib],
+        swappable=oracle['settings'],
+    )
+    assert partial.problems == ()
+    assert {e.target[0] for e in partial.graph.external_dependencies} <= (
+        contrib
+    )
+    assert 'contenttypes' in {
+        e.target[0] for e in partial.graph.external_dependencies
+    }
+    kept = {k for k in keys(oracle['nodes']) if k[0] not in contrib}
+    assert set(partial.graph.nodes) == kept
+    assert set(partial.graph.edges()) == {
+        (tuple(p), tuple(c)) for p, c in oracle['edges']
+        if p[0] not in contrib and c[0] not in contrib
+    }
+    for app in partial.graph.apps:
+        assert [k[1] for k in partial.graph.leaf_nodes(app)] == (
+            oracle['leaves'][app]
+        )
+
 
 # Generated projects -------------------------------------------------------
 #
