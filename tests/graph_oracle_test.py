@@ -41,7 +41,8 @@ CONTRIB_APPS = [
     'django.contrib.redirects',
     'django.contrib.sitemaps',
 ]
-# wagtail/test/settings.py's apps (its default custom user configuration).
+# wagtail/test/settings.py's apps (its default custom user configuration),
+# with DRF's token app as well.
 WAGTAIL_APPS = [
     'wagtail.test.earlypage',
     'wagtail.contrib.redirects',
@@ -69,11 +70,16 @@ WAGTAIL_APPS = [
     'wagtail.documents',
     'wagtail.admin',
     'wagtail.api.v2',
+    'wagtail.api.v3',
     'wagtail',
     'wagtail.test.apps.CustomUsersAppConfig',
     'wagtail.test.customuser',
     'modelcluster',
     'taggit',
+    'ninja',
+    'rest_framework',
+    'rest_framework.authtoken',
+    'django_filters',
 ]
 SWAPPABLE_SETTINGS = ('AUTH_USER_MODEL', 'WAGTAIL_PAGE_MODEL')
 
