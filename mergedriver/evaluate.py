@@ -1,9 +1,10 @@
 """Static evaluation of a migration module, shared by both front-ends.
 
-The front-ends (:mod:`mergedriver.parse` with libcst, :mod:`mergedriver.fastparse`
-with :mod:`ast`) translate a module into the small IR below; one evaluator
-turns that IR into a :class:`~mergedriver.records.MigrationInfo`.  All the
-Django knowledge lives here, so the two parsers cannot drift apart.
+The front-ends (:mod:`mergedriver.parse` with libcst,
+:mod:`mergedriver.fastparse` with :mod:`ast`) translate a module into the
+small IR below; one evaluator turns that IR into a
+:class:`~mergedriver.records.MigrationInfo`.  All the Django knowledge lives
+here, so the two parsers cannot drift apart.
 
 Evaluation is abstract: names bound at module level, in class bodies and in
 small helper functions are followed; ``+``, ``.append``/``.extend``/``+=`` are
@@ -269,9 +270,8 @@ def source_segment(text: str, *, byte_columns: bool) -> Callable[[Span], str]:
 
     def segment(span: Span) -> str:
         if not lines:
-            lines.extend(
-                text.encode('utf-8', 'surrogatepass').splitlines(keepends=True),
-            )
+            data = text.encode('utf-8', 'surrogatepass')
+            lines.extend(data.splitlines(keepends=True))
         line, col, end_line, end_col = span
         chunk = lines[line - 1:end_line]
         if not chunk:
@@ -442,8 +442,8 @@ class _Evaluator:
         ):
             return _swappable(args, kwargs, expr.span)
         if (
-                isinstance(func, Ref) and func.qualname in ('list', 'tuple') and
-                not kwargs and len(args) <= 1
+                isinstance(func, Ref) and not kwargs and len(args) <= 1 and
+                func.qualname in ('list', 'tuple')
         ):
             # the builtins (unbound names): a copy of a known sequence
             if not args:
@@ -649,7 +649,9 @@ def _class_attr(cls: ClassValue, name: str) -> Value | None:
     return None
 
 
-def _add(left: Value, right: Value, span: Span, inplace: bool = False) -> Value:
+def _add(
+        left: Value, right: Value, span: Span, inplace: bool = False,
+) -> Value:
     if isinstance(left, Seq) and isinstance(right, Seq):
         return Seq(left.items + right.items, span)
     if isinstance(left, Const) and isinstance(right, Const):
@@ -920,7 +922,9 @@ class _Collector:
             message = f'cannot evaluate {text!r} statically'
         self.unresolved.append(Unresolved(attribute, value.span[0], message))
 
-    def dependencies(self, attribute: str, value: Value) -> tuple[Dependency, ...]:
+    def dependencies(
+            self, attribute: str, value: Value,
+    ) -> tuple[Dependency, ...]:
         if not isinstance(value, Seq):
             self.unknown(attribute, value)
             return ()
@@ -934,15 +938,19 @@ class _Collector:
             if isinstance(item, Seq) and len(item.items) == 2:
                 app, name = item.items
                 if (
-                        isinstance(app, Const) and isinstance(app.value, str) and
-                        isinstance(name, Const) and isinstance(name.value, str)
+                        isinstance(app, Const) and
+                        isinstance(app.value, str) and
+                        isinstance(name, Const) and
+                        isinstance(name.value, str)
                 ):
                     out.append(Dependency(app.value, name.value, item.span[0]))
                     continue
             self.unknown(attribute, item)
         return tuple(out)
 
-    def flag(self, attribute: str, value: Value, default: bool | None) -> bool | None:
+    def flag(
+            self, attribute: str, value: Value, default: bool | None,
+    ) -> bool | None:
         if isinstance(value, Const):
             v = value.value
             if v is None or type(v) in (bool, int, str):
@@ -1032,7 +1040,9 @@ class _Collector:
         if kind == 'RunSQL':
             children = params.get('state_operations')
             if children is not None and not _is_none(children):
-                child_scope: Scope = 'database' if scope == 'database' else 'state'
+                child_scope: Scope = (
+                    'database' if scope == 'database' else 'state'
+                )
                 self.operations(children, child_scope, out)
         elif kind == 'SeparateDatabaseAndState':
             nested: tuple[tuple[str, Scope], ...] = (

@@ -91,7 +91,12 @@ def _bound_names(target: ast.expr) -> tuple[str, ...]:
     return ()
 
 
-def _assign(target: ast.expr, value: ast.expr | None, out: list[ir.Stmt], span: ir.Span) -> None:
+def _assign(
+        target: ast.expr,
+        value: ast.expr | None,
+        out: list[ir.Stmt],
+        span: ir.Span,
+) -> None:
     dotted = _dotted(target)
     if dotted is not None and value is not None:
         out.append(ir.Assign(dotted, _expr(value)))

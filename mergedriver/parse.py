@@ -46,7 +46,7 @@ class _Translator:
             if value is None:  # f-string part
                 return ir.Opaque(self.span(node))
             return ir.Const(value, self.span(node))
-        if isinstance(node, (cst.Integer, cst.Float)) or isinstance(node, cst.Imaginary):
+        if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
             return ir.Const(node.evaluated_value, self.span(node))
         if isinstance(node, cst.Name):
             if node.value in _CONSTANT_NAMES:
@@ -68,7 +68,10 @@ class _Translator:
             )
         if isinstance(node, cst.Call):
             return self.call(node)
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        if (
+                isinstance(node, cst.BinaryOperation) and
+                isinstance(node.operator, cst.Add)
+        ):
             return ir.Add(
                 self.expr(node.left), self.expr(node.right), self.span(node),
             )

@@ -162,7 +162,9 @@ _DUMP = textwrap.dedent('''\
 
     request = json.load(sys.stdin)
     result = {
-        'settings': {n: getattr(settings, n, None) for n in request['settings']},
+        'settings': {
+            n: getattr(settings, n, None) for n in request['settings']
+        },
         'modules': {},
     }
     for dotted in request['modules']:
@@ -192,7 +194,9 @@ _SETTINGS = textwrap.dedent('''\
     SECRET_KEY = 'corpus-test'
     USE_TZ = True
     DATABASES = {
-        'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'},
+        'default': {
+            'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:',
+        },
     }
     INSTALLED_APPS = [
         *oscar.INSTALLED_APPS,
@@ -261,7 +265,9 @@ def django_view(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
-def _edges(deps: tuple[Dependency, ...], swappable: dict[str, str]) -> list[list[str]]:  # noqa: E501
+def _edges(
+        deps: tuple[Dependency, ...], swappable: dict[str, str],
+) -> list[list[str]]:
     return [list(resolve_swappable(d, swappable).key) for d in deps]
 
 

@@ -214,7 +214,9 @@ def test_first_and_latest_and_sequence_kinds(read: Read) -> None:
             replaces = [('shop', '0001_a'), ('shop', '0002_b')]
             run_before = (('billing', '0001_initial'),)
     ''')
-    assert _deps(info) == [('auth', '__first__'), ('contenttypes', '__latest__')]  # noqa: E501
+    assert _deps(info) == [
+        ('auth', '__first__'), ('contenttypes', '__latest__'),
+    ]
     assert [d.key for d in info.replaces] == [
         ('shop', '0001_a'), ('shop', '0002_b'),
     ]
@@ -337,7 +339,9 @@ def test_try_except_import_is_union(read: Read) -> None:
         class Migration(migrations.Migration):
             dependencies = deps + [('shop', '0001_initial')]
     ''')
-    assert _deps(info) == [('billing', '0001_initial'), ('shop', '0001_initial')]  # noqa: E501
+    assert _deps(info) == [
+        ('billing', '0001_initial'), ('shop', '0001_initial'),
+    ]
 
 
 def test_conditional_class_body_is_union(read: Read) -> None:
@@ -620,7 +624,9 @@ def test_unknown_operations_entry(read: Read) -> None:
     ''')
     assert info.operations == (OperationInfo('DeleteModel', 6, model='A'),)
     assert info.unresolved == (
-        Unresolved('operations', 7, "cannot evaluate '*make_ops()' statically"),
+        Unresolved(
+            'operations', 7, "cannot evaluate '*make_ops()' statically",
+        ),
     )
     assert info.graph_is_known
 
@@ -635,7 +641,9 @@ def test_non_literal_model_name_is_unresolved(read: Read) -> None:
     ''')
     assert info.operations == (OperationInfo('DeleteModel', 5),)
     assert info.unresolved == (
-        Unresolved('operations', 5, "cannot evaluate 'MODEL.lower()' statically"),
+        Unresolved(
+            'operations', 5, "cannot evaluate 'MODEL.lower()' statically",
+        ),
     )
 
 
@@ -752,7 +760,9 @@ class Migration(migrations.Migration):
              'RenameField', 8, model='order', field='a', new_name='b',
          )),
         ("migrations.CreateModel('Order', [('id', None), ('note', None)])",
-         OperationInfo('CreateModel', 8, model='Order', fields=('id', 'note'))),
+         OperationInfo(
+             'CreateModel', 8, model='Order', fields=('id', 'note'),
+         )),
         ("migrations.DeleteModel(name='Order')",
          OperationInfo('DeleteModel', 8, model='Order')),
         ("migrations.RenameModel('Order', 'Purchase')",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 
 import pytest
 
@@ -11,6 +12,7 @@ from mergedriver import fastparse
 from mergedriver import parse
 from mergedriver import reader
 from mergedriver.errors import ParseError
+from mergedriver.records import MigrationInfo
 
 # PEP 695 syntax (Python 3.12): libcst reads it; Python 3.11's ast does not.
 NEW_SYNTAX = textwrap.dedent('''\
@@ -38,16 +40,15 @@ PLAIN = textwrap.dedent('''\
 ''').encode()
 
 
-def _read(func: object, data: bytes) -> object:
-    assert callable(func)
+def _read(func: Callable[..., MigrationInfo], data: bytes) -> MigrationInfo:
     return func(data, app_label='shop', name='0002_x', path='m/0002_x.py')
 
 
 def test_new_syntax_falls_back_to_libcst() -> None:
     info = _read(reader.read_migration, NEW_SYNTAX)
     assert info == _read(parse.parse_migration, NEW_SYNTAX)
-    assert [d.key for d in info.dependencies] == [('shop', '0001_initial')]  # type: ignore[attr-defined]  # noqa: E501
-    assert [op.kind for op in info.operations] == ['DeleteModel']  # type: ignore[attr-defined]  # noqa: E501
+    assert [d.key for d in info.dependencies] == [('shop', '0001_initial')]
+    assert [op.kind for op in info.operations] == ['DeleteModel']
     if sys.version_info < (3, 12):
         with pytest.raises(fastparse.FastPathUnavailable):
             _read(fastparse.parse_migration, NEW_SYNTAX)
