@@ -214,19 +214,19 @@ def loading_order(keys: Iterable[MigrationKey], replaces: Mapping[
 
 
 class _Node:
-    """Mutable node while building, like Django's ``Node`` / ``DummyNode``."""
+    """Mutable node while building, like Django's ``Node`` / ``DummyNode``.
+
+    Django's nodes compare by key; there is never more than one node per key
+    here, so identity does the same, faster.
+    """
+
+    __slots__ = ('key', 'dummy', 'parents', 'children')
 
     def __init__(self, key: MigrationKey, *, dummy: bool = False) -> None:
         self.key = key
         self.dummy = dummy
         self.parents: set[_Node] = set()
         self.children: set[_Node] = set()
-
-    def __hash__(self) -> int:
-        return hash(self.key)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Node) and self.key == other.key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,13 +270,17 @@ class _Builder:
     def node(
             self,
             key: MigrationKey,
-            reference: _Reference,
+            origin: MigrationInfo,
+            entry: Dependency,
+            role: Literal['parent', 'child'],
     ) -> _Node:
         node = self.node_map.get(key)
         if node is None:
             node = self.add_node(key, dummy=True)
         if node.dummy:
-            self.references.setdefault(key, []).append(reference)
+            self.references.setdefault(key, []).append(
+                _Reference(origin, entry, role),
+            )
         return node
 
     def add_edge(
@@ -286,8 +290,8 @@ class _Builder:
             child: MigrationKey,
             parent: MigrationKey,
     ) -> None:
-        child_node = self.node(child, _Reference(origin, entry, 'child'))
-        parent_node = self.node(parent, _Reference(origin, entry, 'parent'))
+        child_node = self.node(child, origin, entry, 'child')
+        parent_node = self.node(parent, origin, entry, 'parent')
         child_node.parents.add(parent_node)
         parent_node.children.add(child_node)
         if child[0] == parent[0]:
