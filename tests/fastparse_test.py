@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from mergedriver import fastparse
 from mergedriver import parse
 from mergedriver.errors import ParseError
+from mergedriver.records import MigrationInfo
 
 FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'
 
 
-def _read(func: object, data: bytes) -> object:
-    assert callable(func)
+def _read(func: Callable[..., MigrationInfo], data: bytes) -> MigrationInfo:
     return func(data, app_label='shop', name='0002_x', path='m/0002_x.py')
 
 
@@ -78,3 +81,70 @@ def test_much_faster_than_libcst() -> None:
         _read(parse.parse_migration, data)
         slow += (time.perf_counter() - start) * 4
     assert fast * 5 < slow, (fast, slow)
+
+
+_APPS = st.sampled_from(('shop', 'auth', 'billing', 'tax'))
+_NAMES = st.sampled_from(('0001_initial', '0002_x', '__first__', 'custom'))
+_DEP = st.tuples(_APPS, _NAMES)
+# How a chunk of dependencies reaches the class: the forms real projects use
+_FORMS = st.sampled_from(
+    ('literal', 'name', 'append', 'extend', 'function', 'ifexp', 'swappable'),
+)
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(
+    chunks=st.lists(
+        st.tuples(_FORMS, st.lists(_DEP, min_size=1, max_size=3)),
+        min_size=1, max_size=5,
+    ),
+    use_tuple=st.booleans(),
+)
+def test_generated_modules_read_identically(
+        chunks: list[tuple[str, list[tuple[str, str]]]], use_tuple: bool,
+) -> None:
+    module = [
+        'from django.conf import settings',
+        'from django.db import migrations',
+    ]
+    parts = []
+    expected = set()
+    for i, (form, deps) in enumerate(chunks):
+        expected.update(deps)
+        seq = ', '.join(f'({a!r}, {n!r})' for a, n in deps)
+        seq = f'({seq},)' if use_tuple else f'[{seq}]'
+        if form == 'literal':
+            parts.append(f'list({seq})')
+        elif form == 'name':
+            module.append(f'DEPS_{i} = {seq}')
+            parts.append(f'list(DEPS_{i})')
+        elif form in ('append', 'extend'):
+            module.append(f'deps_{i} = []')
+            module.append('if settings.FLAG:')
+            for dep in deps:
+                arg = repr(dep) if form == 'append' else f'[{dep!r}]'
+                module.append(f'    deps_{i}.{form}({arg})')
+            parts.append(f'deps_{i}')
+        elif form == 'function':
+            module.append(f'def get_{i}():')
+            module.append(f'    return {seq}')
+            parts.append(f'list(get_{i}())')
+        elif form == 'ifexp':
+            parts.append(f'({seq} if settings.FLAG else [])')
+        else:
+            expected.difference_update(deps)
+            expected.update(('', '__first__') for _ in deps)
+            module.append(f'SW_{i} = [')
+            module.extend(
+                f'    migrations.swappable_dependency(settings.S{i}),'
+                for _ in deps
+            )
+            module.append(']')
+            parts.append(f'SW_{i}')
+    module.append('class Migration(migrations.Migration):')
+    module.append(f'    dependencies = {" + ".join(parts)}')
+    data = '\n'.join(module).encode() + b'\n'
+    by_libcst = _read(parse.parse_migration, data)
+    assert _read(fastparse.parse_migration, data) == by_libcst
+    assert by_libcst.unresolved == ()
+    assert {d.key for d in by_libcst.dependencies} == expected

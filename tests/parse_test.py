@@ -1116,3 +1116,23 @@ def test_django_import_in_try_is_taken_as_working(read: Read) -> None:
             'cannot be evaluated statically',
         ),
     )
+
+
+def test_comments_and_trailing_commas_inside_lists(read: Read) -> None:
+    info = read('''\
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [  # the order matters
+                # ('shop', '0001_initial'),
+                ('shop', '0002_x'),  # keep
+                (
+                    'auth',  # app
+                    '0012_alter_user_first_name_max_length',
+                ),
+            ]
+    ''')
+    assert info.dependencies == (
+        Dependency('shop', '0002_x', 6),
+        Dependency('auth', '0012_alter_user_first_name_max_length', 7),
+    )
