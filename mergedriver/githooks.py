@@ -28,6 +28,7 @@ is the hook's and migmerge does not run (``post-rewrite`` runs both).
 """
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -92,15 +93,71 @@ def git_bool(top: str, key: str, default: bool) -> bool:
     return proc.stdout.strip() == 'true'
 
 
-def _has_parallel_leaves(top: str, *, index: bool) -> bool:
-    """Whether any app has several leaves (cheap, warm parse cache)."""
-    from mergedriver.analysis import conflicts
-    from mergedriver.check import check_tree
+def migration_pathspec(top: str) -> tuple[str, ...]:
+    """Pathspecs covering every file that can change a migration graph:
+    ``migrations`` packages, lock files, and configured MIGRATION_MODULES
+    packages."""
     from mergedriver.config import load_config
-    from mergedriver.source import open_tree
 
-    result = check_tree(open_tree(top, index=index), load_config(top))
-    return bool(conflicts(result.graph))
+    specs = [
+        ':(glob)**/migrations/**',
+        ':(glob)**/migrations_lockfile.txt',
+        'pyproject.toml',
+        'setup.cfg',
+    ]
+    config = load_config(top)
+    for module in config.migration_modules.values():
+        for root in config.source_roots:
+            base = '' if root == '.' else f'{root}/'
+            specs.append(f':(glob){base}{module.replace(".", "/")}/**')
+    return tuple(specs)
+
+
+def _unchanged(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> bool:
+    """Whether git sees no change in the migration files (exit 0 of a
+    ``--quiet`` diff); False when git cannot tell (no HEAD yet...)."""
+    return _git(top, *diff_args, '--quiet', '--', *pathspec).returncode == 0
+
+
+def _merge_heads(git_dir: str) -> list[str]:
+    """The commits being merged: ``GITHEAD_<oid>`` during ``git merge``
+    (MERGE_HEAD is written only after pre-merge-commit), else MERGE_HEAD."""
+    heads = [
+        key[len('GITHEAD_'):] for key in os.environ
+        if key.startswith('GITHEAD_')
+    ]
+    if heads:
+        return heads
+    try:
+        with open(os.path.join(git_dir, 'MERGE_HEAD')) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def merge_may_add_leaves(clone: gitsetup.Clone) -> bool:
+    """False when the merge cannot have created parallel leaves: one side
+    changed no migration file, so the merged migrations are the other
+    side's.  Costs two git calls instead of loading the graph."""
+    pathspec = migration_pathspec(clone.top)
+    # theirs brought nothing: the index equals HEAD there
+    if _unchanged(clone.top, 'diff-index', '--cached', 'HEAD', pathspec=pathspec):
+        return False
+    heads = _merge_heads(clone.git_dir)
+    if len(heads) == 1:
+        base = _git(clone.top, 'merge-base', 'HEAD', heads[0])
+        # ours changed nothing since the merge base
+        if base.returncode == 0 and _unchanged(
+                clone.top, 'diff', base.stdout.strip(), 'HEAD',
+                pathspec=pathspec,
+        ):
+            return False
+    return True
+
+
+def _has_parallel_leaves(top: str, *, index: bool) -> bool:
+    from mergedriver.resolve import plan_for
+    return bool(plan_for(top, index=index).conflicts)
 
 
 def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
@@ -113,16 +170,31 @@ def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
 
 def conclude_merge(clone: gitsetup.Clone, hook: str, out: TextIO) -> int:
     """pre-merge-commit, and pre-commit while a merge is concluded."""
-    if not _has_parallel_leaves(clone.top, index=True):
+    if not merge_may_add_leaves(clone):
         return 0
-    print(f'migmerge ({hook}): this merge leaves parallel migrations.', file=out)
+    # One planning pass: resolve asks ``confirm`` only when its plan has
+    # something to write, so an unasked 0 means "nothing to resolve".
+    said = io.StringIO()
+    asked = []
+
+    def confirm() -> bool:
+        asked.append(True)
+        return True
+
     try:
         status = _resolve(
-            clone.top, out, strategy='auto', stage=True, index=True,
+            clone.top, said, strategy='auto', stage=True, index=True,
+            confirm=confirm,
         )
     except MigmergeError as e:
-        print(f'migmerge: {e}', file=out)
+        print(f'migmerge: {e}', file=said)
         status = 2
+    if status == 0 and not asked:
+        return 0
+    if status == 2 and not _has_parallel_leaves(clone.top, index=True):
+        return 0  # unusable input, but no parallel leaves: not ours to stop
+    print(f'migmerge ({hook}): this merge leaves parallel migrations.', file=out)
+    out.write(said.getvalue())
     if status == 0:
         print(
             'migmerge: the files above are written and staged; the merge is '
@@ -176,9 +248,14 @@ def post_rewrite(
             f'{", ".join(POST_REWRITE_MODES)}', file=out,
         )
         return 1
+    onto = _rebase_onto(clone.git_dir, stdin, clone.top)
+    if onto is not None and _unchanged(
+            clone.top, 'diff', onto, 'HEAD',
+            pathspec=migration_pathspec(clone.top),
+    ):
+        return 0  # the rebased commits carry no migrations
     if not _has_parallel_leaves(clone.top, index=False):
         return 0
-    onto = _rebase_onto(clone.git_dir, stdin, clone.top)
     if onto is None:
         print('migmerge (post-rewrite): cannot tell what the rebase was onto', file=out)
         return 1

@@ -12,6 +12,7 @@ from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from mergedriver import githooks
+from mergedriver import gitsetup
 
 
 def commit(repo: Path, message: str = 'commit') -> None:
@@ -136,3 +137,40 @@ def test_main_usage(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_hook(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(repo)
     assert githooks.main(['post-checkout']) == 2
+
+
+@pytest.mark.parametrize(('ours_migrates', 'theirs_migrates', 'expected'), (
+    (False, False, False),
+    (True, False, False),
+    (False, True, False),
+    (True, True, True),
+))
+def test_merge_may_add_leaves(
+        repo: Path, ours_migrates: bool, theirs_migrates: bool, expected: bool,
+        monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for branch, migrates in (('theirs', theirs_migrates), ('main', ours_migrates)):
+        git(repo, 'checkout', '-q', '-B', branch, 'main')
+        if migrates:
+            add_migration(repo, 'shop', f'0002_{branch}', [('shop', '0001_initial')])
+        (repo / f'{branch}.txt').write_text(branch)
+        commit(repo)
+    git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
+    clone = gitsetup.locate(str(repo))
+    theirs = git(repo, 'rev-parse', 'theirs').strip()
+    # during pre-merge-commit only GITHEAD_<oid> tells what is merged
+    (repo / '.git/MERGE_HEAD').unlink()
+    monkeypatch.setenv(f'GITHEAD_{theirs}', 'theirs')
+    assert githooks.merge_may_add_leaves(clone) is expected
+    monkeypatch.delenv(f'GITHEAD_{theirs}')
+    (repo / '.git/MERGE_HEAD').write_text(f'{theirs}\n')
+    assert githooks.merge_may_add_leaves(clone) is expected
+    assert run(repo, 'pre-commit')[0] == int(expected)
+
+
+def test_migration_pathspec_covers_migration_modules(repo: Path) -> None:
+    (repo / 'pyproject.toml').write_text(
+        '[tool.migmerge]\nsource_roots = ["src"]\n'
+        'migration_modules = {shop = "shop.db_migrations"}\n',
+    )
+    assert ':(glob)src/shop/db_migrations/**' in githooks.migration_pathspec(str(repo))
