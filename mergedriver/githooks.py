@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -113,10 +114,20 @@ def migration_pathspec(top: str) -> tuple[str, ...]:
     return tuple(specs)
 
 
+CONFIG_FILES = frozenset(('pyproject.toml', 'setup.cfg'))
+
+
+def _changed(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> set[str] | None:
+    """The migration files a diff touches (both names of a rename); None
+    when git cannot tell (no HEAD yet...)."""
+    proc = _git(top, *diff_args, '--name-only', '--no-renames', '-z', '--', *pathspec)
+    if proc.returncode:
+        return None
+    return {p for p in proc.stdout.split('\0') if p}
+
+
 def _unchanged(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> bool:
-    """Whether git sees no change in the migration files (exit 0 of a
-    ``--quiet`` diff); False when git cannot tell (no HEAD yet...)."""
-    return _git(top, *diff_args, '--quiet', '--', *pathspec).returncode == 0
+    return _changed(top, *diff_args, pathspec=pathspec) == set()
 
 
 def _merge_heads(git_dir: str) -> list[str]:
@@ -136,23 +147,34 @@ def _merge_heads(git_dir: str) -> list[str]:
 
 
 def merge_may_add_leaves(clone: gitsetup.Clone) -> bool:
-    """False when the merge cannot have created parallel leaves: one side
-    changed no migration file, so the merged migrations are the other
-    side's.  Costs two git calls instead of loading the graph."""
+    """False when the merge cannot have created parallel leaves, decided by
+    a few git calls instead of loading the graph: two leaves in one app need
+    migration changes in that app's package on both sides.  Theirs' side is
+    what the merged index changes against HEAD (a hand resolution
+    included); ours' is what HEAD changed since the merge base."""
     pathspec = migration_pathspec(clone.top)
-    # theirs brought nothing: the index equals HEAD there
-    if _unchanged(clone.top, 'diff-index', '--cached', 'HEAD', pathspec=pathspec):
+    brought = _changed(clone.top, 'diff-index', '--cached', 'HEAD', pathspec=pathspec)
+    if brought is None:
+        return True
+    if not brought:
         return False
     heads = _merge_heads(clone.git_dir)
-    if len(heads) == 1:
-        base = _git(clone.top, 'merge-base', 'HEAD', heads[0])
-        # ours changed nothing since the merge base
-        if base.returncode == 0 and _unchanged(
-                clone.top, 'diff', base.stdout.strip(), 'HEAD',
-                pathspec=pathspec,
-        ):
-            return False
-    return True
+    if len(heads) != 1:
+        return True  # octopus, or not in a merge: no shortcut
+    base = _git(clone.top, 'merge-base', 'HEAD', heads[0])
+    if base.returncode:
+        return True
+    ours = _changed(clone.top, 'diff', base.stdout.strip(), 'HEAD', pathspec=pathspec)
+    if ours is None:
+        return True
+    if not ours:
+        return False
+    if CONFIG_FILES & (ours | brought):
+        return True
+    return bool(
+        {posixpath.dirname(p) for p in ours} &
+        {posixpath.dirname(p) for p in brought},
+    )
 
 
 def _has_parallel_leaves(top: str, *, index: bool) -> bool:

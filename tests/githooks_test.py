@@ -174,3 +174,23 @@ def test_migration_pathspec_covers_migration_modules(repo: Path) -> None:
         'migration_modules = {shop = "shop.db_migrations"}\n',
     )
     assert ':(glob)src/shop/db_migrations/**' in githooks.migration_pathspec(str(repo))
+
+
+def test_merge_in_different_apps_skips_the_graph(
+        repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    git(repo, 'checkout', '-q', '-b', 'theirs')
+    add_migration(repo, 'blog', '0001_initial')
+    commit(repo)
+    git(repo, 'checkout', '-q', 'main')
+    add_migration(repo, 'shop', '0002_x', [('shop', '0001_initial')])
+    commit(repo)
+    git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
+    assert githooks.merge_may_add_leaves(gitsetup.locate(str(repo))) is False
+    # a change of configuration may relabel apps: the graph decides
+    git(repo, 'merge', '--abort')
+    (repo / 'setup.cfg').write_text('[migmerge]\n')
+    commit(repo)
+    git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
+    assert githooks.merge_may_add_leaves(gitsetup.locate(str(repo))) is True
+    assert run(repo, 'pre-commit') == (0, '')
