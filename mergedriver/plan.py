@@ -464,12 +464,18 @@ def _rollback(pi: PlanInput, move: _Move) -> Rollback:
     paths = sorted(
         graph.migrations[k].path for k in aside_keys if k in graph.migrations
     )
-    # Placeholders are filled per argv element: no shell, no quoting.
-    argv = tuple(
-        arg.replace('{app}', move.app).replace('{target}', move.ancestor)
-        for arg in pi.check.config.rollback_command
+    template = pi.check.config.rollback_command
+
+    def command(target: str) -> tuple[str, ...]:
+        # Placeholders are filled per argv element: no shell, no quoting.
+        return tuple(
+            arg.replace('{app}', move.app).replace('{target}', target)
+            for arg in template
+        )
+    return Rollback(
+        move.app, move.ancestor, command(move.ancestor), move.branch,
+        tuple(paths),
     )
-    return Rollback(move.app, move.ancestor, argv, move.branch, tuple(paths))
 
 
 def _plan_renumber(pi: PlanInput) -> Plan:

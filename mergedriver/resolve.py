@@ -240,8 +240,8 @@ def resolve(
         print('migmerge: nothing to resolve', file=out)
         return EXIT_CLEAN
     out.write(describe_plan(outcome))
-    if outcome.rollbacks and not rollback:
-        out.write(manual_instructions(outcome.rollbacks))
+    if dry_run and outcome.rollbacks and not rollback:
+        out.write(manual_instructions(outcome.rollbacks, applied=False))
     if dry_run:
         for rb in outcome.rollbacks if rollback else ():
             print(f'would run: {rb.command()}', file=out)
@@ -268,4 +268,8 @@ def resolve(
         print(f'wrote {path}', file=out)
     if stage:
         print('staged the changes', file=out)
+    if outcome.rollbacks and not rollback:
+        out.write(manual_instructions(
+            outcome.rollbacks, applied=True, plan=outcome,
+        ))
     return EXIT_CLEAN

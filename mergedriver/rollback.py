@@ -29,6 +29,9 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from mergedriver.errors import MigmergeError
+from mergedriver.plan import Plan
+from mergedriver.plan import RenameFile
+from mergedriver.plan import RewriteFile
 from mergedriver.plan import Rollback
 
 ASIDE_PREFIX = 'migmerge-aside-'
@@ -124,27 +127,64 @@ def run_rollback(
         )
 
 
-def manual_instructions(rollbacks: Sequence[Rollback]) -> str:
-    """What to tell a user who did not ask for ``--rollback``."""
-    lines = [
-        'If your development database applied the migrations being '
-        'renamed, roll it back first,',
-        'or Django will later fail with InconsistentMigrationHistory / '
-        '"duplicate column":',
-        '  migmerge resolve --strategy renumber --rollback   '
-        '(sets the other branch aside and runs:)',
-    ]
-    for rollback in rollbacks:
-        lines.append(f'    {rollback.command()}')
-    lines.append(
-        '  or run that command on your branch before merging, with '
-        '{0} still on disk.'.format(
-            ', '.join(
-                f'{app}.{name}' for r in rollbacks for app, name in r.moved
-            ),
-        ),
+def manual_instructions(
+        rollbacks: Sequence[Rollback],
+        *,
+        applied: bool,
+        plan: Plan | None = None,
+) -> str:
+    """What to tell a user who did not ask for ``--rollback``.
+
+    Before applying (dry run): how to have the database rolled back.  After
+    applying: the exact commands that undo the renumbering, and the one
+    that redoes it with the rollback.
+    """
+    moved = ', '.join(
+        f'{app}.{name}' for r in rollbacks for app, name in r.moved
     )
+    if not applied:
+        lines = [
+            f'If your development database applied {moved}, add --rollback:',
+            'it sets the other branch aside and runs',
+        ]
+        lines.extend(f'  {r.command()}' for r in rollbacks)
+        lines.append(
+            'before renaming; otherwise Django later fails with '
+            '"duplicate column" or InconsistentMigrationHistory.',
+        )
+        return '\n'.join(lines) + '\n'
+    # Once renamed, no manage.py command sequence repairs such a database
+    # (applying the other branch first would rebuild SQLite tables from a
+    # state without the moved branch's columns); only rolling back with
+    # the old files does.
+    lines = [
+        f'If your development database had applied {moved}, undo this and '
+        f'resolve with --rollback,',
+        'or Django fails later with "duplicate column" or '
+        'InconsistentMigrationHistory:',
+    ]
+    restore, created = undo_paths(plan) if plan else ([], [])
+    if created:
+        lines.append(f'  rm -- {shlex.join(created)}')
+    if restore:
+        lines.append(f'  git checkout HEAD -- {shlex.join(restore)}')
+    lines.append('  migmerge resolve --strategy renumber --rollback')
     return '\n'.join(lines) + '\n'
+
+
+def undo_paths(plan: Plan) -> tuple[list[str], list[str]]:
+    """(paths to restore from HEAD, paths to delete) that undo ``plan``."""
+    restore: list[str] = []
+    created: list[str] = []
+    for action in plan.actions:
+        if isinstance(action, RenameFile):
+            restore.append(action.old_path)
+            created.append(action.new_path)
+        elif isinstance(action, RewriteFile):
+            restore.append(action.path)
+        else:
+            created.append(action.path)
+    return sorted(restore), sorted(created)
 
 
 def describe(rollback: Rollback) -> str:

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mergedriver.resolve import resolve
 from tests.hooks_testing import git
 from tests.hooks_testing import git_home  # noqa: F401 (fixture)
@@ -259,3 +261,84 @@ def test_renumber_with_rollback_then_migrate(
     assert _run(root, strategy='renumber')[1] == (
         'migmerge: nothing to resolve\n'
     )
+
+
+def _instructions(out: str) -> list[list[str]]:
+    """The indented command lines printed after an applied renumber."""
+    start = out.index('If your development database had applied')
+    return [
+        shlex.split(line) for line in out[start:].splitlines()
+        if line.startswith('  ')
+    ]
+
+
+def _diverged_shop(tmp_path: Path, *, dependent: bool) -> tuple[Path, Path]:
+    """feature adds 0003_userprofile_age (and, with ``dependent``, billing
+    0002_invoice depending on it), the developer migrates, main adds
+    0003_userprofile_address, main is merged into feature."""
+    apps = ['django.contrib.auth', 'django.contrib.contenttypes', 'shop', 'billing']
+    root = _project(tmp_path / 'project', apps)
+    _app(root, 'shop', 'UserProfile', ['email'])
+    write(root / 'shop/migrations/0001_initial.py', INITIAL.format(model='UserProfile'))
+    _add_fields(root, 'shop', 'UserProfile', '0002_userprofile_email', '0001_initial', ['email'])
+    _app(root, 'billing', 'BillingProfile', [])
+    write(root / 'billing/migrations/0001_initial.py', INITIAL.format(model='BillingProfile'))
+    _commit(root, 'base')
+    git(root, 'checkout', '-q', '-b', 'feature')
+    _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_age', '0002_userprofile_email', ['age'])
+    _app(root, 'shop', 'UserProfile', ['email', 'age'])
+    if dependent:
+        write(
+            root / 'billing/migrations/0002_invoice.py',
+            INVOICE.replace('0004_userprofile_height', '0003_userprofile_age'),
+        )
+        _app(root, 'billing', 'BillingProfile', ['total'])
+    _commit(root, 'feature')
+    _manage(root, 'migrate', '--noinput')
+    git(root, 'checkout', '-q', 'main')
+    _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_address', '0002_userprofile_email', ['address'])
+    _app(root, 'shop', 'UserProfile', ['email', 'address'])
+    _commit(root, 'upstream')
+    final = _models('UserProfile', ['email', 'address', 'age'])
+    _merge_main_into_feature(root, {'shop/models.py': final})
+    return root, root / 'db.sqlite3'
+
+
+def _assert_migrated(root: Path, db: Path) -> None:
+    _manage(root, 'migrate', '--noinput')
+    assert _columns(db, 'shop_userprofile') == [
+        'id', 'name', 'email', 'age', 'address',
+    ] or _columns(db, 'shop_userprofile') == [
+        'id', 'name', 'email', 'address', 'age',
+    ]
+    plan = _manage(root, 'showmigrations', '--plan').stdout
+    assert '[ ]' not in plan
+    assert 'shop.0004_userprofile_age' in plan
+
+
+@pytest.mark.parametrize('dependent', (False, True))
+def test_renumber_without_rollback_says_how_to_undo_and_redo(
+        tmp_path: Path, git_home: Path, dependent: bool,
+) -> None:
+    """No --rollback while the database applied the moved migration: the
+    output says how to undo and redo with --rollback, and following it to
+    the letter leaves a database with every column and no inconsistency
+    (also when another app's applied migration depends on the moved one)."""
+    root, db = _diverged_shop(tmp_path, dependent=dependent)
+    status, out = _run(root, strategy='renumber')
+    assert status == 0, out
+    commands = _instructions(out)
+    assert commands[-1] == [
+        'migmerge', 'resolve', '--strategy', 'renumber', '--rollback',
+    ]
+    assert commands[:-1] == [
+        ['rm', '--', 'shop/migrations/0004_userprofile_age.py'],
+        ['git', 'checkout', 'HEAD', '--', *(
+            ['billing/migrations/0002_invoice.py'] if dependent else []
+        ), 'shop/migrations/0003_userprofile_age.py'],
+    ]
+    for argv in commands[:-1]:
+        subprocess.run(argv, cwd=root, check=True)
+    status, out = _run(root, strategy='renumber', rollback=True)
+    assert status == 0, out
+    _assert_migrated(root, db)

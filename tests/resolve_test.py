@@ -138,7 +138,8 @@ def test_renumber_one(two_leaves: Path) -> None:
     assert "('shop', '0003_userprofile_address')" in moved
     assert '0002_userprofile_email' not in moved
     assert 'InconsistentMigrationHistory' in out
-    assert 'python manage.py migrate shop 0002_userprofile_email' in out
+    assert 'git checkout HEAD -- shop/migrations/0003_userprofile_age.py' in out
+    assert 'migmerge resolve --strategy renumber --rollback' in out
     before = _files(two_leaves)
     assert _run(two_leaves, strategy='renumber') == (
         0, 'migmerge: nothing to resolve\n',
@@ -419,3 +420,15 @@ def test_index_during_an_open_merge(tmp_path: Path, git_home: Path) -> None:
     ]
     git(repo, 'commit', '-q', '--no-edit')
     assert _run(repo) == (0, 'migmerge: nothing to resolve\n')
+
+
+def test_renumber_dry_run_names_the_rollback_command(two_leaves: Path) -> None:
+    before = _files(two_leaves)
+    status, out = _run(two_leaves, strategy='renumber', dry_run=True)
+    assert status == 0, out
+    assert (
+        'If your development database applied shop.0003_userprofile_age, '
+        'add --rollback:'
+    ) in out
+    assert '  python manage.py migrate shop 0002_userprofile_email\n' in out
+    assert _files(two_leaves) == before
