@@ -321,7 +321,12 @@ def describe(text: str) -> str:
 # ---------------------------------------------------------------- evaluator
 
 _MISSING = Unknown((0, 0, 0, 0), '<missing>')
+# Budgets: the analysed code may be hostile (a pull request checked by a
+# bot), and abstract evaluation must stay linear-ish in the module's size.
 _MAX_CALL_DEPTH = 20
+_MAX_CALLS = 1000  # helper-function invocations per module
+_MAX_ITEMS = 100_000  # items of one list, characters of one string
+_TOO_LARGE = 'is too large to evaluate statically'
 _LIST_MUTATORS = frozenset((
     'append', 'extend', 'insert', 'remove', 'pop', 'clear', 'sort',
     'reverse', '__setitem__', '__delitem__', '__iadd__',
@@ -382,6 +387,7 @@ def _dotted(expr: Expr) -> str | None:
 class _Evaluator:
     def __init__(self) -> None:
         self.depth = 0
+        self.calls = 0
 
     # -- expressions
 
@@ -464,6 +470,7 @@ class _Evaluator:
     ) -> Value:
         if (
                 func.takes_star or self.depth >= _MAX_CALL_DEPTH or
+                self.calls >= _MAX_CALLS or
                 any(isinstance(a, Starred) for a in args)
         ):
             return Unknown(span)
@@ -486,6 +493,7 @@ class _Evaluator:
                 local.vars[param.name] = default
         returns: list[Value] = []
         self.depth += 1
+        self.calls += 1
         try:
             self.run(func.body, local, returns)
         finally:
@@ -513,7 +521,7 @@ class _Evaluator:
                 if current is None:
                     new: Value = Unknown(stmt.value.span)
                 else:
-                    new = _add(current, right, current.span, inplace=True)
+                    new = _add(current, right, stmt.value.span, inplace=True)
                 self.assign(stmt.target, new, scope)
             elif isinstance(stmt, Branches):
                 self.branches(stmt, scope, returns)
@@ -591,9 +599,9 @@ class _Evaluator:
         if call.kwargs or any(isinstance(a, Starred) for a in args):
             pass
         elif method == 'append' and len(args) == 1:
-            new = current._replace(items=(*current.items, args[0]))
+            new = _add(current, Seq(args, call.span), call.span)
         elif method == 'extend' and len(args) == 1:
-            new = _add(current, args[0], current.span, inplace=True)
+            new = _add(current, args[0], call.span, inplace=True)
         elif (
                 method == 'insert' and len(args) == 2 and
                 isinstance(args[0], Const) and isinstance(args[0].value, int)
@@ -653,9 +661,17 @@ def _add(
         left: Value, right: Value, span: Span, inplace: bool = False,
 ) -> Value:
     if isinstance(left, Seq) and isinstance(right, Seq):
+        if len(left.items) + len(right.items) > _MAX_ITEMS:
+            return Unknown(span, f'the list at line {span[0]} {_TOO_LARGE}')
         return Seq(left.items + right.items, span)
     if isinstance(left, Const) and isinstance(right, Const):
         lv, rv = left.value, right.value
+        if (
+                isinstance(lv, (str, bytes)) and
+                isinstance(rv, (str, bytes)) and
+                len(lv) + len(rv) > _MAX_ITEMS
+        ):
+            return Unknown(span, f'the string at line {span[0]} {_TOO_LARGE}')
         if isinstance(lv, str) and isinstance(rv, str):
             return Const(lv + rv, span)
         if isinstance(lv, bytes) and isinstance(rv, bytes):

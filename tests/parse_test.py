@@ -1136,3 +1136,40 @@ def test_comments_and_trailing_commas_inside_lists(read: Read) -> None:
         Dependency('shop', '0002_x', 6),
         Dependency('auth', '0012_alter_user_first_name_max_length', 7),
     )
+
+
+@pytest.mark.parametrize(
+    'body, message',
+    (
+        pytest.param(
+            'x = [("a", "b")]\n' + 'x = x + x\n' * 40,
+            'the list at line 18 is too large to evaluate statically',
+            id='doubling list',
+        ),
+        pytest.param(
+            's = "a"\n' + 's += s\n' * 60 + 'x = [(s, "b")]\n',
+            'the string at line 18 is too large to evaluate statically',
+            id='doubling string',
+        ),
+        pytest.param(
+            'def f0():\n    return [("a", "b")]\n' + ''.join(
+                f'def f{i}():\n    return f{i - 1}() + f{i - 1}()\n'
+                for i in range(1, 40)
+            ) + 'x = f39()\n',
+            None,
+            id='exponential calls',
+        ),
+    ),
+)
+def test_hostile_modules_finish_quickly(
+        read: Read, body: str, message: str | None,
+) -> None:
+    info = read(
+        body + 'from django.db import migrations\n'
+        'class Migration(migrations.Migration):\n'
+        '    dependencies = x\n',
+    )
+    assert info.dependencies == ()
+    assert [u.attribute for u in info.unresolved] == ['dependencies']
+    if message is not None:
+        assert message in info.unresolved[0].message
