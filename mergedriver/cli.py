@@ -270,6 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        # A bug of ours must not read as a crash of the user's merge: one
+        # line, the way to see more, and "unusable" rather than "found".
+        if os.environ.get('MIGMERGE_DEBUG'):
+            raise
+        print(
+            f'migmerge: internal error: {type(e).__name__}: {e} '
+            f'(set MIGMERGE_DEBUG=1 for the traceback, and please report it)',
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
     return status
 
 
