@@ -2,11 +2,14 @@
 
 Creates a small Django project in a temporary git repository, adds
 ``0003_userprofile_address`` on one branch and ``0003_userprofile_age`` on
-another, merges them with the real ``git merge`` (which succeeds silently)
-and runs ``migmerge check`` on the result.
+another and merges them with the real ``git merge``: first without migmerge
+(silently two leaves), then with ``migmerge install`` (the hook writes the
+merge migration, ``git commit`` concludes, Django migrates it when it is
+installed), then two branches that alter the same field (stopped, named).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -86,8 +89,20 @@ from django.db import models
 
 class UserProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+
+    # About the person
+
     bio = models.TextField(blank=True)
 '''
+# Each branch edits models.py in its own place, so git merges it cleanly
+# and only the migrations are in parallel (the case git cannot see).
+MODELS_ADDRESS = MODELS_BASE + '''\
+    address = models.CharField(blank=True, max_length=200)
+'''
+MODELS_AGE = MODELS_BASE.replace(
+    'on_delete=models.CASCADE)\n',
+    'on_delete=models.CASCADE)\n    age = models.IntegerField(null=True)\n',
+)
 
 
 class Demo:
@@ -148,6 +163,7 @@ def build_project(demo: Demo) -> None:
             "models.CharField(blank=True, max_length=200)",
         ),
     )
+    demo.write('myapp/models.py', MODELS_ADDRESS)
     demo.commit('Add UserProfile.address')
     demo.git('checkout', '-q', 'main', show=False)
     demo.git('checkout', '-q', '-b', 'age', show=False)
@@ -155,27 +171,100 @@ def build_project(demo: Demo) -> None:
         'myapp/migrations/0003_userprofile_age.py',
         add_field('0002_userprofile_bio', 'age', 'models.IntegerField(null=True)'),
     )
+    demo.write('myapp/models.py', MODELS_AGE)
     demo.commit('Add UserProfile.age')
     demo.git('checkout', '-q', 'main', show=False)
+
+
+def alter_field(previous: str, field: str, definition: str) -> str:
+    return add_field(previous, field, definition).replace(
+        'AddField', 'AlterField',
+    )
+
+
+def django_available() -> bool:
+    # Django is a demo extra, never a runtime dependency: ask the
+    # interpreter without importing Django into this process.
+    return importlib.util.find_spec('django') is not None
 
 
 def run_demo(root: str) -> int:
     demo = Demo(root)
     migmerge = (sys.executable, '-m', 'mergedriver')
+
+    def run_migmerge(*args: str) -> int:
+        return demo.run(*migmerge, *args, label=f'migmerge {" ".join(args)}')
+
     demo.say('A Django project; two branches each add a migration 0003')
     build_project(demo)
     demo.git('log', '--oneline', '--graph', '--all')
-    demo.say('git merges both branches without a single conflict')
+
+    demo.say('Without migmerge, git merges both without a single conflict...')
+    demo.git('checkout', '-q', '-b', 'plain-git', show=False)
+    demo.git('merge', '-q', '--no-edit', 'address', show=False)
+    demo.git('merge', '--no-edit', '-q', 'age')
+    demo.say('...and the result has two leaves: Django would refuse to start')
+    run_migmerge('check')
+    demo.git('checkout', '-q', 'main', show=False)
+
+    demo.say('With migmerge installed in the clone (driver, attributes, hooks)')
+    run_migmerge('install')
+    demo.git('add', '.gitattributes')
+    demo.git('commit', '-q', '-m', 'Route migrations through migmerge')
     demo.git('merge', '-q', '--no-edit', 'address')
-    demo.git('merge', '--no-edit', 'age')
-    demo.say('...but the merged tree has two leaves; migmerge sees it statically')
-    status = demo.run(*migmerge, 'check', label='migmerge check')
-    demo.say('The graph, as Mermaid (`--format json` for tools)')
-    demo.run(
-        *migmerge, 'graph', '--format', 'mermaid',
-        label='migmerge graph --format mermaid',
+    status = demo.git('merge', '--no-edit', 'age')
+    demo.say('The pre-merge-commit hook wrote and staged the merge migration')
+    written = sorted(
+        name for name in os.listdir(os.path.join(root, 'myapp', 'migrations'))
+        if '_merge_' in name
     )
-    return 0 if status == 1 else 1
+    for name in written:
+        demo.run('cat', f'myapp/migrations/{name}')
+    demo.say('git commit concludes the merge with it')
+    demo.git('commit', '-q', '--no-edit')
+    demo.git('log', '--oneline', '--graph', '-5')
+    clean = run_migmerge('check')
+    migrated = 0
+    if django_available():
+        demo.say('Django agrees: migrate applies it on SQLite, nothing left to make')
+        migrated |= demo.run(
+            sys.executable, 'manage.py', 'migrate', '--noinput',
+            label='python manage.py migrate',
+        )
+        migrated |= demo.run(
+            sys.executable, 'manage.py', 'makemigrations', '--check',
+            '--dry-run', label='python manage.py makemigrations --check --dry-run',
+        )
+    else:
+        demo.say('(install Django in this environment to see manage.py migrate run)')
+
+    demo.say('When both branches change the same field, migmerge stops instead')
+    demo.git('checkout', '-q', '-b', 'age-positive', show=False)
+    demo.write(
+        'myapp/migrations/0005_alter_userprofile_age.py',
+        alter_field(
+            written[0][:-3], 'age', 'models.PositiveIntegerField(null=True)',
+        ),
+    )
+    demo.commit('Make age positive')
+    demo.git('checkout', '-q', 'main', show=False)
+    demo.write(
+        'myapp/migrations/0005_userprofile_age_default.py',
+        alter_field(
+            written[0][:-3], 'age', 'models.IntegerField(default=18)',
+        ),
+    )
+    demo.commit('Default age 18')
+    flagged = demo.git('merge', '--no-edit', 'age-positive')
+    demo.git('status', '--short')
+    demo.git('merge', '--abort', show=False)
+
+    ok = (
+        status != 0 and len(written) == 1 and clean == 0 and migrated == 0
+        and flagged != 0
+    )
+    demo.say('Demo finished' if ok else 'Demo did not go as expected')
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
