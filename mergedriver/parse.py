@@ -7,6 +7,7 @@ shared with the :mod:`ast` fast path.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from collections.abc import Sequence
 
@@ -329,6 +330,15 @@ class _Translator:
         return tuple(out), star
 
 
+_PARSER_PREFIX = re.compile(r'^(?:parser error: error at \d+:\d+|\w+ error): ')
+
+
+def _short(message: str) -> str:
+    """libcst's message on one short line (its token lists are long)."""
+    message = _PARSER_PREFIX.sub('', ' '.join(message.split()))
+    return message if len(message) <= 60 else message[:57] + '...'
+
+
 def module_ir(text: str, path: str) -> ir.ModuleIR:
     """Translate module source into the evaluator's IR with libcst."""
     try:
@@ -339,7 +349,7 @@ def module_ir(text: str, path: str) -> ir.ModuleIR:
         body = translator.stmts(wrapper.module.body)
     except cst.ParserSyntaxError as e:
         raise ParseError(
-            f'invalid syntax: {e.message}', path=path, line=e.raw_line,
+            f'invalid syntax: {_short(e.message)}', path=path, line=e.raw_line,
         )
     except RecursionError:
         # libcst's visitors recurse per nesting level
