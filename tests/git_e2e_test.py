@@ -5,6 +5,7 @@ SQLite database."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -320,3 +321,59 @@ def test_sentry_lockfile_merge(tmp_path: Path, git_home: Path) -> None:
     assert text == LOCK_HEADER + f'{APP}: 0004_merge_0003_userprofile_address_0003_userprofile_age\n'
     git(repo, 'commit', '-q', '--no-edit')
     assert_one_leaf(repo)
+
+
+MANAGE_PY = '''\
+import os
+import sys
+
+if __name__ == '__main__':
+    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+'''
+
+SETTINGS_PY = '''\
+import os
+BASE = os.path.dirname(os.path.abspath(__file__))
+SECRET_KEY = 'e2e'
+INSTALLED_APPS = ['shop']
+DATABASES = {'default': {
+    'ENGINE': 'django.db.backends.sqlite3',
+    'NAME': os.path.join(BASE, 'db.sqlite3'),
+}}
+DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
+USE_TZ = True
+'''
+
+
+def test_rebase_rolls_back_the_developer_database(tmp_path: Path, git_home: Path) -> None:
+    """The branch's migration was applied locally; with migmerge.rollback
+    the hook migrates back before renaming, and migrate then succeeds."""
+    repo = make_project(tmp_path / 'repo')
+    write(repo / 'manage.py', MANAGE_PY)
+    write(repo / 'settings.py', SETTINGS_PY)
+    write(repo / '.gitignore', 'db.sqlite3\n__pycache__/\n')
+    write(repo / 'pyproject.toml', (
+        '[tool.migmerge]\n'
+        f'rollback_command = [{sys.executable!r}, "manage.py", "migrate", "{{app}}", "{{target}}"]\n'
+    ))
+    commit_all(repo, 'django project')
+    # nullable without a default: SQLite adds the column with ALTER TABLE
+    # (a table rebuild would silently drop a stale column and hide the bug)
+    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address', 'models.TextField(null=True)'))])
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(null=True)'))])
+    git(repo, 'checkout', '-q', 'address')
+    manage = (sys.executable, 'manage.py')
+    migrated = run(repo, *manage, 'migrate', '-v0')
+    assert migrated.returncode == 0, migrated.stderr
+    git(repo, 'config', 'migmerge.rollback', 'true')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / APP / 'migrations/0004_userprofile_address.py').exists()
+    migrated = run(repo, *manage, 'migrate', '-v0')
+    assert migrated.returncode == 0, migrated.stderr
+    shown = run(repo, *manage, 'showmigrations', APP).stdout
+    assert '[X] 0003_userprofile_age' in shown
+    assert '[X] 0004_userprofile_address' in shown
+    assert '0003_userprofile_address' not in shown
