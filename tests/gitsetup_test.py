@@ -264,3 +264,39 @@ def test_pre_commit_framework_both_orders_no_double_run(
     pre_commit(repo, pre_commit_home, 'install')
     # framework -> ours (legacy) -> framework's old script: skipped
     assert commit_runs(repo, pre_commit_home) == ['framework']
+
+
+def test_hook_without_migmerge_still_runs_the_chained_hook(
+        repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = repo.parent / 'log'
+    executable(repo / '.git/hooks/pre-commit', f'#!/bin/sh\necho chained >> {log}\n')
+    gitsetup.install(str(repo), python=str(repo.parent / 'gone/bin/python'))
+    git_dir = os.path.dirname(subprocess.run(
+        ('sh', '-c', 'command -v git'), capture_output=True, text=True,
+    ).stdout.strip())
+    monkeypatch.setenv('PATH', os.pathsep.join((git_dir, '/usr/bin', '/bin')))
+    write(repo / 'README', 'changed\n')
+    git(repo, 'add', 'README')
+    proc = subprocess.run(
+        ('git', 'commit', '-q', '-m', 'x'), cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert 'migmerge: not found' in proc.stderr
+    assert log.read_text() == 'chained\n'
+
+
+def test_cli_install_uninstall(repo: Path) -> None:
+    def migmerge(*args: str) -> str:
+        return subprocess.run(
+            (sys.executable, '-m', 'mergedriver', *args), cwd=repo,
+            check=True, capture_output=True, text=True,
+        ).stdout
+
+    before = snapshot(repo)
+    out = migmerge('install')
+    assert 'migmerge install: pre-merge-commit: installed\n' in out
+    assert 'commit .gitattributes' in out
+    assert 'commit .gitattributes' not in migmerge('install')
+    assert 'pre-commit: removed' in migmerge('uninstall')
+    assert snapshot(repo) == before
