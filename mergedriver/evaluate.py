@@ -992,11 +992,16 @@ class _Collector:
         func = call.func
         if isinstance(func, ClassValue):
             kind = func.name
+            # a class of this module deriving from a Django operation
+            # behaves like it (and takes its arguments unless it says not)
+            django_kind, own_init = _django_base(func)
+            behaves_as = django_kind or kind
+            signature = () if own_init else _SIGNATURES.get(behaves_as, ())
         elif isinstance(func, Ref):
-            kind = func.qualname.rpartition('.')[2]
+            kind = behaves_as = func.qualname.rpartition('.')[2]
+            signature = _SIGNATURES.get(kind, ())
         else:  # the evaluator builds calls of classes and refs only
             raise AssertionError(func)
-        signature = _SIGNATURES.get(kind, ())
         params: dict[str, Value] = {}
         for param, positional in zip(signature, call.args):
             if isinstance(positional, Starred):
@@ -1006,7 +1011,7 @@ class _Collector:
             if key is not None:
                 params[key] = keyword
         line = call.span[0]
-        roles = _ROLES.get(kind)
+        roles = _ROLES.get(behaves_as) if signature else None
         if roles is None:
             roles = (
                 {'model': 'model_name'} if 'model_name' in params
@@ -1030,21 +1035,21 @@ class _Collector:
             else:
                 found[role] = None
                 self.unknown('operations', arg)
-        if kind in _EXTENSIONS:
-            found['target_name'] = _EXTENSIONS[kind]
+        if behaves_as in _EXTENSIONS:
+            found['target_name'] = _EXTENSIONS[behaves_as]
         fields: tuple[str, ...] = ()
-        if kind == 'CreateModel':
+        if behaves_as == 'CreateModel':
             fields = self.field_names(params.get('fields'))
         elidable = params.get('elidable')
         is_elidable = (
             isinstance(elidable, Const) and bool(elidable.value)
         )
         is_data = False
-        if kind == 'RunPython':
+        if behaves_as == 'RunPython':
             is_data = True
-        elif kind == 'RunSQL':
+        elif behaves_as == 'RunSQL':
             is_data = _sql_value_changes_rows(params.get('sql'))
-        if kind != 'SeparateDatabaseAndState':
+        if behaves_as != 'SeparateDatabaseAndState':
             out.append(OperationInfo(
                 kind=kind, line=line,
                 model=found.get('model'), field=found.get('field'),
@@ -1053,14 +1058,14 @@ class _Collector:
                 fields=fields, is_data=is_data, elidable=is_elidable,
                 scope=scope,
             ))
-        if kind == 'RunSQL':
+        if behaves_as == 'RunSQL':
             children = params.get('state_operations')
             if children is not None and not _is_none(children):
                 child_scope: Scope = (
                     'database' if scope == 'database' else 'state'
                 )
                 self.operations(children, child_scope, out)
-        elif kind == 'SeparateDatabaseAndState':
+        elif behaves_as == 'SeparateDatabaseAndState':
             nested: tuple[tuple[str, Scope], ...] = (
                 ('database_operations', 'database'),
                 ('state_operations', 'state'),
@@ -1086,6 +1091,22 @@ class _Collector:
                     continue
             self.unknown('operations', item)
         return tuple(names)
+
+
+def _django_base(cls: ClassValue) -> tuple[str | None, bool]:
+    """The Django operation a module's own class derives from, and
+    whether the class (or a class between) defines its own ``__init__``."""
+    own_init = '__init__' in cls.attrs
+    for base in cls.bases:
+        if isinstance(base, Ref):
+            name = base.qualname.rpartition('.')[2]
+            if name in _SIGNATURES or name in _EXTENSIONS:
+                return name, own_init
+        elif isinstance(base, ClassValue):
+            name_of, init_of = _django_base(base)
+            if name_of is not None:
+                return name_of, own_init or init_of
+    return None, own_init
 
 
 def _is_none(value: Value) -> bool:

@@ -1173,3 +1173,28 @@ def test_hostile_modules_finish_quickly(
     assert [u.attribute for u in info.unresolved] == ['dependencies']
     if message is not None:
         assert message in info.unresolved[0].message
+
+
+def test_own_subclasses_of_django_operations(read: Read) -> None:
+    info = read('''\
+        from django.db import migrations
+
+        class AddFieldIfMissing(migrations.AddField):
+            def database_forwards(self, *args):
+                pass
+
+        class LoadData(migrations.RunPython):
+            def __init__(self, fixture):
+                super().__init__(self.load)
+                self.fixture = fixture
+
+        class Migration(migrations.Migration):
+            operations = [
+                AddFieldIfMissing('order', 'note', None),
+                LoadData('orders.json'),
+            ]
+    ''')
+    assert info.operations == (
+        OperationInfo('AddFieldIfMissing', 14, model='order', field='note'),
+        OperationInfo('LoadData', 15, is_data=True),
+    )
