@@ -49,6 +49,8 @@ class _Translator:
             return ir.Const(value, self.span(node))
         if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
             return ir.Const(node.evaluated_value, self.span(node))
+        if isinstance(node, cst.Ellipsis):  # a constant for ast too
+            return ir.Const(..., self.span(node))
         if isinstance(node, cst.Name):
             if node.value in _CONSTANT_NAMES:
                 return ir.Const(_CONSTANT_NAMES[node.value], self.span(node))
