@@ -33,6 +33,8 @@ from mergedriver.records import Unresolved
 # Bump when the JSON layout below changes.  The version key also hashes the
 # parser's sources, so a changed parser never reads stale records.
 CACHE_FORMAT = 1
+# Whole results (snapshots) kept, newest first.
+SNAPSHOTS_KEPT = 32
 # Versions unused for this long are deleted.
 _EXPIRY_SECONDS = 30 * 24 * 3600
 
@@ -207,6 +209,19 @@ def parser_version() -> str:
     return f'{CACHE_FORMAT}:{digest.hexdigest()}'
 
 
+def code_version(modules: Iterable[str]) -> str:
+    """A hash of these mergedriver modules' sources (read, not imported)."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha1(usedforsecurity=False)
+    for name in sorted(modules):
+        try:
+            with open(os.path.join(package_dir, f'{name}.py'), 'rb') as f:
+                digest.update(name.encode() + b'\0' + f.read())
+        except OSError:  # e.g. run from a zip: the name alone
+            digest.update(name.encode() + b'\0')
+    return digest.hexdigest()
+
+
 _SCHEMA = '''\
 CREATE TABLE IF NOT EXISTS records (
     oid TEXT NOT NULL,
@@ -220,6 +235,11 @@ CREATE TABLE IF NOT EXISTS stats (
     stat TEXT NOT NULL,
     oid TEXT NOT NULL,
     PRIMARY KEY (root, path)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    key TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    created REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (
     version TEXT PRIMARY KEY,
@@ -353,6 +373,48 @@ class Cache:
             'INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?)',
             [(root, path, key, oid) for path, key, oid in rows],
         )
+
+    def get_snapshot(self, key: str) -> bytes | None:
+        """A whole result stored under ``key`` (see check.py), or None."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                'SELECT data FROM snapshots WHERE key = ?', (key,),
+            ).fetchone()
+        except sqlite3.Error as e:
+            self._disable(e)
+            return None
+        if row is None:
+            return None
+        data = row[0]
+        return data if isinstance(data, bytes) else str(data).encode()
+
+    def put_snapshot(self, key: str, data: bytes) -> None:
+        """Store a whole result; only the newest ``SNAPSHOTS_KEPT`` stay
+        (each commit, branch and edit makes a new one)."""
+        if self._db is None:
+            return
+        db = self._db
+        try:
+            db.execute('BEGIN IMMEDIATE')
+            try:
+                db.execute(
+                    'INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)',
+                    (key, data, time.time()),
+                )
+                db.execute(
+                    'DELETE FROM snapshots WHERE key NOT IN ('
+                    'SELECT key FROM snapshots '
+                    'ORDER BY created DESC LIMIT ?)',
+                    (SNAPSHOTS_KEPT,),
+                )
+            except BaseException:
+                db.execute('ROLLBACK')
+                raise
+            db.execute('COMMIT')
+        except sqlite3.Error as e:
+            self._disable(e)
 
     def _write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
         if self._db is None or not rows:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mergedriver import report
+from mergedriver.check import check_summary
 from mergedriver.check import check_tree
 from mergedriver.check import CheckResult
 from mergedriver.config import load_config
@@ -44,7 +44,14 @@ def run_check(repo: str, rev: str | None, index: bool) -> CheckResult:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    result = run_check(args.repo, args.rev, args.index)
+    from mergedriver import report
+
+    # The summary, not the graph: a run on unchanged inputs is answered
+    # from the snapshot the previous run stored.
+    top = open_repository(args.repo).workdir or args.repo
+    config = load_config(os.path.normpath(top))
+    tree = open_tree(args.repo, rev=args.rev, index=args.index)
+    result = check_summary(tree, config)
     if args.format == 'json':
         sys.stdout.write(report.check_json(result))
     else:
@@ -53,6 +60,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    from mergedriver import report
+
     result = run_check(args.repo, args.rev, args.index)
     if args.format == 'json':
         sys.stdout.write(report.graph_json(result.graph))

@@ -34,6 +34,7 @@ when a project does not vendor Django): edges to them are recorded in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Literal
@@ -101,24 +102,55 @@ class MigrationGraph:
             for parent in parents
         ))
 
+    @functools.cached_property
+    def _by_app(self) -> dict[str, tuple[MigrationKey, ...]]:
+        by_app: dict[str, list[MigrationKey]] = {}
+        for key in sorted(self.nodes):
+            by_app.setdefault(key[0], []).append(key)
+        return {app: tuple(keys) for app, keys in by_app.items()}
+
+    def _ends(
+            self, edges: Mapping[MigrationKey, frozenset[MigrationKey]],
+    ) -> dict[str, tuple[MigrationKey, ...]]:
+        """App -> its nodes without an ``edges`` neighbour in the app."""
+        ends: dict[str, tuple[MigrationKey, ...]] = {}
+        for app, keys in self._by_app.items():
+            ends[app] = tuple(
+                key for key in keys
+                if all(k[0] != app for k in edges[key])
+            )
+        return ends
+
+    @functools.cached_property
+    def _roots(self) -> dict[str, tuple[MigrationKey, ...]]:
+        return self._ends(self.parents)
+
+    @functools.cached_property
+    def _leaves(self) -> dict[str, tuple[MigrationKey, ...]]:
+        return self._ends(self.children)
+
     def root_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
         """Nodes without a parent in their own app, sorted like Django."""
-        return tuple(sorted(
-            key for key in self.nodes
-            if (app is None or key[0] == app)
-            and all(p[0] != key[0] for p in self.parents[key])
-        ))
+        if app is not None:
+            return self._roots.get(app, ())
+        return tuple(k for keys in self._roots.values() for k in keys)
 
     def leaf_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
         """Nodes without a child in their own app, sorted like Django."""
-        return tuple(sorted(
-            key for key in self.nodes
-            if (app is None or key[0] == app)
-            and all(c[0] != key[0] for c in self.children[key])
-        ))
+        if app is not None:
+            return self._leaves.get(app, ())
+        return tuple(k for keys in self._leaves.values() for k in keys)
+
+    def nodes_by_app(self) -> Mapping[str, tuple[MigrationKey, ...]]:
+        """App -> its nodes, sorted."""
+        return self._by_app
+
+    def leaves_by_app(self) -> Mapping[str, tuple[MigrationKey, ...]]:
+        """App -> :meth:`leaf_nodes` of the app."""
+        return self._leaves
 
     def app_nodes(self, app: str) -> tuple[MigrationKey, ...]:
-        return tuple(sorted(key for key in self.nodes if key[0] == app))
+        return self._by_app.get(app, ())
 
     def conflicting_apps(self) -> dict[str, list[str]]:
         """Like ``MigrationLoader.detect_conflicts``, minus unknown and
@@ -127,12 +159,10 @@ class MigrationGraph:
         App label -> sorted leaf names, for apps with more than one leaf;
         apps are in sorted order (Django's order here is a set's).
         """
-        seen: dict[str, set[str]] = {}
-        for app, name in self.leaf_nodes():
-            seen.setdefault(app, set()).add(name)
         return {
-            app: sorted(names) for app, names in sorted(seen.items())
-            if len(names) > 1
+            app: [name for _, name in leaves]
+            for app, leaves in self._leaves.items()
+            if len(leaves) > 1
             and app not in self.unknown_apps and app not in self.broken_apps
         }
 

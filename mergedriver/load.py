@@ -48,6 +48,9 @@ class LoadResult:
     # App label -> repo-relative path of its migrations package, including
     # packages without any module (Django counts those apps as migrated).
     packages: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # False when a module hit a reader failure that is not cached (a bug,
+    # too deep nesting): a result built on it must not be stored either.
+    cacheable: bool = dataclasses.field(default=True, compare=False)
 
 
 # (blob id, data, app label, name, path)
@@ -156,6 +159,97 @@ def _problem(f: MigrationFile, line: int | None, message: str) -> Problem:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Discovered:
+    """What discovery found, before any module is read: enough to tell
+    whether anything changed since an earlier run (see check.py)."""
+
+    packages: Mapping[str, str]
+    # Files to read, and files refused (with the refusal as a problem).
+    readable: tuple[MigrationFile, ...]
+    refused: tuple[Problem, ...]
+
+
+def discover_files(tree: Tree, config: Config, cache: Cache) -> Discovered:
+    """Discovery and blob ids, using (and feeding) the stat cache."""
+    if tree.stat_root is not None:
+        tree.preload_oids(cache.get_stats(tree.stat_root))
+    packages = discover_packages(tree, config)
+    files = discover(tree, config, packages=packages)
+    refused: list[Problem] = []
+    readable: list[MigrationFile] = []
+    for f in files:
+        refusal = _refusal(tree, f)
+        if refusal is None:
+            readable.append(f)
+        else:
+            refused.append(_problem(f, 1, refusal))
+    if tree.stat_root is not None:
+        cache.put_stats(tree.stat_root, tree.new_stat_rows())
+    return Discovered(packages, tuple(readable), tuple(refused))
+
+
+def _payloads(
+        tree: Tree,
+        readable: Sequence[MigrationFile],
+        cache: Cache,
+        progress: bool | None,
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """blob id -> decoded payload, from the cache or parsed now; and
+    whether every payload may be cached."""
+    payloads = _cached(cache, readable)
+    jobs: dict[str, _Job] = {}
+    for f in readable:
+        if f.oid not in payloads and f.oid not in jobs:
+            data = tree.read(f.path)
+            jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
+    if jobs:
+        show = (
+            len(jobs) >= PROGRESS_MIN and
+            sys.stderr is not None and sys.stderr.isatty()
+            if progress is None else progress
+        )
+        meter = _Progress(len(jobs), sys.stderr if show else None)
+        outcomes = _parse_all(list(jobs.values()), meter)
+        meter.finish()
+        for oid, text, _ in outcomes:
+            payloads[oid] = json.loads(text)
+        cache.put_many((oid, text) for oid, text, ok in outcomes if ok)
+        return payloads, all(ok for _, _, ok in outcomes)
+    return payloads, True
+
+
+def load_discovered(
+        tree: Tree,
+        found: Discovered,
+        cache: Cache,
+        *,
+        progress: bool | None = None,
+) -> LoadResult:
+    """Read (or take from the cache) every file ``found`` lists."""
+    payloads, cacheable = _payloads(tree, found.readable, cache, progress)
+    problems = list(found.refused)
+    migrations = []
+    for f in found.readable:
+        # A blob shared by several files decodes once; records are copied
+        # out of it, never modified in place.
+        payload = payloads[f.oid]
+        error = payload.get('error')
+        if error is None:
+            migrations.append(
+                info_from_dict(
+                    dict(payload),
+                    app_label=f.app_label, name=f.name, path=f.path,
+                ),
+            )
+        else:
+            problems.append(_problem(f, error['line'], error['message']))
+    problems.sort(key=lambda p: (p.file or '', p.line or 0))
+    return LoadResult(
+        tuple(migrations), tuple(problems), found.packages, cacheable,
+    )
+
+
 def load_migrations(
         tree: Tree,
         config: Config,
@@ -173,59 +267,11 @@ def load_migrations(
     if cache is None:
         cache = Cache(tree.cache_path)
     try:
-        if tree.stat_root is not None:
-            tree.preload_oids(cache.get_stats(tree.stat_root))
-        packages = discover_packages(tree, config)
-        files = discover(tree, config, packages=packages)
-        problems: list[Problem] = []
-        readable: list[MigrationFile] = []
-        for f in files:
-            refusal = _refusal(tree, f)
-            if refusal is None:
-                readable.append(f)
-            else:
-                problems.append(_problem(f, 1, refusal))
-        payloads = _cached(cache, readable)
-        jobs: dict[str, _Job] = {}
-        for f in readable:
-            if f.oid not in payloads and f.oid not in jobs:
-                data = tree.read(f.path)
-                jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
-        if jobs:
-            show = (
-                len(jobs) >= PROGRESS_MIN and
-                sys.stderr is not None and sys.stderr.isatty()
-                if progress is None else progress
-            )
-            meter = _Progress(len(jobs), sys.stderr if show else None)
-            outcomes = _parse_all(list(jobs.values()), meter)
-            meter.finish()
-            for oid, text, _ in outcomes:
-                payloads[oid] = json.loads(text)
-            cache.put_many((oid, text) for oid, text, ok in outcomes if ok)
-        if tree.stat_root is not None:
-            cache.put_stats(tree.stat_root, tree.new_stat_rows())
+        found = discover_files(tree, config, cache)
+        return load_discovered(tree, found, cache, progress=progress)
     finally:
         if own_cache:
             cache.close()
-
-    migrations = []
-    for f in readable:
-        # A blob shared by several files decodes once; records are copied
-        # out of it, never modified in place.
-        payload = payloads[f.oid]
-        error = payload.get('error')
-        if error is None:
-            migrations.append(
-                info_from_dict(
-                    dict(payload),
-                    app_label=f.app_label, name=f.name, path=f.path,
-                ),
-            )
-        else:
-            problems.append(_problem(f, error['line'], error['message']))
-    problems.sort(key=lambda p: (p.file or '', p.line or 0))
-    return LoadResult(tuple(migrations), tuple(problems), packages)
 
 
 def _cached(

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from mergedriver.check import CheckResult
+from mergedriver.check import CheckSummary
 from mergedriver.graph import MigrationGraph
 from mergedriver.records import Problem
 
@@ -23,17 +24,22 @@ def fix_hint(app: str) -> str:
     )
 
 
-def check_text(result: CheckResult) -> str:
+def _summary(result: CheckResult | CheckSummary) -> CheckSummary:
+    return result if isinstance(result, CheckSummary) else result.summary()
+
+
+def check_text(result: CheckResult | CheckSummary) -> str:
     """One ``path:line: message`` line per problem, details indented below."""
+    result = _summary(result)
     lines = []
     for problem in result.problems:
         lines.append(problem.one_line())
         if problem.kind == 'multiple-leaves' and problem.app is not None:
-            for key in result.graph.leaf_nodes(problem.app):
-                lines.append(f'  leaf: {result.graph.nodes[key].path}')
+            for path in result.leaf_files[problem.app]:
+                lines.append(f'  leaf: {path}')
             lines.append(f'  {fix_hint(problem.app)}')
     if not result.problems:
-        count = len(result.graph.nodes)
+        count = result.migrations
         lines.append(
             f'{count} migrations in {len(result.apps)} apps: one leaf per '
             f'app, no problems',
@@ -52,7 +58,8 @@ def problem_json(problem: Problem) -> dict[str, object]:
     }
 
 
-def check_json(result: CheckResult) -> str:
+def check_json(result: CheckResult | CheckSummary) -> str:
+    result = _summary(result)
     document = {
         'version': JSON_VERSION,
         'apps': [
