@@ -33,6 +33,9 @@ from mergedriver.records import Unresolved
 # Bump when the JSON layout below changes.  The version key also hashes the
 # parser's sources, so a changed parser never reads stale records.
 CACHE_FORMAT = 1
+# Larger migration modules are not read (load.py).  Here, so that the cache's
+# version covers it: a cached blob was under the limit that is in force.
+MAX_MIGRATION_BYTES = 2 * 1024 * 1024
 # Whole results (snapshots) kept, newest first.
 SNAPSHOTS_KEPT = 32
 # Versions unused for this long are deleted.

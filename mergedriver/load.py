@@ -10,7 +10,6 @@ the repository is read) and modules over ``MAX_MIGRATION_BYTES``.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import json
 import os
@@ -21,6 +20,7 @@ from typing import Any
 from typing import TextIO
 
 from mergedriver.cache import Cache
+from mergedriver.cache import MAX_MIGRATION_BYTES
 from mergedriver.cache import decode_many
 from mergedriver.cache import error_to_json
 from mergedriver.cache import info_from_dict
@@ -34,7 +34,6 @@ from mergedriver.source import discover_packages
 from mergedriver.source import MigrationFile
 from mergedriver.source import Tree
 
-MAX_MIGRATION_BYTES = 2 * 1024 * 1024
 # Below this many misses, starting worker processes costs more than it saves.
 PARALLEL_MIN = 300
 # A cold run this large reports progress on a terminal.
@@ -109,6 +108,8 @@ class _Progress:
 
 
 def _parse_all(jobs: Sequence[_Job], progress: _Progress) -> list[_Outcome]:
+    import concurrent.futures.process  # only a cold run starts workers
+
     workers = min(_cpu_count(), max(1, len(jobs) // 100))
     if len(jobs) < PARALLEL_MIN or workers < 2:
         outcomes = []
@@ -134,22 +135,30 @@ def _parse_all(jobs: Sequence[_Job], progress: _Progress) -> list[_Outcome]:
     return outcomes
 
 
+def _too_big(size: int) -> str | None:
+    if size <= MAX_MIGRATION_BYTES:
+        return None
+    return (
+        f'file is {size / 1024 / 1024:.1f} MB, over the '
+        f'{MAX_MIGRATION_BYTES // 1024 // 1024} MB limit for a '
+        f'migration module; not read'
+    )
+
+
 def _refusal(tree: Tree, f: MigrationFile) -> str | None:
-    """Why a file is not read, or None to read it."""
-    if tree.entry_kind(f.path) == 'symlink':
+    """Why a file is not read, or None to read it (as far as discovery can
+    tell cheaply: a blob's size in git's objects is checked when the blob
+    is read, which a cached blob never is -- the limit is part of the
+    cache's version, so a cached blob was under it)."""
+    kind = tree.entry_kind(f.path)
+    if kind == 'symlink':
         target = os.fsdecode(tree.read(f.path))
         return (
             f'symbolic link to {target!r}: migmerge does not follow '
             f'symlinked migration modules; commit the file itself'
         )
-    size = tree.size(f.path)
-    if size > MAX_MIGRATION_BYTES:
-        return (
-            f'file is {size / 1024 / 1024:.1f} MB, over the '
-            f'{MAX_MIGRATION_BYTES // 1024 // 1024} MB limit for a '
-            f'migration module; not read'
-        )
-    return None
+    size = tree.known_size(f.path)
+    return None if size is None else _too_big(size)
 
 
 def _problem(f: MigrationFile, line: int | None, message: str) -> Problem:
@@ -202,6 +211,10 @@ def _payloads(
     for f in readable:
         if f.oid not in payloads and f.oid not in jobs:
             data = tree.read(f.path)
+            refusal = _too_big(len(data))
+            if refusal is not None:
+                payloads[f.oid] = {'error': {'line': 1, 'message': refusal}}
+                continue
             jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
     if jobs:
         show = (

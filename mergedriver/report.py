@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mergedriver.check import CheckResult
 from mergedriver.check import CheckSummary
-from mergedriver.graph import MigrationGraph
 from mergedriver.records import Problem
+
+if TYPE_CHECKING:  # a check answered from a snapshot imports no graph code
+    from mergedriver.graph import MigrationGraph
 
 JSON_VERSION = 1
 

@@ -22,6 +22,7 @@ import stat
 import time
 from collections.abc import Mapping
 from typing import Literal
+from typing import NamedTuple
 
 import pygit2
 
@@ -36,8 +37,8 @@ _O_BINARY: int = getattr(os, 'O_BINARY', 0)
 _RACY_NS = 3_000_000_000
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    # A tuple, not a dataclass: a warm run lists every migration directory.
     name: str
     kind: EntryKind
 
@@ -100,6 +101,10 @@ class Tree(abc.ABC):
     def new_stat_rows(self) -> list[tuple[str, str, str]]:
         """(path, stat key, oid) hashed by this run, safe to remember."""
         return []
+
+    def known_size(self, path: str) -> int | None:
+        """The size when it costs no read (files on disk), else None."""
+        return None
 
     def is_file(self, path: str) -> bool:
         return self.entry_kind(path) == 'file'
@@ -225,6 +230,10 @@ class _FilesystemTree(Tree):
         if st is None:
             raise FileNotFoundError(path)
         return st.st_size
+
+    def known_size(self, path: str) -> int | None:
+        st = self._lstat(path)
+        return None if st is None else st.st_size
 
     def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
         self._known = known
@@ -445,8 +454,8 @@ def directory_tree(path: str, *, cache_path: str | None = None) -> Tree:
 # is mapped to in ``migration_modules`` (Django's MIGRATION_MODULES).
 
 
-@dataclasses.dataclass(frozen=True)
-class MigrationFile:
+class MigrationFile(NamedTuple):
+    # A tuple, not a dataclass: a warm run makes one per migration.
     app_label: str
     name: str
     path: str  # repo-relative posix path of the module
@@ -501,6 +510,8 @@ class _Excluder:
         self._regexes = tuple(glob_regex(p) for p in patterns if p.strip())
 
     def __call__(self, path: str) -> bool:
+        if not self._regexes:
+            return False
         return any(r.fullmatch(path) for r in self._regexes)
 
 
@@ -829,12 +840,13 @@ def discover(
     if packages is None:
         packages = discover_packages(tree, config)
     excluded = _Excluder(config.exclude)
+    oid = tree.oid
     files = []
     for label, package in packages.items():
         for name in migration_module_names(tree, package):
-            path = join(package, f'{name}.py')
+            path = f'{package}/{name}.py' if package else f'{name}.py'
             if not excluded(path):
                 files.append(
-                    MigrationFile(label, name, path, tree.oid(path), package),
+                    MigrationFile(label, name, path, oid(path), package),
                 )
     return tuple(files)
