@@ -86,11 +86,19 @@ def resolve_entry(
 
 
 def _sides(text: str, *, path: str, marker_size: int) -> list[str]:
-    """A text, or both sides of it when it holds conflict markers."""
-    split = lockfiles.split_conflict(text, path=path, marker_size=marker_size)
-    if split is None:
-        return [text]
-    return [t for t in (split.ours, split.base, split.theirs) if t is not None]
+    """A base text, or every side of it when it holds conflict markers.
+
+    A virtual merge base (criss-cross history) holds markers 2 longer per
+    level of recursion than the outer merge's ``%L``.
+    """
+    for size in (marker_size, marker_size + 2, marker_size + 4):
+        split = lockfiles.split_conflict(text, path=path, marker_size=size)
+        if split is not None:
+            return [
+                t for t in (split.ours, split.base, split.theirs)
+                if t is not None
+            ]
+    return [text]
 
 
 def merge_max_migration(

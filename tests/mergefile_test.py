@@ -74,8 +74,12 @@ def test_max_migration(base: str) -> None:
     ) == '0004_merge_0003_x_0003_y\n'
 
 
-def test_max_migration_base_marker_names_one_side() -> None:
-    base = '<<<<<<< ours\n0002_a\n=======\n0003_x\n>>>>>>> theirs\n'
+@pytest.mark.parametrize('size', (7, 9))
+def test_max_migration_base_marker_names_one_side(size: int) -> None:
+    base = (
+        f'{"<" * size} ours\n0002_a\n{"=" * size}\n0003_x\n'
+        f'{">" * size} theirs\n'
+    )
     sides = Sides(base=base, ours='0003_y\n', theirs='0003_x\n')
     # theirs is in the base already: only ours moved
     assert merge_max_migration(
@@ -260,3 +264,31 @@ def test_module_through_git_merge(repo: Path, theirs_ops: str, conflict: bool) -
         assert text == migration_source(
             DEP + [('auth', '0012_x')], add_field('a2') + add_field('b') + add_field('c3'),
         )
+
+
+def test_criss_cross_virtual_base_with_markers(repo: Path) -> None:
+    """Two merge bases: git builds a virtual one with its text merge
+    (merge.migmerge.recursive = text), conflict markers included; the
+    driver reads through them."""
+    lock = repo / 'shop/migrations/max_migration.txt'
+    write(lock, '0002_a\n')
+    commit(repo, 'base')
+    for branch, name in (('x', '0003_x'), ('y', '0003_y')):
+        git(repo, 'checkout', '-q', '-b', branch, 'main')
+        write(lock, f'{name}\n')
+        commit(repo, name)
+    # criss-cross: each merges the other, resolved differently by hand
+    tips = {b: git(repo, 'rev-parse', b).strip() for b in ('x', 'y')}
+    # y keeps its own name: with the virtual base read, only x moved
+    for branch, other, resolved in (('x', 'y', '0004_m1'), ('y', 'x', '0003_y')):
+        git(repo, 'checkout', '-q', branch)
+        git(repo, 'merge', '-q', '--no-edit', tips[other])
+        write(lock, f'{resolved}\n')
+        commit(repo, f'resolve {resolved}')
+    assert len(git(repo, 'merge-base', '--all', 'x', 'y').split()) == 2
+    git(repo, 'checkout', '-q', 'x')
+    proc = subprocess.run(
+        ('git', 'merge', '--no-edit', 'y'), cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lock.read_text() == '0004_m1\n'
