@@ -7,7 +7,8 @@
   files.  On colliding operations it writes nothing and prints them.
   Nothing to do: exit 0, silently.
 - ``pre-commit``: the same, only while a merge is being concluded
-  (MERGE_HEAD exists, i.e. the merge stopped on textual conflicts).
+  (MERGE_HEAD exists, i.e. the merge stopped on textual conflicts) or a
+  ``git merge --squash`` is committed (SQUASH_MSG exists).
 - ``post-rewrite rebase``: upstream never moves; the rebased commits'
   migrations are renumbered after upstream's leaf and committed as one new
   commit.  ``amend`` rewrites are ignored.
@@ -328,7 +329,12 @@ def post_rewrite(
 
 
 def _merge_in_progress(git_dir: str) -> bool:
-    return os.path.exists(os.path.join(git_dir, 'MERGE_HEAD'))
+    """A merge being concluded, or a ``git merge --squash`` being
+    committed (no merge commit, so pre-merge-commit never ran)."""
+    return any(
+        os.path.exists(os.path.join(git_dir, name))
+        for name in ('MERGE_HEAD', 'SQUASH_MSG')
+    )
 
 
 def run_hook(

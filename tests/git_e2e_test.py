@@ -377,3 +377,15 @@ def test_rebase_rolls_back_the_developer_database(tmp_path: Path, git_home: Path
     assert '[X] 0003_userprofile_age' in shown
     assert '[X] 0004_userprofile_address' in shown
     assert '0003_userprofile_address' not in shown
+
+
+def test_squash_merge_is_resolved_at_commit(project: Path) -> None:
+    repo = project
+    proc = run(repo, 'git', 'merge', '--squash', 'address')
+    assert proc.returncode == 0, proc.stderr
+    proc = run(repo, 'git', 'commit', '--no-edit')
+    assert proc.returncode != 0
+    assert 'migmerge (pre-commit)' in proc.stderr
+    git(repo, 'commit', '-q', '--no-edit')
+    assert git(repo, 'status', '--porcelain') == ''
+    assert_one_leaf(repo)
