@@ -325,6 +325,16 @@ def post_rewrite(
         return 1
     what = 'amended into the last commit' if mode == 'amend' else 'committed'
     print(f'migmerge: renumbering {what}.', file=out)
+    if not git_bool(clone.top, 'migmerge.rollback', False):
+        undo = 'HEAD@{1}' if mode == 'amend' else 'HEAD~1'
+        print(
+            'migmerge: if your development database had applied the '
+            f'migrations renamed above, undo this (`git reset --hard {undo}`), '
+            f'run `migmerge resolve --strategy renumber --rollback --move '
+            f'{onto[:12]}` and commit; `git config migmerge.rollback true` '
+            'makes this hook roll back first.',
+            file=out,
+        )
     return 0
 
 

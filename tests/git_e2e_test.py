@@ -217,6 +217,8 @@ def test_rebase_renumbers_and_commits(project: Path) -> None:
     git(repo, 'checkout', '-q', 'address')
     proc = run(repo, 'git', 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
+    onto = git(repo, 'rev-parse', 'main').strip()
+    assert f'--rollback --move {onto[:12]}' in proc.stderr  # how to undo
     log = git(repo, 'log', '--format=%s', 'main..HEAD').splitlines()
     assert log == [
         'Renumber migrations after rebase (migmerge)',
