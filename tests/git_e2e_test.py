@@ -391,3 +391,35 @@ def test_squash_merge_is_resolved_at_commit(project: Path) -> None:
     git(repo, 'commit', '-q', '--no-edit')
     assert git(repo, 'status', '--porcelain') == ''
     assert_one_leaf(repo)
+
+
+@pytest.fixture(scope='session')
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp('pre-commit-home')
+
+
+def test_rebase_under_the_pre_commit_framework(
+        project: Path, pre_commit_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`pre-commit install` after migmerge: the framework runs our scripts
+    as its legacy hooks, post-rewrite without stdin."""
+    repo = project
+    monkeypatch.setenv('PRE_COMMIT_HOME', str(pre_commit_home))
+    git(repo, 'checkout', '-q', 'main')
+    write(repo / '.pre-commit-config.yaml', 'repos: []\n')
+    commit_all(repo, 'pre-commit config')
+    for hook_type in ('pre-commit', 'pre-merge-commit', 'post-rewrite'):
+        subprocess.run(
+            (sys.executable, '-m', 'pre_commit', 'install', '--hook-type', hook_type),
+            cwd=repo, check=True, capture_output=True,
+        )
+        assert gitsetup.is_our_hook(str(repo / '.git/hooks' / f'{hook_type}.legacy'))
+    proc = run(repo, 'git', 'merge', '--no-edit', 'address')
+    assert proc.returncode != 0
+    assert 'run `git commit` to conclude the merge' in proc.stderr
+    git(repo, 'merge', '--abort')
+    git(repo, 'checkout', '-q', 'address')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert_one_leaf(repo)
