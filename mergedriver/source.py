@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import stat
+import struct
 import time
 from collections.abc import Mapping
 from typing import Literal
@@ -341,6 +342,114 @@ class _CommitTree(_GitObjectsTree):
         return str(obj.id)
 
 
+_INDEX_ENTRY = struct.Struct('>24xI12x20sH')
+# Index extensions that change what the entries mean: a split index keeps
+# entries in another file, a sparse index has directory entries.
+_INDEX_EXTENSIONS_REFUSED = frozenset((b'link', b'sdir'))
+
+
+def parse_index(data: bytes) -> dict[str, tuple[str, int]] | None:
+    """path -> (blob id, mode) of a git index file (versions 2 to 4).
+
+    What ``repo.index`` gives, without creating an object per entry (a
+    large repository has tens of thousands).  None for what it leaves to
+    libgit2: conflicts (stages 1-3), a split or sparse index, another
+    version, anything malformed.
+    """
+    try:
+        if data[:4] != b'DIRC':
+            return None
+        version, count = struct.unpack_from('>II', data, 4)
+        if version not in (2, 3, 4):
+            return None
+        unpack = _INDEX_ENTRY.unpack_from
+        end = len(data) - 20  # the trailing checksum
+        blobs: dict[str, tuple[str, int]] = {}
+        pos = 12
+        previous = b''
+        for _ in range(count):
+            mode, oid, flags = unpack(data, pos)
+            if flags & 0x3000:  # a conflict stage
+                return None
+            start = pos + (64 if flags & 0x4000 and version >= 3 else 62)
+            if version == 4:
+                byte = data[start]
+                start += 1
+                strip = byte & 0x7f
+                while byte & 0x80:
+                    byte = data[start]
+                    start += 1
+                    strip = ((strip + 1) << 7) | (byte & 0x7f)
+                stop = data.index(b'\0', start)
+                if strip > len(previous):
+                    return None
+                path = previous[:len(previous) - strip] + data[start:stop]
+                pos = stop + 1
+            else:
+                length = flags & 0xfff
+                if length == 0xfff:
+                    stop = data.index(b'\0', start)
+                else:
+                    stop = start + length
+                path = data[start:stop]
+                # NUL padding to a multiple of 8 bytes, at least one NUL.
+                pos += ((stop - pos) // 8 + 1) * 8
+            if pos > end:
+                return None
+            previous = path
+            blobs[os.fsdecode(path)] = (oid.hex(), mode)
+        while pos + 8 <= end:
+            signature = data[pos:pos + 4]
+            if signature in _INDEX_EXTENSIONS_REFUSED:
+                return None
+            (size,) = struct.unpack_from('>I', data, pos + 4)
+            pos += 8 + size
+        if pos != end or len(blobs) != count:
+            return None
+    except (struct.error, IndexError, ValueError):
+        return None
+    return blobs
+
+
+def _sha1_repository(repo: pygit2.Repository) -> bool:
+    """Whether the repository's objects are SHA-1 (the index layout that
+    :func:`parse_index` reads); when unsure, False."""
+    try:
+        with open(os.path.join(_common_git_dir(repo), 'config'), 'rb') as f:
+            return b'objectformat' not in f.read().lower()
+    except OSError:
+        return False
+
+
+def _read_index(repo: pygit2.Repository) -> dict[str, tuple[str, int]]:
+    """The staging area's path -> (blob id, mode), stage 2 for conflicts."""
+    if _sha1_repository(repo):
+        try:
+            with open(os.path.join(repo.path, 'index'), 'rb') as f:
+                data = f.read()
+        except FileNotFoundError:
+            return {}
+        except OSError:
+            pass
+        else:
+            blobs = parse_index(data)
+            if blobs is not None:
+                return blobs
+    index = repo.index
+    index.read()
+    blobs = {}
+    for e in index:
+        blobs[e.path] = (str(e.id), e.mode)
+    if index.conflicts is not None:
+        for ancestor, ours, theirs in index.conflicts:
+            some = ours or theirs or ancestor
+            if ours is not None:
+                blobs[some.path] = (str(ours.id), ours.mode)
+            else:
+                blobs.pop(some.path, None)
+    return blobs
+
+
 class _IndexTree(_GitObjectsTree):
     """The staging area.  A path with unresolved conflicts is read from
     stage 2 ("ours"); if ours deleted it, it is absent."""
@@ -350,18 +459,7 @@ class _IndexTree(_GitObjectsTree):
         self.kind = 'index'
         self.description = 'index'
         self.cache_path = cache_path_for(repo)
-        index = repo.index
-        index.read()
-        blobs: dict[str, tuple[str, int]] = {}
-        for e in index:
-            blobs[e.path] = (str(e.id), e.mode)
-        if index.conflicts is not None:
-            for ancestor, ours, theirs in index.conflicts:
-                some = ours or theirs or ancestor
-                if ours is not None:
-                    blobs[some.path] = (str(ours.id), ours.mode)
-                else:
-                    blobs.pop(some.path, None)
+        blobs = _read_index(repo)
         self._blobs = blobs
         dirs: dict[str, dict[str, EntryKind]] = {'': {}}
         for path, (_, mode) in blobs.items():

@@ -18,6 +18,7 @@ from mergedriver.source import discover_packages
 from mergedriver.source import git_blob_id
 from mergedriver.source import glob_regex
 from mergedriver.source import open_tree
+from mergedriver.source import parse_index
 from mergedriver.source import Tree
 
 MIGRATION = b'''\
@@ -142,6 +143,8 @@ def test_index_with_a_conflict_reads_ours(repo: Path) -> None:
         env={**os.environ, **GIT_ENV},
     )
     assert proc.returncode != 0
+    # Conflict stages are left to libgit2.
+    assert parse_index((repo / '.git/index').read_bytes()) is None
     index = open_tree(str(repo), index=True)
     assert index.read('f.txt') == b'ours\n'
     assert [e.name for e in index.entries('')] == ['f.txt']
@@ -557,3 +560,66 @@ def test_discovery_equals_djangos_app_registry(tmp_path: Path) -> None:
     found = discover_packages(directory_tree(SITE_PACKAGES), config)
     assert found == django_says
     assert len(found) >= 40
+
+
+def _libgit2_index(repo: Path) -> dict[str, tuple[str, int]]:
+    import pygit2
+
+    index = pygit2.Repository(str(repo)).index
+    return {e.path: (str(e.id), e.mode) for e in index}
+
+
+@pytest.mark.parametrize('version', ['2', '3', '4'])
+def test_index_reader_agrees_with_libgit2(repo: Path, version: str) -> None:
+    write(repo, app('shop', '0001_initial'))
+    write(repo, app('shop', '0002_second'))
+    write(repo, {'a/b/c/déjà vu.py': 'x\n', 'a/b/z.py': 'y\n', 'zz': 'z\n'})
+    os.symlink('0001_initial.py', repo / 'shop/migrations/0003_link.py')
+    git(repo, 'add', '.')
+    git(repo, 'commit', '-qm', 'base')
+    blob = git(repo, 'hash-object', 'zz').strip()
+    long_path = '/'.join(['d' * 200] * 25) + '/long.py'  # over 0xfff bytes
+    if version != '4':  # libgit2 cannot read it in a version 4 index
+        git(
+            repo, 'update-index', '--add', '--cacheinfo',
+            f'100644,{blob},{long_path}',
+        )
+    if version != '2':  # extended entries: git writes version 3 at least
+        write(repo, {'intent.py': 'i\n'})
+        git(repo, 'add', '-N', 'intent.py')
+        git(repo, 'update-index', '--skip-worktree', 'zz')
+    git(repo, 'update-index', '--index-version', version)
+    data = (repo / '.git/index').read_bytes()
+    assert data[4:8] == int(version).to_bytes(4, 'big')
+    parsed = parse_index(data)
+    assert parsed is not None
+    assert parsed == _libgit2_index(repo)
+    assert 'a/b/c/déjà vu.py' in parsed
+    assert (long_path in parsed) == (version != '4')
+    tree = open_tree(str(repo), index=True)
+    assert tree.entry_kind('shop/migrations/0003_link.py') == 'symlink'
+    assert tree.read('a/b/z.py') == b'y\n'
+
+
+def test_index_reader_leaves_a_split_index_to_libgit2(
+        repo: Path,
+) -> None:
+    write(repo, {'f.txt': 'base\n'})
+    git(repo, 'add', '.')
+    git(repo, 'commit', '-qm', 'base')
+    git(repo, 'update-index', '--split-index')
+    data = (repo / '.git/index').read_bytes()
+    assert parse_index(data) is None
+
+
+@pytest.mark.parametrize('data', [
+    b'', b'DIRC', b'DIRC\0\0\0\5\0\0\0\0' + b'\0' * 20,
+    b'DIRC\0\0\0\2\0\0\0\1' + b'\0' * 20,
+    b'XXXX\0\0\0\2\0\0\0\0' + b'\0' * 20,
+])
+def test_index_reader_refuses_what_it_cannot_read(data: bytes) -> None:
+    assert parse_index(data) is None
+
+
+def test_index_reader_reads_an_empty_index() -> None:
+    assert parse_index(b'DIRC\0\0\0\2\0\0\0\0' + b'\0' * 20) == {}
