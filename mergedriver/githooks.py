@@ -393,7 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         hooks_dir = args[1]
         args = args[2:]
     if not args:
-        print('usage: python -m mergedriver.githooks [--hooks-dir DIR] NAME [-- ARGS]', file=sys.stderr)
+        print(
+            'usage: python -m mergedriver.githooks [--hooks-dir DIR] NAME '
+            '[-- ARGS]',
+            file=sys.stderr,
+        )
         return 2
     hook, rest = args[0], args[1:]
     if rest[:1] == ['--']:

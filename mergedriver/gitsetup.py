@@ -294,12 +294,16 @@ def install(
     )
     for key, value in settings:
         name = f'merge.{DRIVER_NAME}.{key}'
-        if _git(clone.top, 'config', '--local', '--get', name, check=False).rstrip('\n') != value:
+        current = _git(
+            clone.top, 'config', '--local', '--get', name, check=False,
+        )
+        if current.rstrip('\n') != value:
             _git(clone.top, 'config', '--local', name, value)
             done.append(f'git config {name}')
     attributes = attributes_path(clone, local=local_attributes)
     if _install_attributes(attributes):
-        done.append(f'{os.path.relpath(attributes, clone.top)}: merge=migmerge lines added')
+        where = os.path.relpath(attributes, clone.top)
+        done.append(f'{where}: merge=migmerge lines added')
     os.makedirs(clone.hooks_dir, exist_ok=True)
     for hook in HOOK_NAMES:
         done.append(_install_hook(clone.hooks_dir, hook, hook_script(hook, python)))
@@ -311,13 +315,17 @@ def uninstall(repo_dir: str) -> list[str]:
     clone = locate(repo_dir)
     done = []
     section = f'merge.{DRIVER_NAME}'
-    if _git(clone.top, 'config', '--local', '--get-regexp', rf'^{section}\.', check=False):
+    if _git(
+            clone.top, 'config', '--local', '--get-regexp', rf'^{section}\.',
+            check=False,
+    ):
         _git(clone.top, 'config', '--local', '--remove-section', section)
         done.append(f'git config {section}: removed')
     for local in (False, True):
         attributes = attributes_path(clone, local=local)
         if _uninstall_attributes(attributes):
-            done.append(f'{os.path.relpath(attributes, clone.top)}: merge=migmerge lines removed')
+            where = os.path.relpath(attributes, clone.top)
+            done.append(f'{where}: merge=migmerge lines removed')
     for hook in HOOK_NAMES:
         message = _uninstall_hook(clone.hooks_dir, hook)
         if message is not None:

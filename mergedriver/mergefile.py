@@ -109,8 +109,10 @@ def merge_max_migration(
         now: datetime.datetime,
         marker_size: int = lockfiles.DEFAULT_MARKER_SIZE,
 ) -> str:
-    ours = lockfiles.parse_max_migration(sides.ours, path=path, marker_size=marker_size)
-    theirs = lockfiles.parse_max_migration(sides.theirs, path=path, marker_size=marker_size)
+    ours, theirs = (
+        lockfiles.parse_max_migration(text, path=path, marker_size=marker_size)
+        for text in (sides.ours, sides.theirs)
+    )
     base: set[str] = set()
     if sides.base is not None:
         for text in _sides(sides.base, path=path, marker_size=marker_size):
@@ -291,7 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     without the CLI's imports: git waits for every driver call)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (4, 5):
-        print('usage: python -m mergedriver.mergefile %O %A %B %P [%L]', file=sys.stderr)
+        print(
+            'usage: python -m mergedriver.mergefile %O %A %B %P [%L]',
+            file=sys.stderr,
+        )
         return 2
     base, ours, theirs, path, *rest = args
     marker_size = int(rest[0]) if rest and rest[0].isdigit() else 7

@@ -240,7 +240,9 @@ def parse(text: str) -> Parsed:
     return Parsed(skeleton.code.splitlines(keepends=True), lists, codes, kinds)
 
 
-def _combine_operations(ours: list[Element], theirs: list[Element]) -> list[Element] | None:
+def _combine_operations(
+        ours: list[Element], theirs: list[Element],
+) -> list[Element] | None:
     """Both sides appended at one point: keep both when they touch
     different fields of known models."""
     targets = [e.target for e in ours + theirs]
@@ -249,7 +251,9 @@ def _combine_operations(ours: list[Element], theirs: list[Element]) -> list[Elem
     return ours + theirs
 
 
-def _merge_dependencies(base: list[Element], ours: list[Element], theirs: list[Element]) -> list[Element]:
+def _merge_dependencies(
+        base: list[Element], ours: list[Element], theirs: list[Element],
+) -> list[Element]:
     removed = {e for e in base if e not in ours or e not in theirs}
     merged = [e for e in ours if e not in removed]
     merged += [e for e in theirs if e not in merged and e not in removed]
