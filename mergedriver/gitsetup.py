@@ -113,15 +113,20 @@ class Clone:
 
 
 def locate(repo_dir: str) -> Clone:
-    top = _git(repo_dir, 'rev-parse', '--show-toplevel', check=False).strip()
-    if not top:
+    # one git call: every hook pays for it
+    lines = _git(
+        repo_dir, 'rev-parse', '--show-toplevel', '--absolute-git-dir',
+        '--git-path', 'hooks', check=False,
+    ).splitlines()
+    if len(lines) != 3 or not lines[0]:
         raise MigmergeError(f'not a git work tree: {repo_dir}')
-    git_dir = _git(top, 'rev-parse', '--absolute-git-dir').strip()
-    hooks = _git(top, 'rev-parse', '--git-path', 'hooks').strip()
+    top, git_dir, hooks = lines
+    # --git-path answers relative to repo_dir
+    hooks = os.path.join(os.path.abspath(repo_dir), hooks)
     return Clone(
         top=top,
         git_dir=git_dir,
-        hooks_dir=os.path.normpath(os.path.join(top, hooks)),
+        hooks_dir=os.path.normpath(hooks),
     )
 
 

@@ -300,3 +300,16 @@ def test_cli_install_uninstall(repo: Path) -> None:
     assert 'commit .gitattributes' not in migmerge('install')
     assert 'pre-commit: removed' in migmerge('uninstall')
     assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize('hooks_path', (None, 'githooks'))
+def test_install_from_a_subdirectory(repo: Path, hooks_path: str | None) -> None:
+    if hooks_path is not None:
+        git(repo, 'config', 'core.hooksPath', hooks_path)
+    sub = repo / 'a/b'
+    sub.mkdir(parents=True)
+    clone = gitsetup.locate(str(sub))
+    assert clone.top == str(repo)
+    assert clone.hooks_dir == str(repo / (hooks_path or '.git/hooks'))
+    gitsetup.install(str(sub))
+    assert gitsetup.is_our_hook(str(repo / (hooks_path or '.git/hooks') / 'pre-commit'))
