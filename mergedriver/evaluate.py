@@ -24,6 +24,7 @@ from typing import NamedTuple
 from typing import Union
 
 from mergedriver.errors import ParseError
+from mergedriver.records import ANY_FIELD
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
@@ -54,7 +55,8 @@ class Attr(NamedTuple):
 
 
 class Seq(NamedTuple):
-    """A list or tuple display (which one does not matter to Django)."""
+    """A list, tuple or set display (which one does not matter to Django:
+    it iterates them)."""
 
     items: tuple[Expr, ...]
     span: Span
@@ -449,7 +451,7 @@ class _Evaluator:
             return _swappable(args, kwargs, expr.span)
         if (
                 isinstance(func, Ref) and not kwargs and len(args) <= 1 and
-                func.qualname in ('list', 'tuple')
+                func.qualname in ('list', 'tuple', 'set', 'frozenset')
         ):
             # the builtins (unbound names): a copy of a known sequence
             if not args:
@@ -1038,8 +1040,20 @@ class _Collector:
         if behaves_as in _EXTENSIONS:
             found['target_name'] = _EXTENSIONS[behaves_as]
         fields: tuple[str, ...] = ()
+        references: tuple[str, ...] = ()
         if behaves_as == 'CreateModel':
             fields = self.field_names(params.get('fields'))
+            references = _model_references(
+                params.get('fields'), params.get('bases'), found.get('model'),
+            )
+        elif behaves_as in ('AddField', 'AlterField'):
+            references = _field_references(
+                params.get('field'), found.get('model'),
+            )
+        elif behaves_as in _FIELD_LIST_PARAMS:
+            fields = _named_fields(params.get(_FIELD_LIST_PARAMS[behaves_as]))
+        elif behaves_as in _INDEX_LIKE_PARAMS:
+            fields = _index_fields(params.get(_INDEX_LIKE_PARAMS[behaves_as]))
         elidable = params.get('elidable')
         is_elidable = (
             isinstance(elidable, Const) and bool(elidable.value)
@@ -1056,7 +1070,7 @@ class _Collector:
                 new_name=found.get('new_name'),
                 target_name=found.get('target_name'),
                 fields=fields, is_data=is_data, elidable=is_elidable,
-                scope=scope,
+                scope=scope, references=references,
             ))
         if behaves_as == 'RunSQL':
             children = params.get('state_operations')
@@ -1091,6 +1105,149 @@ class _Collector:
                     continue
             self.unknown('operations', item)
         return tuple(names)
+
+
+# Operations that name fields in one argument: the names they list.
+_FIELD_LIST_PARAMS = {
+    'AlterUniqueTogether': 'unique_together',
+    'AlterIndexTogether': 'index_together',
+    'AlterOrderWithRespectTo': 'order_with_respect_to',
+    'RenameIndex': 'old_fields',
+}
+# Operations that carry an index or constraint object.
+_INDEX_LIKE_PARAMS = {
+    'AddIndex': 'index',
+    'AddIndexConcurrently': 'index',
+    'AddConstraint': 'constraint',
+    'AddConstraintNotValid': 'constraint',
+}
+# Arguments of an index or constraint that hold field names or expressions
+# over fields (``condition``/``check``: Q objects; ``expressions``:
+# ExclusionConstraint's pairs).
+_INDEX_FIELD_ARGS = frozenset((
+    'fields', 'include', 'expressions', 'condition', 'check',
+))
+# Relational field classes whose first positional argument is ``to``
+# (django.db.models, contrib.contenttypes, modelcluster, treebeard/mptt).
+_RELATION_CLASSES = (
+    'ForeignKey', 'OneToOneField', 'ManyToManyField', 'ForeignObject',
+    'GenericRelation', 'ParentalKey', 'ParentalManyToManyField',
+)
+
+
+def _names_in(value: Value, out: list[str]) -> bool:
+    """Collect every string a field-naming value holds; False when part of
+    it cannot be known statically.
+
+    Strings anywhere count (an over-approximation: ``Lower('name')``,
+    ``('period', '&&')``), as do the field part of ``Q(name__gte=1)``
+    keywords; a ``-`` (descending order) is stripped.
+    """
+    if isinstance(value, Const):
+        if isinstance(value.value, str):
+            out.append(value.value.lstrip('-'))
+        return True
+    if isinstance(value, Seq):
+        return all([_names_in(item, out) for item in value.items])
+    if isinstance(value, Call):
+        known = all([_names_in(arg, out) for arg in value.args])
+        for key, arg in value.kwargs:
+            if key is None:
+                known = False
+                continue
+            if isinstance(value.func, Ref) and (
+                    value.func.qualname.rpartition('.')[2] == 'Q'
+            ):
+                out.append(key.split('__', 1)[0])
+            known = _names_in(arg, out) and known
+        return known
+    # a class's constant (``RangeOperators.OVERLAPS``) names no field; any
+    # other name may hold field names
+    return isinstance(value, Ref) and value.qualname.count('.') >= 1 and (
+        value.qualname.split('.')[-2][:1].isupper()
+    )
+
+
+def _unique(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _named_fields(value: Value | None) -> tuple[str, ...]:
+    """Field names in ``unique_together``, ``order_with_respect_to``..."""
+    if value is None or _is_none(value):
+        return ()
+    out: list[str] = []
+    if not isinstance(value, (Const, Seq)) or not _names_in(value, out):
+        return (ANY_FIELD,)
+    return _unique(out)
+
+
+def _index_fields(value: Value | None) -> tuple[str, ...]:
+    """Field names an ``Index`` or a constraint uses, as far as visible."""
+    if value is None:
+        return ()
+    if not isinstance(value, Call):
+        return (ANY_FIELD,)
+    out: list[str] = []
+    known = all([_names_in(arg, out) for arg in value.args])
+    for key, arg in value.kwargs:
+        if key is None:
+            known = False
+        elif key in _INDEX_FIELD_ARGS:
+            known = _names_in(arg, out) and known
+    return _unique(out) if known else (ANY_FIELD, *_unique(out))
+
+
+def _relation_target(value: Value) -> str | None:
+    if isinstance(value, Const) and isinstance(value.value, str):
+        return value.value.lower()
+    if isinstance(value, Ref):
+        parts = value.qualname.split('.')
+        if len(parts) >= 2 and parts[-2] == 'settings':
+            return f'settings.{parts[-1]}'
+    return None
+
+
+def _field_references(
+        value: Value | None, model: str | None,
+) -> tuple[str, ...]:
+    """Models a field definition points to (``to``, ``through``)."""
+    if not isinstance(value, Call) or not isinstance(value.func, Ref):
+        return ()
+    cls = value.func.qualname.rpartition('.')[2]
+    targets: list[Value] = [v for k, v in value.kwargs if k in (
+        'to', 'through',
+    )]
+    if value.args and cls.endswith(_RELATION_CLASSES) and not any(
+            k == 'to' for k, _ in value.kwargs
+    ):
+        targets.append(value.args[0])
+    found = []
+    for target in targets:
+        name = _relation_target(target)
+        if name == 'self':
+            name = None if model is None else model.lower()
+        if name is not None:
+            found.append(name)
+    return _unique(found)
+
+
+def _model_references(
+        fields: Value | None, bases: Value | None, model: str | None,
+) -> tuple[str, ...]:
+    """Models a ``CreateModel`` points to: its fields' and its bases'."""
+    found: list[str] = []
+    if isinstance(fields, Seq):
+        for item in fields.items:
+            if isinstance(item, Seq) and len(item.items) == 2:
+                found.extend(_field_references(item.items[1], model))
+    if isinstance(bases, Seq):
+        for base in bases.items:
+            # 'app.model' strings are models; classes (models.Model,
+            # mixins) are not model states
+            if isinstance(base, Const) and isinstance(base.value, str):
+                found.append(base.value.lower())
+    return _unique(found)
 
 
 def _django_base(cls: ClassValue) -> tuple[str | None, bool]:

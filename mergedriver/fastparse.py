@@ -47,7 +47,7 @@ def _expr(node: ast.expr) -> ir.Expr:  # noqa: C901
         )
     if isinstance(node, ast.Attribute):
         return ir.Attr(_expr(node.value), node.attr, span)
-    if isinstance(node, (ast.Tuple, ast.List)):
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return ir.Seq(tuple([_expr(e) for e in node.elts]), span)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return ir.Add(_expr(node.left), _expr(node.right), span)

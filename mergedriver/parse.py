@@ -59,7 +59,7 @@ class _Translator:
             return ir.Attr(
                 self.expr(node.value), node.attr.value, self.span(node),
             )
-        if isinstance(node, cst.List):
+        if isinstance(node, (cst.List, cst.Set)):
             return ir.Seq(
                 tuple(self.element(e) for e in node.elements),
                 self.span(node),

@@ -51,6 +51,11 @@ class Dependency:
         return (self.app, self.name)
 
 
+# In ``OperationInfo.fields``: the list names fields that are not known
+# statically (never a Python identifier, so never a real field name).
+ANY_FIELD = '*'
+
+
 @dataclasses.dataclass(frozen=True)
 class OperationInfo:
     """What the tools need to know of one migration operation.
@@ -60,10 +65,20 @@ class OperationInfo:
     model the operation targets as written (``model_name`` or ``name``);
     ``field`` the field (``name`` of field operations, ``old_name`` of
     ``RenameField``); ``new_name`` the target of a rename; ``target_name`` the
-    name of an index or constraint; ``fields`` the field names of a
-    ``CreateModel``.  Operations nested in ``SeparateDatabaseAndState`` are
-    flattened into the migration's list with ``scope`` ``state`` or
-    ``database``.
+    name of an index or constraint.  ``fields`` holds field names: the
+    fields of a ``CreateModel``; the names listed by ``AlterUniqueTogether``,
+    ``AlterIndexTogether``, ``AlterOrderWithRespectTo`` and ``RenameIndex``'s
+    ``old_fields``; the fields an ``AddIndex``/``AddConstraint`` uses (its
+    ``fields``, and every name its expressions or condition may mention, a
+    leading ``-`` stripped).  :data:`ANY_FIELD` among them means a part of
+    the list could not be evaluated statically.  ``references`` holds the
+    models the relational fields of an ``AddField``/``AlterField``/
+    ``CreateModel`` point to (``to``, ``through``, and a ``CreateModel``'s
+    model bases), lower-cased as written: ``app_label.model``, ``model``
+    (the migration's own app; ``'self'`` is replaced by the operation's
+    model), or ``settings.NAME`` for a swappable model setting.  Operations
+    nested in ``SeparateDatabaseAndState`` are flattened into the
+    migration's list with ``scope`` ``state`` or ``database``.
     """
 
     kind: str
@@ -76,6 +91,7 @@ class OperationInfo:
     is_data: bool = False
     elidable: bool = False
     scope: Scope = 'both'
+    references: tuple[str, ...] = ()
 
     @property
     def model_lower(self) -> str | None:

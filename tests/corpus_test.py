@@ -25,6 +25,7 @@ import pytest
 from mergedriver import fastparse
 from mergedriver import parse
 from mergedriver.errors import ParseError
+from mergedriver.records import ANY_FIELD
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
@@ -155,10 +156,69 @@ _DUMP = textwrap.dedent('''\
                     entry[attr] = op_name(getattr(op, attr))
             if kind == 'CreateModel':
                 entry['fields'] = [n for n, _ in op.fields]
+            names, exact = field_names(op)
+            if names is not None:
+                entry['names'] = sorted(names)
+                entry['names_exact'] = exact
+            refs = references(op)
+            if refs is not None:
+                entry['references'] = sorted(refs)
             out.append(entry)
             if isinstance(op, RunSQL):
                 child = 'database' if scope == 'database' else 'state'
                 flatten(op.state_operations, child, out)
+
+    def field_names(op):
+        # (names, whether they are all the operation uses)
+        for attr in ('unique_together', 'index_together'):
+            if hasattr(op, attr):
+                return {n for t in getattr(op, attr) or () for n in t}, True
+        if hasattr(op, 'order_with_respect_to'):
+            value = op.order_with_respect_to
+            return ({value} if value else set()), True
+        obj = getattr(op, 'index', None) or getattr(op, 'constraint', None)
+        if obj is None or type(op).__name__ not in (
+                'AddIndex', 'AddIndexConcurrently', 'AddConstraint',
+                'AddConstraintNotValid'):
+            return None, True
+        names = {
+            n.lstrip('-') for n in (
+                *(getattr(obj, 'fields', None) or ()),
+                *(getattr(obj, 'include', None) or ()),
+            )
+        }
+        exact = not any(
+            getattr(obj, attr, None)
+            for attr in ('expressions', 'condition', 'check')
+        )
+        return names, exact
+
+    def model_ref(value, own):
+        if not isinstance(value, str):
+            return value._meta.label_lower
+        return own.lower() if value == 'self' else value.lower()
+
+    def field_refs(field, own):
+        remote = getattr(field, 'remote_field', None)
+        if remote is None:
+            return set()
+        found = {model_ref(remote.model, own)}
+        through = getattr(remote, 'through', None)
+        if through is not None:
+            found.add(model_ref(through, own))
+        return found
+
+    def references(op):
+        kind = type(op).__name__
+        if kind in ('AddField', 'AlterField'):
+            return field_refs(op.field, op.model_name)
+        if kind == 'CreateModel':
+            found = set()
+            for _, field in op.fields:
+                found |= field_refs(field, op.name)
+            found |= {b.lower() for b in op.bases if isinstance(b, str)}
+            return found
+        return None
 
     request = json.load(sys.stdin)
     result = {
@@ -316,6 +376,76 @@ def _as_django_sees_it(op: OperationInfo) -> dict[str, object]:
     if kind == 'CreateModel':
         entry['fields'] = list(op.fields)
     return entry
+
+
+_FIELD_LIST_KINDS = frozenset((
+    'AlterUniqueTogether', 'AlterIndexTogether', 'AlterOrderWithRespectTo',
+    'AddIndex', 'AddIndexConcurrently', 'AddConstraint',
+    'AddConstraintNotValid',
+))
+
+
+def _our_references(
+        op: OperationInfo, swappable: dict[str, str],
+) -> list[str]:
+    found = set()
+    for ref in op.references:
+        if ref.startswith('settings.'):
+            ref = swappable[ref.partition('.')[2]].lower()
+        found.add(ref)
+    return sorted(found)
+
+
+def test_field_lists_and_references_match_what_django_imports(
+        django_view: dict[str, object],
+) -> None:
+    """The names unique_together, order_with_respect_to, indexes and
+    constraints use, and the models relational fields point to, as Django's
+    own operation objects hold them."""
+    swappable = django_view['settings']
+    seen = django_view['modules']
+    assert isinstance(swappable, dict) and isinstance(seen, dict)
+    lists = refs = unknown = 0
+    mismatches = []
+    for module in MODULES:
+        dumped = seen[module.dotted]
+        if 'error' in dumped:
+            continue
+        info = _read_fast(module)
+        theirs = dumped['operations']
+        swapped = b'swapper.' in module.path.read_bytes()
+        if len(theirs) != len(info.operations):
+            continue  # chosen by database backend (see above)
+        for ours, their in zip(info.operations, theirs):
+            if ours.kind in _FIELD_LIST_KINDS and 'names' in their:
+                names = set(ours.fields)
+                expected = set(their['names'])
+                # an index over expressions: ours may name more (every
+                # string in them); never fewer
+                ok = (
+                    names == expected if their['names_exact'] and
+                    ANY_FIELD not in names else
+                    expected <= names | {ANY_FIELD}
+                )
+                if not ok:
+                    mismatches.append((module.dotted, ours, their))
+                lists += 1
+            if 'references' in their:
+                found = _our_references(ours, swappable)
+                if found != their['references'] and swapped and (
+                        set(found) < set(their['references'])
+                ):
+                    # ``to=swapper.get_model_name(...)``: a call the static
+                    # reading honestly cannot follow
+                    unknown += 1
+                elif found != their['references']:
+                    mismatches.append((module.dotted, ours, their))
+                refs += bool(their['references'])
+    assert mismatches == []
+    assert lists >= 50, lists
+    assert refs >= 300, refs
+    assert unknown < 200, unknown
+    print(f'{lists} field lists, {refs} relational operations compared')
 
 
 def _is_subsequence(short: list[object], long: list[object]) -> bool:

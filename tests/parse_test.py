@@ -15,6 +15,7 @@ from mergedriver import fastparse
 from mergedriver import parse
 from mergedriver import reader
 from mergedriver.errors import ParseError
+from mergedriver.records import ANY_FIELD
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
@@ -111,6 +112,7 @@ def test_makemigrations_output(read: Read) -> None:
         operations=(
             OperationInfo(
                 'CreateModel', 18, model='Order', fields=('id', 'user'),
+                references=('settings.AUTH_USER_MODEL',),
             ),
             OperationInfo('AddField', 29, model='order', field='total'),
         ),
@@ -773,11 +775,15 @@ class Migration(migrations.Migration):
          OperationInfo('AlterModelTable', 8, model='order')),
         ("migrations.AlterUniqueTogether(name='order', "
          "unique_together={('a', 'b')})",
-         OperationInfo('AlterUniqueTogether', 8, model='order')),
+         OperationInfo(
+             'AlterUniqueTogether', 8, model='order', fields=('a', 'b'),
+         )),
         ("migrations.AlterIndexTogether('order', set())",
          OperationInfo('AlterIndexTogether', 8, model='order')),
         ("migrations.AlterOrderWithRespectTo('item', 'order')",
-         OperationInfo('AlterOrderWithRespectTo', 8, model='item')),
+         OperationInfo(
+             'AlterOrderWithRespectTo', 8, model='item', fields=('order',),
+         )),
         ("migrations.AlterModelOptions('order', {'ordering': ['id']})",
          OperationInfo('AlterModelOptions', 8, model='order')),
         ("migrations.AlterModelManagers('order', [])",
@@ -788,12 +794,13 @@ class Migration(migrations.Migration):
          "name='order_a_idx'))",
          OperationInfo(
              'AddIndex', 8, model='order', target_name='order_a_idx',
+             fields=('a',),
          )),
         ("AddIndexConcurrently(model_name='order', "
          "index=models.Index(fields=['a'], name='order_a_idx'))",
          OperationInfo(
              'AddIndexConcurrently', 8, model='order',
-             target_name='order_a_idx',
+             target_name='order_a_idx', fields=('a',),
          )),
         ("migrations.RemoveIndex('order', 'order_a_idx')",
          OperationInfo(
@@ -810,17 +817,21 @@ class Migration(migrations.Migration):
              target_name='old_idx',
          )),
         ("migrations.RenameIndex('order', 'new_idx', old_fields=('a', 'b'))",
-         OperationInfo('RenameIndex', 8, model='order', new_name='new_idx')),
+         OperationInfo(
+             'RenameIndex', 8, model='order', new_name='new_idx',
+             fields=('a', 'b'),
+         )),
         ("migrations.AddConstraint('order', models.CheckConstraint("
          "condition=models.Q(total__gte=0), name='order_total_gte'))",
          OperationInfo(
              'AddConstraint', 8, model='order', target_name='order_total_gte',
+             fields=('total',),
          )),
         ("pg.AddConstraintNotValid(model_name='order', constraint="
          "models.UniqueConstraint(fields=['a'], name='order_uniq'))",
          OperationInfo(
              'AddConstraintNotValid', 8, model='order',
-             target_name='order_uniq',
+             target_name='order_uniq', fields=('a',),
          )),
         ("migrations.RemoveConstraint('order', 'order_uniq')",
          OperationInfo(
@@ -868,6 +879,85 @@ def test_operation(read: Read, op: str, expected: OperationInfo) -> None:
     info = read(f'{_OPS_HEADER}        {op},\n    ]\n')
     assert info.operations == (expected,)
     assert info.unresolved == ()
+
+
+@pytest.mark.parametrize(
+    ('op', 'fields'),
+    (
+        ("migrations.AlterUniqueTogether('city', {('name', 'country'), "
+         "('slug',)})", ('name', 'country', 'slug')),
+        ("migrations.AlterUniqueTogether('city', ('name', 'country'))",
+         ('name', 'country')),
+        ("migrations.AlterUniqueTogether('city', set())", ()),
+        ("migrations.AlterIndexTogether('city', None)", ()),
+        ("migrations.AlterUniqueTogether('city', TOGETHER)", (ANY_FIELD,)),
+        ("migrations.AlterOrderWithRespectTo('city', None)", ()),
+        ("migrations.AddIndex('city', models.Index(fields=['-created', "
+         "'name'], name='i'))", ('created', 'name')),
+        ("migrations.AddIndex('city', models.Index(models.F('a'), "
+         "Lower('b'), name='i'))", ('a', 'b')),
+        ("migrations.AddIndex('city', models.Index(fields=['a'], "
+         "include=['b'], condition=models.Q(c__gt=0), name='i'))",
+         ('a', 'b', 'c')),
+        ("migrations.AddIndex('city', models.Index(fields=FIELDS, "
+         "name='i'))", (ANY_FIELD,)),
+        ("migrations.AddIndex('city', INDEX)", (ANY_FIELD,)),
+        ("migrations.AddConstraint('city', models.UniqueConstraint("
+         "fields=('a', 'b'), name='u'))", ('a', 'b')),
+        ("migrations.AddConstraint('city', models.CheckConstraint("
+         "check=models.Q(age__gte=18) | models.Q(adult=True), name='c'))",
+         # ``|`` is not evaluated: unknown, and so every field
+         (ANY_FIELD,)),
+        ("migrations.AddConstraint('city', ExclusionConstraint(name='x', "
+         "expressions=[('span', RangeOperators.OVERLAPS)]))",
+         ('span',)),
+    ),
+)
+def test_fields_an_operation_names(
+        read: Read, op: str, fields: tuple[str, ...],
+) -> None:
+    info = read(f'{_OPS_HEADER}        {op},\n    ]\n')
+    (operation,) = info.operations
+    assert operation.fields == fields
+
+
+@pytest.mark.parametrize(
+    ('field', 'references'),
+    (
+        ("models.ForeignKey(on_delete=models.CASCADE, to='shop.Coupon')",
+         ('shop.coupon',)),
+        ("models.ForeignKey('Coupon', models.CASCADE)", ('coupon',)),
+        ('models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE)',
+         ('settings.AUTH_USER_MODEL',)),
+        ("models.ManyToManyField(to='shop.tag', through='shop.TagLink')",
+         ('shop.tag', 'shop.taglink')),
+        ("models.ForeignKey('self', models.CASCADE)", ('city',)),
+        ("modelcluster.fields.ParentalKey('shop.City')", ('shop.city',)),
+        ("MyRelation(to='shop.city')", ('shop.city',)),
+        ('models.ForeignKey(swapper.get_model_name("shop", "City"), '
+         'models.CASCADE)', ()),
+        ("models.CharField('shop.city', max_length=9)", ()),
+    ),
+)
+def test_models_a_field_references(
+        read: Read, field: str, references: tuple[str, ...],
+) -> None:
+    info = read(
+        f"from django.conf import settings\n{_OPS_HEADER}"
+        f"        migrations.AddField('city', 'x', {field}),\n"
+        f"        migrations.AlterField(model_name='city', name='x', "
+        f"field={field}),\n"
+        f"        migrations.CreateModel('City', [('x', {field})]),\n    ]\n",
+    )
+    assert [op.references for op in info.operations] == [references] * 3
+
+
+def test_create_model_references_its_model_bases(read: Read) -> None:
+    info = read(
+        f"{_OPS_HEADER}        migrations.CreateModel('Shop', [], "
+        f"bases=('places.place', models.Model)),\n    ]\n",
+    )
+    assert info.operations[0].references == ('places.place',)
 
 
 @pytest.mark.parametrize(
@@ -1049,10 +1139,11 @@ def test_fixture_with_every_dynamic_form(read: Read) -> None:
         OperationInfo('TrigramExtension', 24, target_name='pg_trgm'),
         OperationInfo(
             'AddIndexConcurrently', 25, model='shipment',
-            target_name='shipment_trgm',
+            target_name='shipment_trgm', fields=('tracking_code',),
         ),
         OperationInfo(
             'AddIndex', 32, model='shipment', target_name='shipment_trgm',
+            fields=('tracking_code',),
         ),
         OperationInfo('DeleteModel', 39, model='OldShipment', scope='state'),
     )
