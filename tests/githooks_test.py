@@ -3,6 +3,8 @@ when they stay silent, settings."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,3 +196,18 @@ def test_merge_in_different_apps_skips_the_graph(
     git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
     assert githooks.merge_may_add_leaves(gitsetup.locate(str(repo))) is True
     assert run(repo, 'pre-commit') == (0, '')
+
+
+def test_cli_hook(repo: Path, tmp_path: Path) -> None:
+    """``migmerge hook`` (what the scripts fall back to without their
+    interpreter): arguments after ``--`` reach the chained hook."""
+    log = tmp_path / 'log'
+    hooks = tmp_path / 'hooks'
+    chained(hooks, 'post-rewrite', f'echo "$*" > {log}')
+    proc = subprocess.run(
+        (sys.executable, '-m', 'mergedriver', 'hook', '--hooks-dir', str(hooks),
+         'post-rewrite', '--', 'amend'),
+        cwd=repo, input='', capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == 'amend\n'

@@ -3,7 +3,9 @@ modules merged structurally, and the fallback to git's text merge."""
 from __future__ import annotations
 
 import datetime
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -292,3 +294,39 @@ def test_criss_cross_virtual_base_with_markers(repo: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lock.read_text() == '0004_m1\n'
+
+
+def test_lockfile_rebase() -> None:
+    sides = Sides(
+        base=HEADER + 'auth: 0012_a\nshop: 0002_a\n',
+        ours=HEADER + 'auth: 0013_up\nshop: 0003_up\n',
+        theirs=HEADER + 'auth: 0012_a\nshop: 0004_mine\n',
+    )
+    assert merge_lockfile(
+        sides, path='migrations_lockfile.txt', mode='rebase', now=NOW,
+    ) == HEADER + 'auth: 0013_up\nshop: 0005_mine\n'
+
+
+def test_cli_merge_file(tmp_path: Path, git_home: Path) -> None:
+    """``migmerge merge-file`` (what a human or an older config runs)."""
+    repo = make_repo(tmp_path / 'repo')
+    base = write(tmp_path / 'base', '0002_a\n')
+    ours = write(tmp_path / 'ours', '0003_y\n')
+    theirs = write(tmp_path / 'theirs', '0003_x\n')
+    proc = subprocess.run(
+        (sys.executable, '-m', 'mergedriver', 'merge-file', str(base), str(ours),
+         str(theirs), 'shop/migrations/max_migration.txt', '7'),
+        cwd=repo, capture_output=True, text=True,
+        env={**os.environ, 'GITHEAD_' + 'a' * 40: 'other'},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ours.read_text().startswith('0004_merge_0003_x_0003_y')
+    # outside a merge or rebase (stash, cherry-pick): git's text merge
+    write(ours, '0003_y\n')
+    proc = subprocess.run(
+        (sys.executable, '-m', 'mergedriver.mergefile', str(base), str(ours),
+         str(theirs), 'shop/migrations/max_migration.txt'),
+        cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    assert '<<<<<<< ours' in ours.read_text()
