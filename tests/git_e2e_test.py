@@ -294,7 +294,8 @@ def test_max_migration_merge(tmp_path: Path, git_home: Path, style: str, rerere:
     assert_one_leaf(repo)
 
 
-def test_max_migration_rebase(tmp_path: Path, git_home: Path) -> None:
+@pytest.mark.parametrize('backend', ('--merge', '--apply'))
+def test_max_migration_rebase(tmp_path: Path, git_home: Path, backend: str) -> None:
     repo = make_project(tmp_path / 'repo', lock='max_migration')
     git(repo, 'config', 'rerere.enabled', 'true')
     branch_with(repo, 'feature', [
@@ -303,7 +304,7 @@ def test_max_migration_rebase(tmp_path: Path, git_home: Path) -> None:
     ], lock='max_migration')
     branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))], lock='max_migration')
     git(repo, 'checkout', '-q', 'feature')
-    proc = run(repo, 'git', 'rebase', 'main')
+    proc = run(repo, 'git', 'rebase', backend, 'main')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lock = repo / APP / 'migrations/max_migration.txt'
     assert lock.read_text() == '0005_userprofile_b\n'
