@@ -311,8 +311,22 @@ def install(
         done.append(f'{where}: merge=migmerge lines added')
     os.makedirs(clone.hooks_dir, exist_ok=True)
     for hook in HOOK_NAMES:
-        done.append(_install_hook(clone.hooks_dir, hook, hook_script(hook, python)))
+        done.append(
+            _install_hook(clone.hooks_dir, hook, hook_script(hook, python)),
+        )
+    if not any(
+            _inside(clone.hooks_dir, root) for root in (clone.top, clone.git_dir)
+    ):
+        done.append(
+            f'note: core.hooksPath is {clone.hooks_dir}, outside this clone: '
+            f'every repository using it now runs the migmerge hooks',
+        )
     return done
+
+
+def _inside(path: str, root: str) -> bool:
+    path, root = os.path.realpath(path), os.path.realpath(root)
+    return path == root or path.startswith(root + os.sep)
 
 
 def uninstall(repo_dir: str) -> list[str]:

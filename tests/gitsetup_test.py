@@ -313,3 +313,13 @@ def test_install_from_a_subdirectory(repo: Path, hooks_path: str | None) -> None
     assert clone.hooks_dir == str(repo / (hooks_path or '.git/hooks'))
     gitsetup.install(str(sub))
     assert gitsetup.is_our_hook(str(repo / (hooks_path or '.git/hooks') / 'pre-commit'))
+
+
+def test_shared_hooks_path_is_pointed_out(repo: Path, tmp_path: Path) -> None:
+    shared = tmp_path / 'shared-hooks'
+    git(repo, 'config', 'core.hooksPath', str(shared))
+    lines = gitsetup.install(str(repo))
+    assert any('outside this clone' in line for line in lines)
+    assert gitsetup.is_our_hook(str(shared / 'pre-commit'))
+    git(repo, 'config', '--unset', 'core.hooksPath')
+    assert not any('outside' in line for line in gitsetup.install(str(repo)))
