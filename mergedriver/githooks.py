@@ -178,6 +178,56 @@ def merge_may_add_leaves(clone: gitsetup.Clone) -> bool:
     )
 
 
+LOCK_PATHSPEC = (
+    ':(glob)**/max_migration.txt',
+    ':(glob)**/migrations_lockfile.txt',
+)
+
+
+def reopen_lock_files(clone: gitsetup.Clone) -> list[str]:
+    """Put back git's own conflict on lock files both sides changed.
+
+    The driver resolved them to name the merge migration; when the hook
+    then writes nothing (colliding operations), that name would dangle.
+    Only right after the automatic merge (pre-merge-commit), before anyone
+    edited them.  Returns the paths reopened.
+    """
+    heads = _merge_heads(clone.git_dir)
+    if len(heads) != 1:
+        return []
+    base = _git(clone.top, 'merge-base', 'HEAD', heads[0]).stdout.strip()
+    if not base:
+        return []
+    ours = _changed(clone.top, 'diff', base, 'HEAD', pathspec=LOCK_PATHSPEC)
+    theirs = _changed(
+        clone.top, 'diff', base, heads[0], pathspec=LOCK_PATHSPEC,
+    )
+    reopened = []
+    for path in sorted((ours or set()) & (theirs or set())):
+        entries = []
+        for stage, rev in ((1, base), (2, 'HEAD'), (3, heads[0])):
+            listed = _git(clone.top, 'ls-tree', rev, '--', path).stdout.split()
+            if len(listed) >= 3:
+                entries.append(f'{listed[0]} {listed[2]} {stage}\t{path}\n')
+        index_info = f'0 {"0" * 40}\t{path}\n' + ''.join(entries)
+        update = subprocess.run(
+            ('git', 'update-index', '--index-info'), cwd=clone.top,
+            input=index_info, capture_output=True, text=True,
+        )
+        # git's text merge, not the driver: without GITHEAD_* the driver
+        # leaves it to git
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith('GITHEAD_')
+        }
+        checkout = subprocess.run(
+            ('git', 'checkout', '-m', '--', path), cwd=clone.top,
+            capture_output=True, text=True, env=env,
+        )
+        if update.returncode == 0 and checkout.returncode == 0:
+            reopened.append(path)
+    return reopened
+
+
 def _has_parallel_leaves(top: str, *, index: bool) -> bool:
     from mergedriver.resolve import plan_for
     return bool(plan_for(top, index=index).conflicts)
@@ -226,6 +276,12 @@ def conclude_merge(clone: gitsetup.Clone, hook: str, out: TextIO) -> int:
             file=out,
         )
     elif status == 1:
+        if hook == 'pre-merge-commit':
+            for path in reopen_lock_files(clone):
+                print(
+                    f'{path}: conflict restored (the merge driver had named '
+                    f'a merge migration that is not written)', file=out,
+                )
         print(
             'migmerge: nothing was written; the merge is left open. Resolve '
             'the migrations by hand (`migmerge resolve --strategy renumber`, '

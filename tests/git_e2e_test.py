@@ -424,3 +424,21 @@ def test_rebase_under_the_pre_commit_framework(
     assert proc.returncode == 0, proc.stderr
     assert 'migmerge: renumbering committed.' in proc.stderr
     assert_one_leaf(repo)
+
+
+def test_flag_with_lock_file_restores_its_conflict(tmp_path: Path, git_home: Path) -> None:
+    repo = make_project(tmp_path / 'repo', lock='max_migration')
+    branch_with(repo, 'other', [('0003_alter_name', '0002_userprofile_name', alter_field('name', 'models.CharField(max_length=10)'))], lock='max_migration')
+    branch_with(repo, 'main', [('0003_alter_name_more', '0002_userprofile_name', alter_field('name', 'models.CharField(max_length=99)'))], lock='max_migration')
+    proc = run(repo, 'git', 'merge', '--no-edit', 'other')
+    assert proc.returncode != 0
+    assert 'shop.userprofile.name: AlterField' in proc.stderr
+    lock = f'{APP}/migrations/max_migration.txt'
+    assert f'{lock}: conflict restored' in proc.stderr
+    status = git(repo, 'status', '--porcelain').splitlines()
+    assert f'UU {lock}' in status
+    assert '0004_merge' not in (repo / lock).read_text()
+    assert (repo / lock).read_text().startswith('<<<<<<< ')
+    assert not list((repo / APP / 'migrations').glob('0004_*'))
+    git(repo, 'merge', '--abort')
+    assert git(repo, 'status', '--porcelain') == ''
