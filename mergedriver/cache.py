@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import marshal
 import os
 import re
 import sqlite3
@@ -38,6 +39,8 @@ CACHE_FORMAT = 1
 MAX_MIGRATION_BYTES = 2 * 1024 * 1024
 # Whole results (snapshots) kept, newest first.
 SNAPSHOTS_KEPT = 32
+# Per-app record blobs kept, newest first.
+APP_RECORDS_KEPT = 500
 # Versions unused for this long are deleted.
 _EXPIRY_SECONDS = 30 * 24 * 3600
 
@@ -163,6 +166,88 @@ def error_from_json(text: str) -> tuple[int | None, str] | None:
     return error['line'], error['message']
 
 
+# ---- one app's records as one blob (marshal of plain tuples)
+#
+# Decoding thousands of JSON payloads and building records from dicts is
+# most of a warm run that has to materialize every record (the hooks).  An
+# app's records and parse errors, for one exact list of (name, path, blob
+# id), are also stored together as nested tuples in field order: marshal
+# reads them back in C, and each record is then one ``__dict__`` fill.  Only
+# str, int, bool, None and tuples go in, and the key holds the cache's
+# version, which covers records.py (the field order).
+
+_MARSHAL_VERSION = 4
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_INFO_FIELDS = _field_names(MigrationInfo)
+_NESTED_FIELDS = {name: _field_names(cls) for name, cls in _NESTED.items()}
+_NESTED_CLASSES = dict(_NESTED)
+
+
+def _record_tuple(record: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in names)
+
+
+def records_to_blob(
+        migrations: Iterable[MigrationInfo],
+        errors: Iterable[tuple[str, str, str, int | None, str]],
+) -> bytes:
+    """An app's records, and its parse errors as (name, path, blob id,
+    line, message), as one blob."""
+    rows = []
+    for info in migrations:
+        row = []
+        for name in _INFO_FIELDS:
+            value = getattr(info, name)
+            fields = _NESTED_FIELDS.get(name)
+            if fields is not None:
+                value = tuple(_record_tuple(v, fields) for v in value)
+            row.append(value)
+        rows.append(tuple(row))
+    data: bytes = marshal.dumps(
+        (tuple(rows), tuple(errors)), _MARSHAL_VERSION,
+    )
+    return data
+
+
+def records_from_blob(
+        data: bytes,
+) -> tuple[
+    tuple[MigrationInfo, ...],
+    tuple[tuple[str, str, str, int | None, str], ...],
+] | None:
+    """Inverse of :func:`records_to_blob`; None when it does not decode."""
+    try:
+        rows, errors = marshal.loads(data)
+        new = object.__new__
+        nested = [
+            (i, _NESTED_FIELDS[name], _NESTED_CLASSES[name])
+            for i, name in enumerate(_INFO_FIELDS) if name in _NESTED_FIELDS
+        ]
+        migrations = []
+        for row in rows:
+            if len(row) != len(_INFO_FIELDS):
+                return None
+            values = dict(zip(_INFO_FIELDS, row))
+            for i, fields, cls in nested:
+                built = []
+                for item in row[i]:
+                    obj = new(cls)
+                    obj.__dict__.update(zip(fields, item))
+                    built.append(obj)
+                values[_INFO_FIELDS[i]] = tuple(built)
+            info = new(MigrationInfo)
+            info.__dict__.update(values)
+            migrations.append(info)
+        return tuple(migrations), tuple(errors)
+    except (ValueError, TypeError, EOFError, IndexError):
+        return None
+
+
 _IMPORT_RE = re.compile(
     rb'^\s*(?:from\s+mergedriver(?:\.(\w+))?\s+import\s+([\w\s,()]+)'
     rb'|import\s+mergedriver\.(\w+))',
@@ -240,6 +325,11 @@ CREATE TABLE IF NOT EXISTS stats (
     PRIMARY KEY (root, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
+    key TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    created REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS app_records (
     key TEXT PRIMARY KEY,
     data BLOB NOT NULL,
     created REAL NOT NULL
@@ -396,21 +486,46 @@ class Cache:
     def put_snapshot(self, key: str, data: bytes) -> None:
         """Store a whole result; only the newest ``SNAPSHOTS_KEPT`` stay
         (each commit, branch and edit makes a new one)."""
+        self._put_kept('snapshots', [(key, data)], SNAPSHOTS_KEPT)
+
+    def get_app_records(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """Stored per-app record blobs (see :func:`records_to_blob`)."""
         if self._db is None:
+            return {}
+        try:
+            rows = self._db.execute(
+                'SELECT key, data FROM app_records '
+                'WHERE key IN (SELECT value FROM json_each(?))',
+                (json.dumps(sorted(set(keys))),),
+            ).fetchall()
+        except sqlite3.Error as e:
+            self._disable(e)
+            return {}
+        return {k: d for k, d in rows if isinstance(d, bytes)}
+
+    def put_app_records(self, items: Iterable[tuple[str, bytes]]) -> None:
+        self._put_kept('app_records', list(items), APP_RECORDS_KEPT)
+
+    def _put_kept(
+            self, table: str, items: list[tuple[str, bytes]], kept: int,
+    ) -> None:
+        """Insert (key, blob) rows; keep only the newest ``kept``."""
+        if self._db is None or not items:
             return
         db = self._db
+        now = time.time()
         try:
             db.execute('BEGIN IMMEDIATE')
             try:
-                db.execute(
-                    'INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)',
-                    (key, data, time.time()),
+                db.executemany(
+                    f'INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)',
+                    [(key, data, now) for key, data in items],
                 )
                 db.execute(
-                    'DELETE FROM snapshots WHERE key NOT IN ('
-                    'SELECT key FROM snapshots '
-                    'ORDER BY created DESC LIMIT ?)',
-                    (SNAPSHOTS_KEPT,),
+                    f'DELETE FROM {table} WHERE key NOT IN ('
+                    f'SELECT key FROM {table} '
+                    f'ORDER BY created DESC LIMIT ?)',
+                    (kept,),
                 )
             except BaseException:
                 db.execute('ROLLBACK')

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Literal
@@ -224,6 +225,8 @@ def loading_order(keys: Iterable[MigrationKey], replaces: Mapping[
     """
     ordered = sorted(set(keys))
     squashes = {key: tuple(value) for key, value in replaces.items()}
+    if not any(k in squashes for value in squashes.values() for k in value):
+        return tuple(ordered)  # no squash of a squash: plain sorted order
     placed: set[MigrationKey] = set()
     result: list[MigrationKey] = []
 
@@ -290,8 +293,13 @@ class _Builder:
 
     def add_node(self, key: MigrationKey, *, dummy: bool = False) -> _Node:
         node = self.node_map[key] = _Node(key, dummy=dummy)
-        self.by_app.setdefault(key[0], []).append(node)
-        self.changed(key[0])
+        app = key[0]
+        by_app = self.by_app.get(app)
+        if by_app is None:
+            self.by_app[app] = [node]
+        else:
+            by_app.append(node)
+        self.version[app] = self.version.get(app, 0) + 1
         return node
 
     def changed(self, app: str) -> None:
@@ -409,10 +417,14 @@ def _resolve(
         problems: list[Problem],
 ) -> MigrationInfo:
     """Resolve swappable dependencies; drop (and report) unresolvable ones."""
-    if all(
-            e.setting is None and e.app
-            for e in (*info.dependencies, *info.run_before, *info.replaces)
-    ):
+    for entries in (info.dependencies, info.run_before, info.replaces):
+        for e in entries:
+            if e.setting is not None or not e.app:
+                break
+        else:
+            continue
+        break
+    else:
         return info
 
     def resolve(entries: tuple[Dependency, ...]) -> tuple[Dependency, ...]:
@@ -562,6 +574,21 @@ def build_graph(
     Never raises for bad graphs: missing targets, cycles, unresolved
     expressions and parallel leaves all come back as problems.
     """
+    # Tens of thousands of long-lived objects and no garbage: the
+    # collector would only walk them again and again.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_graph(migrations, swappable)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_graph(
+        migrations: Iterable[MigrationInfo],
+        swappable: Mapping[str, str],
+) -> GraphResult:
     problems: list[Problem] = []
     by_key: dict[MigrationKey, MigrationInfo] = {}
     for info in migrations:
@@ -576,10 +603,13 @@ def build_graph(
             continue
         by_key[info.key] = info
 
-    unknown_apps = frozenset(
-        info.app_label for info in by_key.values() if not info.graph_is_known
+    with_unresolved = sorted(
+        key for key, info in by_key.items() if info.unresolved
     )
-    for key in sorted(by_key):
+    unknown_apps = frozenset(
+        key[0] for key in with_unresolved if not by_key[key].graph_is_known
+    )
+    for key in with_unresolved:
         problems.extend(_unresolved_problems(by_key[key]))
     swappable_values = dict(swappable)
     resolved = {
@@ -669,14 +699,13 @@ def build_graph(
     real = {
         key: node for key, node in builder.node_map.items() if not node.dummy
     }
-    parents = {
-        key: frozenset(p.key for p in node.parents if p.key in real)
-        for key, node in real.items()
-    }
-    children = {
-        key: frozenset(c.key for c in node.children if c.key in real)
-        for key, node in real.items()
-    }
+    parents: dict[MigrationKey, frozenset[MigrationKey]] = {}
+    children: dict[MigrationKey, frozenset[MigrationKey]] = {}
+    for key, node in real.items():
+        parents[key] = frozenset([p.key for p in node.parents if p.key in real])
+        children[key] = frozenset([
+            c.key for c in node.children if c.key in real
+        ])
     cycles = _find_cycles(parents)
     for _, cycle in cycles:
         info = by_key[cycle[0]]

@@ -10,10 +10,14 @@ the repository is read) and modules over ``MAX_MIGRATION_BYTES``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +29,8 @@ from mergedriver.cache import decode_many
 from mergedriver.cache import error_to_json
 from mergedriver.cache import info_from_dict
 from mergedriver.cache import info_to_json
+from mergedriver.cache import records_from_blob
+from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
 from mergedriver.errors import ParseError
 from mergedriver.records import MigrationInfo
@@ -56,6 +62,22 @@ class LoadResult:
 _Job = tuple[str, bytes, str, str, str]
 # (blob id, JSON payload, whether it may be cached)
 _Outcome = tuple[str, str, bool]
+# A parse error: (name, path, blob id, line, message)
+_Error = tuple[str, str, str, int | None, str]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while thousands of long-lived records are
+    made: the collector would walk them again and again (a third of a warm
+    run) and there is no garbage to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _parse_job(job: _Job) -> _Outcome:
@@ -232,18 +254,20 @@ def _payloads(
     return payloads, True
 
 
-def load_discovered(
-        tree: Tree,
-        found: Discovered,
-        cache: Cache,
-        *,
-        progress: bool | None = None,
-) -> LoadResult:
-    """Read (or take from the cache) every file ``found`` lists."""
-    payloads, cacheable = _payloads(tree, found.readable, cache, progress)
-    problems = list(found.refused)
+def _app_key(version: str, app: str, files: Sequence[MigrationFile]) -> str:
+    parts = [f'app-records 1\0{version}\0{app}']
+    parts.extend(f'{f.name}\0{f.path}\0{f.oid}' for f in files)
+    text = '\n'.join(parts).encode('utf-8', 'surrogateescape')
+    return hashlib.sha256(text).hexdigest()
+
+
+def _decode(
+        files: Sequence[MigrationFile],
+        payloads: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[MigrationInfo], list[_Error]]:
     migrations = []
-    for f in found.readable:
+    errors = []
+    for f in files:
         # A blob shared by several files decodes once; records are copied
         # out of it, never modified in place.
         payload = payloads[f.oid]
@@ -256,8 +280,64 @@ def load_discovered(
                 ),
             )
         else:
-            problems.append(_problem(f, error['line'], error['message']))
-    problems.sort(key=lambda p: (p.file or '', p.line or 0))
+            errors.append(
+                (f.name, f.path, f.oid, error['line'], error['message']),
+            )
+    return migrations, errors
+
+
+def load_discovered(
+        tree: Tree,
+        found: Discovered,
+        cache: Cache,
+        *,
+        progress: bool | None = None,
+) -> LoadResult:
+    """Read (or take from the cache) every file ``found`` lists.
+
+    Apps whose files are all as in an earlier run come back from one blob
+    each (see cache.records_to_blob); the others from the per-file cache,
+    parsing what it lacks.
+    """
+    with gc_paused():
+        by_app: dict[str, list[MigrationFile]] = {}
+        for f in found.readable:
+            by_app.setdefault(f.app_label, []).append(f)
+        keys = {
+            app: _app_key(cache.version, app, files)
+            for app, files in by_app.items()
+        }
+        blobs = cache.get_app_records(keys.values())
+        done: dict[str, tuple[Sequence[MigrationInfo], Sequence[_Error]]] = {}
+        for app, key in keys.items():
+            blob = blobs.get(key)
+            decoded = None if blob is None else records_from_blob(blob)
+            if decoded is not None:
+                done[app] = decoded
+        todo = [f for app, files in by_app.items() if app not in done
+                for f in files]
+        cacheable = True
+        if todo:
+            payloads, cacheable = _payloads(tree, todo, cache, progress)
+            new_blobs = []
+            for app, files in by_app.items():
+                if app in done:
+                    continue
+                done[app] = _decode(files, payloads)
+                new_blobs.append((keys[app], records_to_blob(*done[app])))
+            if cacheable:
+                cache.put_app_records(new_blobs)
+        problems = list(found.refused)
+        migrations: list[MigrationInfo] = []
+        for app, files in by_app.items():
+            app_migrations, errors = done[app]
+            migrations.extend(app_migrations)
+            for name, path, _, line, message in errors:
+                problems.append(Problem(
+                    'parse-error', message, app=app, migration=name,
+                    file=path, line=line or 1,
+                ))
+        problems.sort(key=lambda p: (p.file or '', p.line or 0))
     return LoadResult(
         tuple(migrations), tuple(problems), found.packages, cacheable,
     )

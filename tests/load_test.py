@@ -120,6 +120,9 @@ def test_cache_hits_are_used(repo: Path) -> None:
             'UPDATE records SET data = ? WHERE oid = ?',
             ('{"initial":true}', oid),
         )
+        # Unchanged apps come back whole from their blob: that too is read
+        # from the cache, not the files (see the test below).
+        db.execute('DELETE FROM app_records')
     warm = load_migrations(open_tree(str(repo)), Config())
     assert warm.migrations[0].initial is True
     assert warm.migrations[0].operations == ()
@@ -207,6 +210,7 @@ def test_corrupt_or_unusable_cache_never_breaks_a_run(repo: Path) -> None:
     db = cache_db(repo)
     with db:  # a row that does not decode is a miss
         db.execute("UPDATE records SET data = 'garbage'")
+        db.execute('DELETE FROM app_records')
     assert summary(load_migrations(open_tree(str(repo)), Config())) == expected
     assert db.execute(
         "SELECT count(*) FROM records WHERE data = 'garbage'",
@@ -222,6 +226,49 @@ def test_corrupt_or_unusable_cache_never_breaks_a_run(repo: Path) -> None:
     (repo / '.git/migmerge').rmdir()
     (repo / '.git/migmerge').write_text('a file where the directory goes')
     assert summary(load_migrations(open_tree(str(repo)), Config())) == expected
+
+
+def test_app_records_blob_is_used_and_checked(repo: Path) -> None:
+    cold = load_migrations(open_tree(str(repo)), Config())
+    db = cache_db(repo)
+    assert db.execute('SELECT count(*) FROM app_records').fetchone() == (1,)
+    with db:  # the per-file rows are not needed while the app is unchanged
+        db.execute('DELETE FROM records')
+    warm = load_migrations(open_tree(str(repo)), Config())
+    assert warm == cold
+    assert db.execute('SELECT count(*) FROM records').fetchone() == (0,)
+    with db:  # a blob that does not decode is a miss
+        db.execute("UPDATE app_records SET data = x'00ff'")
+    assert load_migrations(open_tree(str(repo)), Config()) == cold
+    # A changed file makes a new key for its app: records come from the
+    # per-file cache and the parser again.
+    path = repo / 'shop/migrations/0002_f2.py'
+    path.write_text(path.read_text().replace('f2', 'g2'))
+    edited = load_migrations(open_tree(str(repo)), Config())
+    assert edited.migrations[0] == cold.migrations[0]
+    assert edited.migrations[1] != cold.migrations[1]
+    assert edited.migrations[1].operations[0].field == 'g2'
+    assert db.execute('SELECT count(*) FROM app_records').fetchone() == (2,)
+    db.close()
+
+
+@pytest.mark.parametrize('errors', [True, False])
+def test_app_records_blob_round_trip(tmp_path: Path, errors: bool) -> None:
+    make_app(tmp_path, 'shop', 3)
+    if errors:
+        (tmp_path / 'shop/migrations/0009_bad.py').write_text('class (\n')
+    tree = directory_tree(
+        str(tmp_path), cache_path=str(tmp_path / 'cache.sqlite3'),
+    )
+    cold = load_migrations(tree, Config())
+    warm = load_migrations(
+        directory_tree(
+            str(tmp_path), cache_path=str(tmp_path / 'cache.sqlite3'),
+        ),
+        Config(),
+    )
+    assert warm == cold
+    assert len(cold.problems) == int(errors)
 
 
 def test_parallel_and_serial_agree(
