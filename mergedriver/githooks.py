@@ -275,20 +275,20 @@ def conclude_merge(clone: gitsetup.Clone, hook: str, out: TextIO) -> int:
             'conclude the merge.',
             file=out,
         )
-    elif status == 1:
-        if hook == 'pre-merge-commit':
-            for path in reopen_lock_files(clone):
-                print(
-                    f'{path}: conflict restored (the merge driver had named '
-                    f'a merge migration that is not written)', file=out,
-                )
+    elif hook == 'pre-merge-commit':
+        for path in reopen_lock_files(clone):
+            print(
+                f'{path}: conflict restored (the merge driver had named '
+                f'a merge migration that is not written)', file=out,
+            )
+    if status == 1:
         print(
             'migmerge: nothing was written; the merge is left open. Resolve '
             'the migrations by hand (`migmerge resolve --strategy renumber`, '
             f'or edit them), or commit the merge as it is with `{BYPASS}`.',
             file=out,
         )
-    else:
+    elif status != 0:
         print(
             'migmerge: could not resolve the migrations; the merge is left '
             f'open. Fix the error above, or commit as it is with `{BYPASS}`.',
