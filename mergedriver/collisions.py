@@ -9,18 +9,31 @@ names exactly, as Django does.
 
 Data operations (``RunPython``, row-changing ``RunSQL``) cannot be compared
 statically; they are reported as reviews, blocking only when configured.
+
+Relational fields: a model deleted or renamed on one branch collides with a
+field pointing to it (``ForeignKey``, ``OneToOneField``, ``ManyToManyField``
+``to``/``through``, a ``CreateModel``'s model base) added, altered or
+created on another branch -- in the app's own migrations, and in other apps'
+migrations that come after the branch's own ones (they depend on one of
+them, so they were written on that branch).  Out of scope: another app's
+migration that depends only on the common ancestor (nothing tells which
+branch it came from), and a target that is not a literal (``to=`` built by
+a call, such as ``swapper.get_model_name(...)``).
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Literal
 
 from mergedriver.analysis import Conflict
 from mergedriver.config import Config
+from mergedriver.config import DEFAULT_SWAPPABLE
 from mergedriver.graph import MigrationGraph
+from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import OperationInfo
@@ -52,10 +65,9 @@ MODEL_LIFE_OPS = frozenset(('CreateModel', 'DeleteModel', 'RenameModel'))
 MODEL_OPS = FIELD_OPS | frozenset(MODEL_PROPERTY_OPS) | NAMED_OPS | (
     MODEL_LIFE_OPS
 )
-# Operations whose arguments may list field names by the names of their
-# time (``unique_together``, ``Index(fields=...)``...).  OperationInfo does
-# not record those lists yet (``fields`` is empty), so a field renamed on
-# the other branch is assumed to be among them.
+# Operations whose arguments list field names by the names of their time
+# (``unique_together``, ``Index(fields=...)``...): the parser records them
+# in ``OperationInfo.fields`` (ANY_FIELD when not known statically).
 FIELD_LIST_OPS = frozenset((
     'AlterUniqueTogether', 'AlterIndexTogether', 'AlterOrderWithRespectTo',
     'AddIndex', 'AddIndexConcurrently', 'AddConstraint',
@@ -259,6 +271,11 @@ class _Op:
     claim: tuple[str, ...] | None
     # Index or constraint names at the ancestor (and a rename's new name).
     targets: frozenset[str]
+    # FIELD_LIST_OPS: the field names listed, at the ancestor.
+    listed: frozenset[str] = frozenset()
+    # Models of the analysed app that relational fields point to (keys at
+    # the ancestor).
+    refs: frozenset[str] = frozenset()
 
     @property
     def model_key(self) -> str | None:
@@ -341,8 +358,27 @@ def _claim(op: OperationInfo, model: str | None) -> tuple[str, ...] | None:
     return None
 
 
+def _referenced_models(
+        migration: MigrationInfo,
+        op: OperationInfo,
+        app: str,
+        swappable: Mapping[str, str],
+) -> Iterator[str]:
+    """Models of ``app`` the operation's relational fields point to."""
+    for target in op.references:
+        if target.startswith('settings.'):
+            value = swappable.get(target.partition('.')[2])
+            if value is None:
+                continue
+            target = value.lower()
+        target_app, dot, model = target.rpartition('.')
+        if (target_app if dot else migration.app_label) == app:
+            yield model
+
+
 def _branch_ops(
         migrations: Sequence[MigrationInfo],
+        swappable: Mapping[str, str] = DEFAULT_SWAPPABLE,
 ) -> Iterator[_Op]:
     names = _Names()
     for migration in migrations:
@@ -358,6 +394,16 @@ def _branch_ops(
                     targets.add(names.index(op.target_name))
                 if op.kind == 'RenameIndex' and op.new_name:
                     targets.add(op.new_name)
+            listed = frozenset(
+                f if f == ANY_FIELD or op.model is None
+                else names.field(op.model, f)
+                for f in op.fields
+            ) if op.kind in FIELD_LIST_OPS else frozenset()
+            refs = frozenset(
+                names.model(m).lower() for m in _referenced_models(
+                    migration, op, migration.app_label, swappable,
+                )
+            )
             yield _Op(
                 info=op,
                 ref=operation_ref(migration, op),
@@ -365,8 +411,30 @@ def _branch_ops(
                 field=field,
                 claim=_claim(op, model),
                 targets=frozenset(targets),
+                listed=listed,
+                refs=refs,
             )
             names.apply(op)
+
+
+def _foreign_ops(
+        migrations: Sequence[MigrationInfo],
+        app: str,
+        swappable: Mapping[str, str],
+) -> Iterator[_Op]:
+    """Other apps' operations, seen only for the models of ``app`` their
+    relational fields point to (their own models are another namespace)."""
+    for migration in migrations:
+        for op in migration.operations:
+            refs = frozenset(
+                m.lower()
+                for m in _referenced_models(migration, op, app, swappable)
+            )
+            if refs:
+                yield _Op(
+                    info=op, ref=operation_ref(migration, op), model=None,
+                    field=None, claim=None, targets=frozenset(), refs=refs,
+                )
 
 
 # ------------------------------------------------------------------ rules
@@ -396,7 +464,9 @@ def _field_reason(a: _Op, b: _Op) -> str:
     return f'field {va} on one branch and {vb} on the other'
 
 
-Found = tuple[str, str | None]  # (what, field)
+# (what, field), or (what, field, model) when the model reported is not
+# the one the earlier operation names.
+Found = tuple[str, str | None] | tuple[str, str | None, str]
 
 
 def _deleted_model(a: _Op, b: _Op) -> Found | None:
@@ -436,21 +506,36 @@ def _field_in_list(a: _Op, b: _Op) -> Found | None:
     (unique_together, an index...) on the other."""
     if (
             not _same_model(a, b) or a.field is None or
-            b.kind not in FIELD_LIST_OPS
+            b.kind not in FIELD_LIST_OPS or
+            a.kind not in ('RenameField', 'RemoveField')
     ):
         return None
-    if a.kind == 'RenameField' and (
-            not b.info.fields or a.field in b.info.fields
-    ):
+    verb = 'renamed' if a.kind == 'RenameField' else 'removed'
+    if a.field in b.listed:
         return (
-            f'field renamed on one branch; {b.kind} on the other may name '
-            f'it by its old name'
+            f'field {verb} on one branch and named by {b.kind} on the other'
         ), a.field
-    if a.kind == 'RemoveField' and a.field in b.info.fields:
+    if ANY_FIELD in b.listed:
         return (
-            f'field removed on one branch and used by {b.kind} on the other'
+            f'field {verb} on one branch; {b.kind} on the other may name it '
+            f'(its field list is not known statically)'
         ), a.field
     return None
+
+
+def _referenced_model(a: _Op, b: _Op) -> Found | None:
+    """A model deleted or renamed on one branch, pointed to by a relational
+    field on the other."""
+    if a.kind not in ('DeleteModel', 'RenameModel') or (
+            a.model_key is None or a.model_key not in b.refs
+    ):
+        return None
+    verb = 'deleted' if a.kind == 'DeleteModel' else 'renamed'
+    field = b.field if b.kind in ('AddField', 'AlterField') else None
+    return (
+        f'model {verb} on one branch and referenced by a relational field '
+        f'({b.kind}) on the other'
+    ), field, a.model or '?'
 
 
 def _same_claim(a: _Op, b: _Op) -> Found | None:
@@ -490,7 +575,7 @@ def _same_index_name(a: _Op, b: _Op) -> Found | None:
 # gives the reason.
 _RULES = (
     _deleted_model, _renamed_model, _same_field, _field_in_list,
-    _same_claim, _same_property, _same_index_name,
+    _referenced_model, _same_claim, _same_property, _same_index_name,
 )
 
 
@@ -527,11 +612,11 @@ def _collision(app: str, a: _Op, b: _Op) -> Collision | None:
     found = _reason(a, b)
     if found is None:
         return None
-    what, field = found
+    what, field = found[0], found[1]
     first, second = sorted(
         (a, b), key=lambda o: (o.ref.path, o.ref.line, o.ref.kind),
     )
-    model = _reported_model(first, second)
+    model = found[2] if len(found) == 3 else _reported_model(first, second)
     return Collision(
         app=app, model=model, field=field, what=what,
         first=first.ref, second=second.ref,
@@ -553,6 +638,7 @@ def _keys(op: _Op) -> set[Key]:
             keys.add(('field', op.model_key, op.field or ''))
     if op.claim is not None:
         keys.add(('claim', *op.claim))
+    keys.update(('ref', m) for m in op.refs)
     return keys
 
 
@@ -569,6 +655,8 @@ def _probes(op: _Op) -> set[Key]:
     )
     if not wide:
         probes.discard(('model', op.model_key or ''))
+    if op.kind in ('DeleteModel', 'RenameModel') and op.model_key:
+        probes.add(('ref', op.model_key))
     return probes
 
 
@@ -598,13 +686,43 @@ def _sort_key(c: Collision) -> tuple[str, int, str, int, str]:
     return (c.first.path, c.first.line, c.second.path, c.second.line, c.what)
 
 
-def find_collisions(graph: MigrationGraph, conflict: Conflict) -> (
-        CollisionReport
-):
+def _later_foreign_migrations(
+        graph: MigrationGraph, conflict: Conflict,
+) -> dict[str, list[MigrationKey]]:
+    """Per leaf, other apps' migrations that depend (transitively) on the
+    branch's own migrations and on no other branch's: written on that
+    branch, after them."""
+    reach: dict[str, set[MigrationKey]] = {}
+    for leaf, keys in conflict.branches.items():
+        seen: set[MigrationKey] = set()
+        todo = list(keys)
+        while todo:
+            for child in graph.children.get(todo.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        reach[leaf] = {k for k in seen if k[0] != conflict.app}
+    out: dict[str, list[MigrationKey]] = {}
+    for leaf, later in reach.items():
+        others: set[MigrationKey] = set()
+        for other, found in reach.items():
+            if other != leaf:
+                others |= found
+        out[leaf] = sorted(later - others)
+    return out
+
+
+def find_collisions(
+        graph: MigrationGraph,
+        conflict: Conflict,
+        swappable: Mapping[str, str] = DEFAULT_SWAPPABLE,
+) -> CollisionReport:
     """Colliding operation pairs and data operations to review.
 
     Branches are compared pairwise (three leaves make three pairs).  A
     migration that lies on several branches is common ground, not compared.
+    ``swappable`` (the configuration's) resolves
+    ``to=settings.AUTH_USER_MODEL``.
     """
     def migration(key: MigrationKey) -> MigrationInfo:
         found = graph.nodes.get(key) or graph.migrations.get(key)
@@ -617,17 +735,22 @@ def find_collisions(graph: MigrationGraph, conflict: Conflict) -> (
             counts[key] = counts.get(key, 0) + 1
     ops: dict[str, list[_Op]] = {}
     reviews: dict[tuple[MigrationKey, int], Review] = {}
+    foreign = _later_foreign_migrations(graph, conflict)
     for leaf in conflict.leaves:
         own = [
             migration(k) for k in conflict.branches.get(leaf, ())
             if counts[k] == 1
         ]
-        ops[leaf] = list(_branch_ops(own))
+        ops[leaf] = list(_branch_ops(own, swappable))
         for op in ops[leaf]:
             if op.info.is_data:
                 reviews[(op.ref.migration, op.ref.line)] = Review(
                     app=conflict.app, leaf=leaf, operation=op.ref,
                 )
+        ops[leaf].extend(_foreign_ops(
+            [migration(k) for k in foreign.get(leaf, ())],
+            conflict.app, swappable,
+        ))
     collisions = set()
     for left, right in itertools.combinations(conflict.leaves, 2):
         for a, b in _candidate_pairs(ops[left], ops[right]):

@@ -11,6 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from conftest import MakeMigration
+from mergedriver import fastparse
 from mergedriver.analysis import conflicts
 from mergedriver.collisions import _branch_ops
 from mergedriver.collisions import _candidate_pairs
@@ -21,6 +22,7 @@ from mergedriver.collisions import describe
 from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
 from mergedriver.graph import build_graph
+from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.records import Scope
@@ -38,11 +40,34 @@ def op(
         target_name: str | None = None,
         is_data: bool = False,
         scope: Scope = 'both',
+        fields: tuple[str, ...] = (),
+        references: tuple[str, ...] = (),
 ) -> OperationInfo:
     return OperationInfo(
         kind=kind, line=line, model=model, field=field, new_name=new_name,
         target_name=target_name, is_data=is_data, scope=scope,
+        fields=fields, references=references,
     )
+
+
+_PARSE_HEADER = """\
+from django.conf import settings
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    operations = [
+"""
+
+
+def parsed(source: str) -> OperationInfo:
+    """One operation as the parser reads it from migration source."""
+    info = fastparse.parse_migration(
+        f'{_PARSE_HEADER}        {source},\n    ]\n'.encode(),
+        app_label='shop', name='0002_x', path='shop/migrations/0002_x.py',
+    )
+    assert info.unresolved == (), info.unresolved
+    (operation,) = info.operations
+    return operation
 
 
 def report_of(
@@ -134,15 +159,71 @@ COLLIDING = {
     ),
     'rename-field-vs-unique-together': (
         [op('RenameField', 'city', 'name', new_name='title')],
-        [op('AlterUniqueTogether', 'city')],
-        ('field renamed on one branch; AlterUniqueTogether on the other may '
-         'name it by its old name', 'city', 'name'),
+        [parsed("migrations.AlterUniqueTogether('city', "
+                "{('name', 'country')})")],
+        ('field renamed on one branch and named by AlterUniqueTogether on '
+         'the other', 'city', 'name'),
     ),
     'rename-field-vs-index': (
         [op('RenameField', 'city', 'name', new_name='title')],
-        [op('AddIndex', 'city', target_name='city_name_idx')],
-        ('field renamed on one branch; AddIndex on the other may name it by '
-         'its old name', 'city', 'name'),
+        [parsed("migrations.AddIndex('city', models.Index("
+                "fields=['-name'], name='city_name_idx'))")],
+        ('field renamed on one branch and named by AddIndex on the other',
+         'city', 'name'),
+    ),
+    'remove-field-vs-constraint': (
+        [op('RemoveField', 'city', 'name')],
+        [parsed("migrations.AddConstraint('city', models.UniqueConstraint("
+                "fields=['name', 'country'], name='city_uniq'))")],
+        ('field removed on one branch and named by AddConstraint on the '
+         'other', 'city', 'name'),
+    ),
+    'remove-field-vs-check-constraint': (
+        [op('RemoveField', 'city', 'population')],
+        [parsed("migrations.AddConstraint('city', models.CheckConstraint("
+                "condition=models.Q(population__gte=0), name='city_pop'))")],
+        ('field removed on one branch and named by AddConstraint on the '
+         'other', 'city', 'population'),
+    ),
+    'remove-field-vs-order-with-respect-to': (
+        [op('RemoveField', 'city', 'country')],
+        [parsed("migrations.AlterOrderWithRespectTo('city', 'country')")],
+        ('field removed on one branch and named by AlterOrderWithRespectTo '
+         'on the other', 'city', 'country'),
+    ),
+    'rename-field-vs-unknown-field-list': (
+        [op('RenameField', 'city', 'name', new_name='title')],
+        [parsed('migrations.AlterIndexTogether(\'city\', TOGETHER)')],
+        ('field renamed on one branch; AlterIndexTogether on the other may '
+         'name it (its field list is not known statically)', 'city', 'name'),
+    ),
+    'delete-model-vs-foreign-key': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.AddField('order', 'coupon', models.ForeignKey("
+                "on_delete=models.CASCADE, to='shop.coupon'))")],
+        ('model deleted on one branch and referenced by a relational field '
+         '(AddField) on the other', 'Coupon', 'coupon'),
+    ),
+    'delete-model-vs-positional-foreign-key': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.AlterField('order', 'coupon', models.ForeignKey("
+                "'Coupon', models.SET_NULL, null=True))")],
+        ('model deleted on one branch and referenced by a relational field '
+         '(AlterField) on the other', 'Coupon', 'coupon'),
+    ),
+    'rename-model-vs-many-to-many': (
+        [op('RenameModel', 'Tag', new_name='Label')],
+        [parsed("migrations.AddField('order', 'tags', "
+                "models.ManyToManyField(to='shop.Tag'))")],
+        ('model renamed on one branch and referenced by a relational field '
+         '(AddField) on the other', 'Tag', 'tags'),
+    ),
+    'delete-model-vs-create-model-with-one-to-one': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.CreateModel('Voucher', [('coupon', "
+                "models.OneToOneField('shop.coupon', models.CASCADE))])")],
+        ('model deleted on one branch and referenced by a relational field '
+         '(CreateModel) on the other', 'Coupon', None),
     ),
     'two-renames-to-one-name': (
         [op('RenameField', 'city', 'name', new_name='title')],
@@ -334,6 +415,26 @@ def test_collides(
     assert report.blocking(Config())
 
 
+def test_the_custom_user_model_setting_is_followed(
+        make_migration: MakeMigration,
+) -> None:
+    # AUTH_USER_MODEL = 'shop.User' (the configuration's swappable map).
+    one = [op('RenameModel', 'User', new_name='Account')]
+    other = [parsed("migrations.AddField('order', 'buyer', models.ForeignKey("
+                    "to=settings.AUTH_USER_MODEL, on_delete=models.CASCADE))")]
+    m = make_migration
+    graph = build_graph([
+        m('shop', '0001_initial'),
+        m('shop', '0002_a', [('shop', '0001_initial')], operations=one),
+        m('shop', '0002_b', [('shop', '0001_initial')], operations=other),
+    ], swappable={}).graph
+    (conflict,) = conflicts(graph)
+    assert find_collisions(graph, conflict).collisions == ()  # auth.User
+    assert len(find_collisions(
+        graph, conflict, swappable={'AUTH_USER_MODEL': 'shop.User'},
+    ).collisions) == 1
+
+
 INDEPENDENT = {
     'different-fields': (
         [op('AlterField', 'city', 'name')],
@@ -382,6 +483,41 @@ INDEPENDENT = {
     'extensions': (
         [op('CreateExtension', target_name='hstore')],
         [op('HStoreExtension', target_name='hstore')],
+    ),
+    'rename-field-vs-unique-together-without-it': (
+        [op('RenameField', 'city', 'name', new_name='title')],
+        [parsed("migrations.AlterUniqueTogether('city', "
+                "{('slug', 'country')})")],
+    ),
+    'remove-field-vs-index-on-others': (
+        [op('RemoveField', 'city', 'name')],
+        [parsed("migrations.AddIndex('city', models.Index("
+                "fields=['-population'], name='city_pop_idx'))")],
+    ),
+    'rename-field-vs-named-index-rename': (
+        [op('RenameField', 'city', 'name', new_name='title')],
+        [parsed("migrations.RenameIndex('city', 'new_idx', "
+                "old_name='old_idx')")],
+    ),
+    'rename-field-vs-index-on-same-name-other-model': (
+        [op('RenameField', 'city', 'name', new_name='title')],
+        [parsed("migrations.AddIndex('country', models.Index("
+                "fields=['name'], name='country_name_idx'))")],
+    ),
+    'delete-model-vs-foreign-key-to-other-model': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.AddField('order', 'promo', models.ForeignKey("
+                "'shop.Promotion', models.CASCADE))")],
+    ),
+    'delete-model-vs-foreign-key-to-other-app': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.AddField('order', 'coupon', models.ForeignKey("
+                "'billing.Coupon', models.CASCADE))")],
+    ),
+    'delete-model-vs-plain-field': (
+        [op('DeleteModel', 'Coupon')],
+        [parsed("migrations.AddField('order', 'coupon', "
+                "models.CharField('shop.coupon', max_length=9))")],
     ),
 }
 
@@ -697,6 +833,7 @@ KINDS = (
     'AddField', 'AlterField', 'RemoveField', 'RenameField', 'CreateModel',
     'DeleteModel', 'RenameModel', 'AlterUniqueTogether', 'AlterModelOptions',
     'AddIndex', 'RemoveIndex', 'RenameIndex', 'AddConstraint', 'RunPython',
+    'AlterOrderWithRespectTo',
     'RunSQL', 'MyOperation',
 )
 operations = st.builds(
@@ -709,6 +846,10 @@ operations = st.builds(
     target_name=st.sampled_from(('a_idx', 'b_idx', None)),
     is_data=st.booleans(),
     scope=st.sampled_from(('both', 'state', 'database')),
+    fields=st.sampled_from(((), ('name',), ('title', 'slug'), (ANY_FIELD,))),
+    references=st.sampled_from(
+        ((), ('city',), ('shop.town',), ('other.city',)),
+    ),
 )
 chains = st.lists(st.lists(operations, max_size=4), min_size=1, max_size=3)
 
@@ -784,41 +925,75 @@ def test_long_branches_are_compared_quickly(
     assert time.perf_counter() - start < 10
 
 
-def with_fields(operation: OperationInfo, *fields: str) -> OperationInfo:
-    return dataclasses.replace(operation, fields=fields)
-
-
-@pytest.mark.parametrize(
-    ('one', 'other', 'what'),
-    (
-        (op('RenameField', 'city', 'name', new_name='title'),
-         with_fields(op('AlterUniqueTogether', 'city'), 'name', 'country'),
-         'field renamed on one branch; AlterUniqueTogether on the other may '
-         'name it by its old name'),
-        (op('RenameField', 'city', 'name', new_name='title'),
-         with_fields(op('AddIndex', 'city', target_name='i'), 'population'),
-         None),
-        (op('RemoveField', 'city', 'name'),
-         with_fields(op('AlterIndexTogether', 'city'), 'name'),
-         'field removed on one branch and used by AlterIndexTogether on the '
-         'other'),
-        (op('RemoveField', 'city', 'name'),
-         op('AlterIndexTogether', 'city'),
-         None),
-    ),
-)
-def test_field_lists_when_known(
+def test_rename_followed_through_the_field_list_branch(
         make_migration: MakeMigration,
-        one: OperationInfo, other: OperationInfo, what: str | None,
 ) -> None:
-    # OperationInfo.fields is only filled for CreateModel today; when the
-    # parser records the fields an index or unique_together names, a
-    # rename or removal is checked against them instead of assumed.
-    for branches in ([[one]], [[other]]), ([[other]], [[one]]):
-        report = report_of(make_migration, *branches)
-        assert [c.what for c in report.collisions] == (
-            [] if what is None else [what]
-        )
+    # Branch 1 renamed name -> title first, then lists `title` in
+    # unique_together: the ancestor's `name`, which branch 0 removes.
+    report = report_of(
+        make_migration,
+        [[op('RemoveField', 'city', 'name', line=7)]],
+        [[op('RenameField', 'city', 'name', new_name='title', line=8),
+          parsed("migrations.AlterUniqueTogether('city', {('title',)})")]],
+    )
+    assert [(c.what, c.field) for c in report.collisions] == [
+        ('field removed on one branch and named by AlterUniqueTogether on '
+         'the other', 'name'),
+        ('field renamed on one branch and removed by its old name on the '
+         'other', 'name'),
+    ]
+
+
+def test_foreign_key_after_a_rename_on_its_own_branch(
+        make_migration: MakeMigration,
+) -> None:
+    # Branch 1 renamed Coupon -> Voucher and points a field at `Voucher`:
+    # the model branch 0 deletes.
+    report = report_of(
+        make_migration,
+        [[op('DeleteModel', 'Coupon', line=7)]],
+        [[op('RenameModel', 'Coupon', new_name='Voucher', line=8),
+          parsed("migrations.AddField('order', 'v', models.ForeignKey("
+                 "'shop.voucher', models.CASCADE))")]],
+    )
+    assert [(c.what, c.model, c.field) for c in report.collisions] == [
+        ('model deleted on one branch and referenced by a relational field '
+         '(AddField) on the other', 'Coupon', 'v'),
+        ('model deleted on one branch and changed on the other', 'Coupon',
+         None),
+    ]
+
+
+def test_other_apps_migration_after_the_branch(
+        make_migration: MakeMigration,
+) -> None:
+    # billing's migration depends on branch 1's shop migration, so it was
+    # written on that branch; it points at the model branch 0 deletes.
+    # Another billing migration that depends only on the common ancestor
+    # cannot be placed on a branch (out of scope).
+    fk = parsed("migrations.AddField('invoice', 'coupon', models.ForeignKey("
+                "'shop.Coupon', models.CASCADE))")
+    m = make_migration
+    graph = build_graph([
+        m('shop', '0001_initial'),
+        m('shop', '0002_delete_coupon', [('shop', '0001_initial')],
+          operations=(op('DeleteModel', 'Coupon', line=9),)),
+        m('shop', '0002_order_note', [('shop', '0001_initial')]),
+        m('billing', '0001_initial', [('shop', '0002_order_note')],
+          operations=(fk,)),
+        m('billing', '0002_unplaced', [('billing', '0001_initial'),
+                                       ('shop', '0001_initial')]),
+        m('tax', '0001_initial', [('shop', '0001_initial')],
+          operations=(fk,)),
+    ], swappable={}).graph
+    (conflict,) = conflicts(graph)
+    (collision,) = find_collisions(graph, conflict).collisions
+    assert collision.one_line() == (
+        'billing/migrations/0001_initial.py:6: shop.Coupon: AddField here '
+        'collides with DeleteModel in shop/migrations/0002_delete_coupon.py:9 '
+        '(model deleted on one branch and referenced by a relational field '
+        '(AddField) on the other)'
+    )
 
 
 def test_data_operation_in_separate_database_and_state(
