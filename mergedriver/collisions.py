@@ -531,11 +531,17 @@ def _referenced_model(a: _Op, b: _Op) -> Found | None:
     ):
         return None
     verb = 'deleted' if a.kind == 'DeleteModel' else 'renamed'
-    field = b.field if b.kind in ('AddField', 'AlterField') else None
+    # the collision's target is the model; the field pointing to it is on
+    # another model (or in another app), so it is named in the reason
+    where = b.info.model or '?'
+    if b.kind in ('AddField', 'AlterField'):
+        where = f'{where}.{b.info.field or "?"}'
+    if b.ref.migration[0] != a.ref.migration[0]:
+        where = f'{b.ref.migration[0]}.{where}'
     return (
-        f'model {verb} on one branch and referenced by a relational field '
-        f'({b.kind}) on the other'
-    ), field, a.model or '?'
+        f'model {verb} on one branch and referenced by {where} ({b.kind}) '
+        f'on the other'
+    ), None, a.model or '?'
 
 
 def _same_claim(a: _Op, b: _Op) -> Found | None:

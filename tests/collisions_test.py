@@ -201,28 +201,28 @@ COLLIDING = {
         [op('DeleteModel', 'Coupon')],
         [parsed("migrations.AddField('order', 'coupon', models.ForeignKey("
                 "on_delete=models.CASCADE, to='shop.coupon'))")],
-        ('model deleted on one branch and referenced by a relational field '
-         '(AddField) on the other', 'Coupon', 'coupon'),
+        ('model deleted on one branch and referenced by order.coupon '
+         '(AddField) on the other', 'Coupon', None),
     ),
     'delete-model-vs-positional-foreign-key': (
         [op('DeleteModel', 'Coupon')],
         [parsed("migrations.AlterField('order', 'coupon', models.ForeignKey("
                 "'Coupon', models.SET_NULL, null=True))")],
-        ('model deleted on one branch and referenced by a relational field '
-         '(AlterField) on the other', 'Coupon', 'coupon'),
+        ('model deleted on one branch and referenced by order.coupon '
+         '(AlterField) on the other', 'Coupon', None),
     ),
     'rename-model-vs-many-to-many': (
         [op('RenameModel', 'Tag', new_name='Label')],
         [parsed("migrations.AddField('order', 'tags', "
                 "models.ManyToManyField(to='shop.Tag'))")],
-        ('model renamed on one branch and referenced by a relational field '
-         '(AddField) on the other', 'Tag', 'tags'),
+        ('model renamed on one branch and referenced by order.tags '
+         '(AddField) on the other', 'Tag', None),
     ),
     'delete-model-vs-create-model-with-one-to-one': (
         [op('DeleteModel', 'Coupon')],
         [parsed("migrations.CreateModel('Voucher', [('coupon', "
                 "models.OneToOneField('shop.coupon', models.CASCADE))])")],
-        ('model deleted on one branch and referenced by a relational field '
+        ('model deleted on one branch and referenced by Voucher '
          '(CreateModel) on the other', 'Coupon', None),
     ),
     'two-renames-to-one-name': (
@@ -957,8 +957,8 @@ def test_foreign_key_after_a_rename_on_its_own_branch(
                  "'shop.voucher', models.CASCADE))")]],
     )
     assert [(c.what, c.model, c.field) for c in report.collisions] == [
-        ('model deleted on one branch and referenced by a relational field '
-         '(AddField) on the other', 'Coupon', 'v'),
+        ('model deleted on one branch and referenced by order.v '
+         '(AddField) on the other', 'Coupon', None),
         ('model deleted on one branch and changed on the other', 'Coupon',
          None),
     ]
@@ -991,8 +991,8 @@ def test_other_apps_migration_after_the_branch(
     assert collision.one_line() == (
         'billing/migrations/0001_initial.py:6: shop.Coupon: AddField here '
         'collides with DeleteModel in shop/migrations/0002_delete_coupon.py:9 '
-        '(model deleted on one branch and referenced by a relational field '
-        '(AddField) on the other)'
+        '(model deleted on one branch and referenced by '
+        'billing.invoice.coupon (AddField) on the other)'
     )
 
 

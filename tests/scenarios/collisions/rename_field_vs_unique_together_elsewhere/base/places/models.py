@@ -1,0 +1,1 @@
+"""Models are not read: the scenario is about its migrations."""
