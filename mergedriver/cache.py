@@ -166,30 +166,18 @@ def error_from_json(text: str) -> tuple[int | None, str] | None:
     return error['line'], error['message']
 
 
-# ---- one app's records as one blob (marshal of plain tuples)
+# ---- one app's records as one blob (marshal of plain values)
 #
 # Decoding thousands of JSON payloads and building records from dicts is
 # most of a warm run that has to materialize every record (the hooks).  An
 # app's records and parse errors, for one exact list of (name, path, blob
-# id), are also stored together as nested tuples in field order: marshal
-# reads them back in C, and each record is then one ``__dict__`` fill.  Only
-# str, int, bool, None and tuples go in, and the key holds the cache's
-# version, which covers records.py (the field order).
+# id), are also stored together as each record's ``__dict__`` (nested
+# records likewise): marshal reads them back in C, and each record is then
+# one ``__dict__`` fill.  Only str, int, bool, None, tuples and dicts go in,
+# and the key holds the cache's version, which covers records.py.
 
 _MARSHAL_VERSION = 4
-
-
-def _field_names(cls: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-_INFO_FIELDS = _field_names(MigrationInfo)
-_NESTED_FIELDS = {name: _field_names(cls) for name, cls in _NESTED.items()}
-_NESTED_CLASSES = dict(_NESTED)
-
-
-def _record_tuple(record: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
-    return tuple(getattr(record, name) for name in names)
+_NESTED_NAMES = tuple(_NESTED)
 
 
 def records_to_blob(
@@ -200,14 +188,10 @@ def records_to_blob(
     line, message), as one blob."""
     rows = []
     for info in migrations:
-        row = []
-        for name in _INFO_FIELDS:
-            value = getattr(info, name)
-            fields = _NESTED_FIELDS.get(name)
-            if fields is not None:
-                value = tuple(_record_tuple(v, fields) for v in value)
-            row.append(value)
-        rows.append(tuple(row))
+        row = dict(vars(info))
+        for name in _NESTED_NAMES:
+            row[name] = tuple(dict(vars(v)) for v in row[name])
+        rows.append(row)
     data: bytes = marshal.dumps(
         (tuple(rows), tuple(errors)), _MARSHAL_VERSION,
     )
@@ -221,30 +205,29 @@ def records_from_blob(
     tuple[tuple[str, str, str, int | None, str], ...],
 ] | None:
     """Inverse of :func:`records_to_blob`; None when it does not decode."""
+    new = object.__new__
+    nested = tuple(_NESTED.items())
     try:
         rows, errors = marshal.loads(data)
-        new = object.__new__
-        nested = [
-            (i, _NESTED_FIELDS[name], _NESTED_CLASSES[name])
-            for i, name in enumerate(_INFO_FIELDS) if name in _NESTED_FIELDS
-        ]
         migrations = []
         for row in rows:
-            if len(row) != len(_INFO_FIELDS):
-                return None
-            values = dict(zip(_INFO_FIELDS, row))
-            for i, fields, cls in nested:
-                built = []
-                for item in row[i]:
-                    obj = new(cls)
-                    obj.__dict__.update(zip(fields, item))
-                    built.append(obj)
-                values[_INFO_FIELDS[i]] = tuple(built)
+            for name, cls in nested:
+                items = row[name]
+                if items:
+                    built = []
+                    for item in items:
+                        obj = new(cls)
+                        obj.__dict__.update(item)
+                        built.append(obj)
+                    row[name] = tuple(built)
             info = new(MigrationInfo)
-            info.__dict__.update(values)
+            info.__dict__.update(row)
             migrations.append(info)
         return tuple(migrations), tuple(errors)
-    except (ValueError, TypeError, EOFError, IndexError):
+    except (
+            ValueError, TypeError, EOFError, IndexError, KeyError,
+            AttributeError,
+    ):
         return None
 
 

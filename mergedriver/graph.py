@@ -328,12 +328,17 @@ class _Builder:
             child: MigrationKey,
             parent: MigrationKey,
     ) -> None:
-        child_node = self.node(child, origin, entry, 'child')
-        parent_node = self.node(parent, origin, entry, 'parent')
+        # Most edges join two real nodes: no placeholder, no reference.
+        child_node = self.node_map.get(child)
+        if child_node is None or child_node.dummy:
+            child_node = self.node(child, origin, entry, 'child')
+        parent_node = self.node_map.get(parent)
+        if parent_node is None or parent_node.dummy:
+            parent_node = self.node(parent, origin, entry, 'parent')
         child_node.parents.add(parent_node)
         parent_node.children.add(child_node)
         if child[0] == parent[0]:
-            self.changed(child[0])
+            self.version[child[0]] = self.version.get(child[0], 0) + 1
 
     # Only used before replacements, while ``by_app`` matches ``node_map``.
     def roots(self, app: str) -> list[MigrationKey]:
@@ -592,16 +597,17 @@ def _build_graph(
     problems: list[Problem] = []
     by_key: dict[MigrationKey, MigrationInfo] = {}
     for info in migrations:
-        if info.key in by_key:
+        key = (info.app_label, info.name)
+        if key in by_key:
             problems.append(Problem(
                 'parse-error',
-                f'Migration {_label(info.key)} is defined twice '
-                f'(also in {by_key[info.key].path})',
+                f'Migration {_label(key)} is defined twice '
+                f'(also in {by_key[key].path})',
                 app=info.app_label, migration=info.name,
                 file=info.path, line=1,
             ))
             continue
-        by_key[info.key] = info
+        by_key[key] = info
 
     with_unresolved = sorted(
         key for key, info in by_key.items() if info.unresolved
@@ -633,7 +639,7 @@ def _build_graph(
         info = resolved[key]
         for entry in info.dependencies:
             if entry.app == key[0] and entry.name != FIRST:
-                builder.add_edge(info, entry, key, entry.key)
+                builder.add_edge(info, entry, key, (entry.app, entry.name))
     for key in order:
         info = resolved[key]
         for entry in info.dependencies:

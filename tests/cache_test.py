@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import marshal
 import sqlite3
 import sysconfig
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -17,6 +19,8 @@ from mergedriver.cache import error_to_json
 from mergedriver.cache import info_from_json
 from mergedriver.cache import info_to_json
 from mergedriver.cache import parser_version
+from mergedriver.cache import records_from_blob
+from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
 from mergedriver.load import load_migrations
 from mergedriver.records import Dependency
@@ -67,6 +71,40 @@ def roundtrip(info: MigrationInfo) -> MigrationInfo:
 @given(infos)
 def test_json_roundtrip_generated(info: MigrationInfo) -> None:
     assert roundtrip(info) == info
+
+
+errors = st.lists(
+    st.tuples(text, text, text, st.none() | line, text), max_size=3,
+).map(tuple)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(infos, max_size=4).map(tuple), errors)
+def test_app_blob_roundtrip_generated(
+        migrations: tuple[MigrationInfo, ...],
+        errors: tuple[tuple[str, str, str, int | None, str], ...],
+) -> None:
+    decoded = records_from_blob(records_to_blob(migrations, errors))
+    assert decoded == (migrations, errors)
+    assert decoded is not None
+    for before, after in zip(migrations, decoded[0]):
+        assert type(after) is MigrationInfo
+        assert vars(after) == vars(before)
+
+
+@pytest.mark.parametrize('data', [
+    b'', b'\xff\x00', marshal.dumps(1), marshal.dumps((1, 2)),
+    marshal.dumps(((1,), ())), marshal.dumps((({'name': 'x'},), ())),
+])
+def test_app_blob_that_does_not_decode(data: bytes) -> None:
+    assert records_from_blob(data) is None
+
+
+def test_app_blob_roundtrip_real_corpus() -> None:
+    tree = directory_tree(sysconfig.get_paths()['purelib'])
+    result = load_migrations(tree, Config(), progress=False)
+    decoded = records_from_blob(records_to_blob(result.migrations, ()))
+    assert decoded == (result.migrations, ())
 
 
 def test_json_roundtrip_real_corpus() -> None:
