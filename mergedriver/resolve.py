@@ -79,7 +79,9 @@ def _collisions(
     collisions: list[Finding] = []
     reviews: list[Finding] = []
     for conflict in conflicts:
-        report = find_collisions(check.graph, conflict)
+        report = find_collisions(
+            check.graph, conflict, swappable=check.config.swappable,
+        )
         collisions.extend(report.collisions)
         reviews.extend(report.reviews)
     return tuple(collisions), tuple(reviews)
