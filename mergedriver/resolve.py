@@ -26,6 +26,7 @@ from mergedriver.apply import apply_plan
 from mergedriver.apply import ApplyError
 from mergedriver.apply import work_tree_of
 from mergedriver.check import check_tree
+from mergedriver.collisions import find_collisions
 from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
@@ -72,10 +73,6 @@ class Planned:
 def _collisions(
         check: CheckResult, conflicts: tuple[Conflict, ...],
 ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
-    try:
-        from mergedriver.collisions import find_collisions
-    except ImportError:  # pragma: no cover (until collisions.py lands)
-        return (), ()
     collisions: list[Finding] = []
     reviews: list[Finding] = []
     for conflict in conflicts:
