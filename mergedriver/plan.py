@@ -43,10 +43,6 @@ from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
-from mergedriver.rewrite import Refused
-from mergedriver.rewrite import rename_references
-from mergedriver.rewrite import retarget_dependency
-from mergedriver.rewrite import Rewritten
 from mergedriver.source import Tree
 from mergedriver.writer import build_merge_migration
 
@@ -500,6 +496,13 @@ def _plan_renumber(pi: PlanInput) -> Plan:
                 f'{key[0]}.{key[1]} to {new}',
             )
         new_paths[key] = new_path
+
+    # libcst is imported only when a renumber rewrites files: a merge
+    # migration (the pre-merge-commit hook's usual case) never needs it.
+    from mergedriver.rewrite import Refused
+    from mergedriver.rewrite import rename_references
+    from mergedriver.rewrite import retarget_dependency
+    from mergedriver.rewrite import Rewritten
 
     actions: list[Action] = []
     old_names = {name for _, name in renames}

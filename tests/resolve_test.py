@@ -432,3 +432,19 @@ def test_renumber_dry_run_names_the_rollback_command(two_leaves: Path) -> None:
     ) in out
     assert '  python manage.py migrate shop 0002_userprofile_email\n' in out
     assert _files(two_leaves) == before
+
+
+def test_merge_strategy_does_not_import_libcst(two_leaves: Path) -> None:
+    # libcst costs ~0.4 s to import; the pre-merge-commit hook's usual case
+    # (a merge migration) must not pay for it.
+    code = (
+        'import sys\n'
+        'from mergedriver.resolve import resolve\n'
+        f'status = resolve({str(two_leaves)!r}, strategy="merge")\n'
+        'print(status, "libcst" in sys.modules)\n'
+    )
+    proc = subprocess.run(
+        (sys.executable, '-c', code), capture_output=True, text=True,
+    )
+    assert proc.stdout.splitlines()[-1] == '0 False', proc.stdout + proc.stderr
+    assert list((two_leaves / 'shop' / 'migrations').glob('0004_merge_*.py'))
