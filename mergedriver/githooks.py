@@ -463,6 +463,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigmergeError as e:
         print(f'migmerge: {e}', file=sys.stderr)
         return 2
+    except Exception as e:
+        # A bug of ours: one line and the way past it, never a traceback in
+        # the middle of the user's merge or rebase.
+        if os.environ.get('MIGMERGE_DEBUG'):
+            raise
+        print(
+            f'migmerge ({hook}): internal error: {type(e).__name__}: {e}; '
+            f'MIGMERGE_SKIP=1 skips migmerge\'s hooks, MIGMERGE_DEBUG=1 '
+            f'shows the traceback',
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == '__main__':
