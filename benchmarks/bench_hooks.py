@@ -4,8 +4,8 @@
 
 In the generated repository (generate_repo.py, 10,000 migrations by
 default) a typical commit stages a few new migrations (one in each of three
-apps).  Each hook runs as pre-commit runs it, as its console script in a
-new process.  Measured per hook:
+apps).  Each hook runs as pre-commit runs it, in a new process, from a regular
+install (see bench_check.py: no editable finder, bytecode allowed).  Measured per hook:
   - first: the first run after staging (the cache knows every earlier
     migration, not the staged ones, nor this set of files);
   - warm: the median of --repeat runs afterwards (same staged files).
@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import generate_repo  # noqa: E402
+from bench_check import plain_install  # noqa: E402
 
 HOOKS = (
     'single-migration-leaf',
@@ -56,11 +57,17 @@ class Migration(migrations.Migration):
 '''
 
 
+# As after a regular install: bytecode may be written.
+ENV = {k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'}
+
+
 def run_timed(argv: Sequence[str], cwd: str) -> tuple[float, float, int]:
     """(wall, user+sys of the child, exit status)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=ENV, capture_output=True, text=True,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -115,16 +122,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-hooks-')
     if not os.path.exists(os.path.join(repo, 'settings.py')):
         generate_repo.generate(repo, args.apps, args.migrations, seed=0)
-    bindir = os.path.dirname(sys.executable)
-    scripts = {hook: os.path.join(bindir, f'migmerge-{hook}') for hook in HOOKS}
+    venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
+    python = plain_install(venv)
+    scripts = {
+        hook: (python, '-m', f'hooks.{hook.replace("-", "_")}')
+        for hook in HOOKS
+    }
     apps = [generate_repo.app_name(i) for i in (3, 17, 42)][:args.apps]
     # A team using the lockfile hook has committed its files; and the
     # cache knows the committed tree, as after any earlier commit.
-    run_timed((scripts['migration-lockfile'],), repo)
+    run_timed(scripts['migration-lockfile'], repo)
     if git(repo, 'status', '--porcelain'):
         git(repo, 'add', '-A')
         git(repo, 'commit', '-qm', 'max_migration.txt files')
-    run_timed((scripts[HOOKS[0]],), repo)
+    run_timed(scripts[HOOKS[0]], repo)
 
     first: dict[str, list[tuple[float, float]]] = {h: [] for h in HOOKS}
     warm: dict[str, list[tuple[float, float]]] = {h: [] for h in HOOKS}
@@ -133,12 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         staged = stage_commit(repo, round_no, apps)
         try:
             for i, hook in enumerate(order):
-                wall, cpu, status = run_timed((scripts[hook],), repo)
+                wall, cpu, status = run_timed(scripts[hook], repo)
                 if i == 0:
                     first[hook].append((wall, cpu))
             for hook in HOOKS:
                 for _ in range(args.repeat):
-                    wall, cpu, status = run_timed((scripts[hook],), repo)
+                    wall, cpu, status = run_timed(scripts[hook], repo)
                     warm[hook].append((wall, cpu))
         finally:
             unstage(repo, staged)
@@ -158,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ww = statistics.median(w for w, _ in warm[hook])
         wc = statistics.median(c for _, c in warm[hook])
         print(f'| {hook} | {fw:.2f} / {fc:.2f} | {ww:.2f} / {wc:.2f} |')
+    shutil.rmtree(venv)
     if not args.keep:
         shutil.rmtree(repo)
     return 0

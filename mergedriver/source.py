@@ -148,6 +148,9 @@ class _FilesystemTree(Tree):
         self.cache_path = cache_path
         self._repo = repo
         self._oids: dict[str, str] = {}
+        # Content read to compute a blob id, kept for the parse that
+        # follows on a cold run (read once, not twice).
+        self._hashed: dict[str, bytes] = {}
         self._stats: dict[str, os.stat_result] = {}
         self.stat_root = root if cache_path is not None else None
         self._known: Mapping[str, tuple[str, str]] = {}
@@ -207,6 +210,9 @@ class _FilesystemTree(Tree):
         return None if st is None else self._kind(st.st_mode)
 
     def read(self, path: str) -> bytes:
+        data = self._hashed.pop(path, None)
+        if data is not None:
+            return data
         fs_path = self._fs(path)
         if not _O_NOFOLLOW and os.path.islink(fs_path):
             return os.fsencode(os.readlink(fs_path))
@@ -257,7 +263,9 @@ class _FilesystemTree(Tree):
         if known is not None and known[0] == key:
             oid = known[1]
         else:
-            oid = git_blob_id(self.read(path))
+            data = self.read(path)
+            self._hashed[path] = data
+            oid = git_blob_id(data)
             settled = time.time_ns() - _RACY_NS
             if st.st_mtime_ns < settled and st.st_ctime_ns < settled:
                 self._new_rows.append((path, key, oid))
@@ -462,16 +470,24 @@ class _IndexTree(_GitObjectsTree):
         blobs = _read_index(repo)
         self._blobs = blobs
         dirs: dict[str, dict[str, EntryKind]] = {'': {}}
+        kinds = _GIT_KINDS
         for path, (_, mode) in blobs.items():
             parent, _, name = path.rpartition('/')
-            dirs.setdefault(parent, {})[name] = _git_kind(mode)
-            while parent:
-                grand, _, dir_name = parent.rpartition('/')
-                siblings = dirs.setdefault(grand, {})
-                if dir_name in siblings:
-                    break
-                siblings[dir_name] = 'dir'
-                parent = grand
+            children = dirs.get(parent)
+            if children is None:
+                children = dirs[parent] = {}
+                # A directory met for the first time: enter it in its
+                # parents, up to the first one already known.
+                while parent:
+                    grand, _, dir_name = parent.rpartition('/')
+                    siblings = dirs.get(grand)
+                    if siblings is None:
+                        siblings = dirs[grand] = {}
+                    elif dir_name in siblings:
+                        break
+                    siblings[dir_name] = 'dir'
+                    parent = grand
+            children[name] = kinds.get(mode, 'other')
         self._dirs = dirs
 
     def entries(self, path: str) -> tuple[Entry, ...]:

@@ -599,6 +599,14 @@ def test_index_reader_agrees_with_libgit2(repo: Path, version: str) -> None:
     tree = open_tree(str(repo), index=True)
     assert tree.entry_kind('shop/migrations/0003_link.py') == 'symlink'
     assert tree.read('a/b/z.py') == b'y\n'
+    assert [tuple(e) for e in tree.entries('a/b')] == [
+        ('c', 'dir'), ('z.py', 'file'),
+    ]
+    assert [tuple(e) for e in tree.entries('a')] == [('b', 'dir')]
+    assert tree.entry_kind('a/b/c') == 'dir'
+    top = {e.name for e in tree.entries('')}
+    assert {'a', 'shop', 'zz'} <= top
+    assert ('d' * 200 in top) == (version != '4')
 
 
 def test_index_reader_leaves_a_split_index_to_libgit2(
