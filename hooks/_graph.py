@@ -13,9 +13,14 @@ from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
+from mergedriver.cache import Cache
+from mergedriver.check import snapshot_key
 from mergedriver.graph import build_graph
+from mergedriver.graph import graph_from_blob
+from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
-from mergedriver.load import load_migrations
+from mergedriver.load import discover_files
+from mergedriver.load import load_discovered
 from mergedriver.load import LoadResult
 from mergedriver.records import Problem
 from mergedriver.source import open_tree
@@ -35,10 +40,25 @@ class IndexGraph:
 
 
 def load_index_graph(repo: pygit2.Repository) -> IndexGraph:
+    """The index's records and graph.  Unchanged apps' records come from
+    one blob each; a graph built for exactly these files, configuration and
+    code before (pre-commit runs several hooks per commit) is read back
+    instead of built again."""
     top = work_tree(repo)
     config = load_config(top)
-    loaded = load_migrations(open_tree(top, index=True), config)
-    graph = build_graph(loaded.migrations, swappable=config.swappable)
+    tree = open_tree(top, index=True)
+    with Cache(tree.cache_path) as cache:
+        found = discover_files(tree, config, cache)
+        loaded = load_discovered(tree, found, cache)
+        key = 'graph:' + snapshot_key(config, found, cache.version)
+        stored = cache.get_snapshot(key)
+        graph = None
+        if stored is not None:
+            graph = graph_from_blob(stored, loaded.migrations)
+        if graph is None:
+            graph = build_graph(loaded.migrations, swappable=config.swappable)
+            if loaded.cacheable:
+                cache.put_snapshot(key, graph_to_blob(graph))
     return IndexGraph(config, loaded, graph)
 
 

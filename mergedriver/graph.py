@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import marshal
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Literal
@@ -747,6 +748,80 @@ def _build_graph(
             line=leaf.class_line,
         ))
     return GraphResult(graph, tuple(problems))
+
+
+# ---- a built graph as one blob, to skip rebuilding it for the same input
+#
+# Keys, edges and problems only: the records themselves are passed back in
+# (the caller has loaded them anyway), so the blob is small and marshal
+# reads it in C.  Whoever stores it keys it by everything the graph depends
+# on (check.snapshot_key: the files, the configuration, this code).
+
+_GRAPH_BLOB_FORMAT = 1
+
+
+def graph_to_blob(result: GraphResult) -> bytes:
+    graph = result.graph
+    data: bytes = marshal.dumps((
+        _GRAPH_BLOB_FORMAT,
+        tuple(graph.migrations),
+        tuple(graph.nodes),
+        dict(graph.parents),
+        dict(graph.children),
+        dict(graph.replacements),
+        dict(graph.replaced_by),
+        graph.apps,
+        graph.unknown_apps,
+        tuple(
+            (d.migration, d.target, d.line, d.run_before)
+            for d in graph.external_dependencies
+        ),
+        graph.cyclic_nodes,
+        graph.broken_apps,
+        tuple(
+            (p.kind, p.message, p.app, p.migration, p.file, p.line)
+            for p in result.problems
+        ),
+    ), 4)
+    return data
+
+
+def graph_from_blob(
+        data: bytes, migrations: Iterable[MigrationInfo],
+) -> GraphResult | None:
+    """The graph :func:`graph_to_blob` stored, over these records (the
+    ones it was built from); None when the blob does not fit them."""
+    try:
+        (
+            version, migration_keys, node_keys, parents, children,
+            replacements, replaced_by, apps, unknown_apps, external,
+            cyclic_nodes, broken_apps, problems,
+        ) = marshal.loads(data)
+        if version != _GRAPH_BLOB_FORMAT:
+            return None
+        by_key: dict[MigrationKey, MigrationInfo] = {}
+        for info in migrations:
+            by_key.setdefault((info.app_label, info.name), info)
+        if tuple(by_key) != migration_keys:
+            return None
+        graph = MigrationGraph(
+            nodes={key: by_key[key] for key in node_keys},
+            parents=parents,
+            children=children,
+            migrations=by_key,
+            replacements=replacements,
+            replaced_by=replaced_by,
+            apps=apps,
+            unknown_apps=unknown_apps,
+            external_dependencies=tuple(
+                ExternalDependency(*e) for e in external
+            ),
+            cyclic_nodes=cyclic_nodes,
+            broken_apps=broken_apps,
+        )
+        return GraphResult(graph, tuple(Problem(*p) for p in problems))
+    except (ValueError, TypeError, EOFError, KeyError):
+        return None
 
 
 def multiple_leaves_message(conflicts: Mapping[str, Iterable[str]]) -> str:

@@ -6,6 +6,8 @@ from conftest import MakeMigration
 from mergedriver.errors import MigmergeError
 from mergedriver.graph import build_graph
 from mergedriver.graph import ExternalDependency
+from mergedriver.graph import graph_from_blob
+from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
 from mergedriver.graph import loading_order
 from mergedriver.records import Dependency
@@ -18,7 +20,10 @@ AUTH = {'AUTH_USER_MODEL': 'auth.User'}
 def build(*migrations: MigrationInfo, swappable: dict[str, str] = AUTH) -> (
         GraphResult
 ):
-    return build_graph(migrations, swappable=swappable)
+    result = build_graph(migrations, swappable=swappable)
+    # Every graph built here also survives its snapshot unchanged.
+    assert graph_from_blob(graph_to_blob(result), migrations) == result
+    return result
 
 
 def kinds(result: GraphResult) -> list[str]:
@@ -497,3 +502,16 @@ def test_renamed_app_with_old_migrations_deleted(
     assert result.graph.external_dependencies == ()
     assert kinds(result) == ['missing-dependency']
     assert result.graph.apps == ('newname', 'shop')
+
+
+def test_graph_blob_does_not_fit_other_records(
+        make_migration: MakeMigration,
+) -> None:
+    migrations = chain(make_migration, 'shop', '0001_a', '0002_b')
+    blob = graph_to_blob(build(*migrations))
+    assert graph_from_blob(blob, migrations[:1]) is None
+    assert graph_from_blob(blob, [*migrations, *chain(
+        make_migration, 'blog', '0001_a',
+    )]) is None
+    assert graph_from_blob(b'', migrations) is None
+    assert graph_from_blob(b'\xff', migrations) is None
