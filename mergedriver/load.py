@@ -172,14 +172,13 @@ def _refusal(tree: Tree, f: MigrationFile) -> str | None:
     tell cheaply: a blob's size in git's objects is checked when the blob
     is read, which a cached blob never is -- the limit is part of the
     cache's version, so a cached blob was under it)."""
-    kind = tree.entry_kind(f.path)
+    kind, size = tree.kind_and_known_size(f.path)
     if kind == 'symlink':
         target = os.fsdecode(tree.read(f.path))
         return (
             f'symbolic link to {target!r}: migmerge does not follow '
             f'symlinked migration modules; commit the file itself'
         )
-    size = tree.known_size(f.path)
     return None if size is None else _too_big(size)
 
 

@@ -107,6 +107,12 @@ class Tree(abc.ABC):
         """The size when it costs no read (files on disk), else None."""
         return None
 
+    def kind_and_known_size(
+            self, path: str,
+    ) -> tuple[EntryKind | None, int | None]:
+        """:meth:`entry_kind` and :meth:`known_size` in one call."""
+        return self.entry_kind(path), self.known_size(path)
+
     def is_file(self, path: str) -> bool:
         return self.entry_kind(path) == 'file'
 
@@ -242,6 +248,14 @@ class _FilesystemTree(Tree):
         st = self._lstat(path)
         return None if st is None else st.st_size
 
+    def kind_and_known_size(
+            self, path: str,
+    ) -> tuple[EntryKind | None, int | None]:
+        st = self._stats.get(path) or self._lstat(path)
+        if st is None:
+            return None, None
+        return self._kind(st.st_mode), st.st_size
+
     def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
         self._known = known
 
@@ -252,7 +266,7 @@ class _FilesystemTree(Tree):
         oid = self._oids.get(path)
         if oid is not None:
             return oid
-        st = self._lstat(path)
+        st = self._stats.get(path) or self._lstat(path)
         if st is None:
             raise FileNotFoundError(path)
         # Like git's index: an unchanged (size, mtime, ctime, inode) means
