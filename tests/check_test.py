@@ -18,6 +18,7 @@ from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.load import discover_files
 from mergedriver.source import cache_path_for
+from mergedriver.source import directory_tree
 from mergedriver.source import open_repository
 from mergedriver.source import open_tree
 from tests.hooks_testing import add_migration
@@ -219,3 +220,17 @@ def test_cli_output_identical_from_snapshot(repo: Path, fmt: str) -> None:
     assert '0003_other' in first.stdout
     if fmt == 'text':
         assert '  leaf: shop/migrations/0003_other.py' in first.stdout
+
+
+def test_without_a_cache_nothing_is_stored(tmp_path: Path) -> None:
+    add_migration(tmp_path, 'shop', '0001_initial')
+    add_migration(tmp_path, 'shop', '0002_a', [('shop', '0001_initial')])
+    add_migration(tmp_path, 'shop', '0002_b', [('shop', '0001_initial')])
+    tree = directory_tree(str(tmp_path))
+    first = check_summary(tree, Config())
+    second = check_summary(directory_tree(str(tmp_path)), Config())
+    assert not first.from_snapshot and not second.from_snapshot
+    assert first == second == check_tree(tree, Config()).summary()
+    assert first.leaf_files == {
+        'shop': ('shop/migrations/0002_a.py', 'shop/migrations/0002_b.py'),
+    }
