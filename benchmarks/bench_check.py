@@ -1,6 +1,7 @@
 """Time `migmerge check` (cold and warm) against Django's MigrationLoader.
 
-    python benchmarks/bench_check.py [--apps 50] [--migrations 200] [--keep DIR]
+    python benchmarks/bench_check.py [--apps 50] [--migrations 200]
+                                     [--keep DIR]
 
 Generates the repository with generate_repo.py (10,000 migrations by
 default), then in one run measures:
@@ -48,16 +49,23 @@ print(len(loader.graph.nodes))
 '''
 
 
-def run(argv: Sequence[str], cwd: str, env: dict[str, str]) -> tuple[float, float]:
+def run(
+        argv: Sequence[str], cwd: str, env: dict[str, str],
+) -> tuple[float, float]:
     """(wall, user+sys) of one child process, which must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f'{argv} failed:\n{proc.stdout}{proc.stderr}')
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = (
+        (after.ru_utime - before.ru_utime) +
+        (after.ru_stime - before.ru_stime)
+    )
     return wall, cpu
 
 
@@ -89,7 +97,10 @@ def plain_install(where: str) -> str:
     )
     python = os.path.join(where, 'bin', 'python')
     purelib = subprocess.run(
-        (python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'),
+        (
+            python, '-c',
+            'import sysconfig; print(sysconfig.get_paths()["purelib"])',
+        ),
         check=True, capture_output=True, text=True,
     ).stdout.strip()
     with open(os.path.join(purelib, 'migmerge-bench.pth'), 'w') as f:
@@ -171,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              timed(check, args.repeat + 2)),
             ('migmerge check, one migration added since the last run',
              timed(check_after_edit, args.repeat + 2)),
-            ('migmerge check --index, warm', timed(check_index, args.repeat + 2)),
+            ('migmerge check --index, warm',
+             timed(check_index, args.repeat + 2)),
         ]
     finally:
         shutil.rmtree(venv)

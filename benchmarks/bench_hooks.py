@@ -1,11 +1,13 @@
 """Time the graph-wide pre-commit hooks on a typical commit.
 
-    python benchmarks/bench_hooks.py [--apps 50] [--migrations 200] [--keep DIR]
+    python benchmarks/bench_hooks.py [--apps 50] [--migrations 200]
+                                     [--keep DIR]
 
 In the generated repository (generate_repo.py, 10,000 migrations by
 default) a typical commit stages a few new migrations (one in each of three
-apps).  Each hook runs as pre-commit runs it, in a new process, from a regular
-install (see bench_check.py: no editable finder, bytecode allowed).  Measured per hook:
+apps).  Each hook runs as pre-commit runs it, in a new process, from a
+regular install (see bench_check.py: no editable finder, bytecode allowed).
+Measured per hook:
   - first: the first run after staging (the cache knows every earlier
     migration, not the staged ones, nor this set of files);
   - warm: the median of --repeat runs afterwards (same staged files).
@@ -70,7 +72,10 @@ def run_timed(argv: Sequence[str], cwd: str) -> tuple[float, float, int]:
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = (
+        (after.ru_utime - before.ru_utime) +
+        (after.ru_stime - before.ru_stime)
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f'{argv[0]} failed:\n{proc.stdout}{proc.stderr}')
     return wall, cpu, proc.returncode
@@ -161,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f'{count} migrations, {len(apps)} staged per commit, '
         f'{os.cpu_count()} cores\n',
     )
-    print('| hook | first run after staging (wall / cpu s) | warm (wall / cpu s) |')
+    print(
+        '| hook | first run after staging (wall / cpu s) '
+        '| warm (wall / cpu s) |',
+    )
     print('| --- | ---: | ---: |')
     for hook in HOOKS:
         fw = statistics.median(w for w, _ in first[hook])

@@ -709,7 +709,9 @@ def _build_graph(
     parents: dict[MigrationKey, frozenset[MigrationKey]] = {}
     children: dict[MigrationKey, frozenset[MigrationKey]] = {}
     for key, node in real.items():
-        parents[key] = frozenset([p.key for p in node.parents if p.key in real])
+        parents[key] = frozenset([
+            p.key for p in node.parents if p.key in real
+        ])
         children[key] = frozenset([
             c.key for c in node.children if c.key in real
         ])

@@ -74,7 +74,9 @@ def test_second_run_is_answered_by_the_snapshot(repo: Path) -> None:
     assert second.from_snapshot
     assert first == second == full(repo)
     assert first.migrations == 3
-    assert [a.leaves for a in first.apps] == [('0001_initial',), ('0002_price',)]
+    assert [a.leaves for a in first.apps] == [
+        ('0001_initial',), ('0002_price',),
+    ]
 
 
 def test_changed_file_is_seen(repo: Path) -> None:
@@ -86,7 +88,10 @@ def test_changed_file_is_seen(repo: Path) -> None:
     assert after == full(repo)
     assert [p.kind for p in after.problems] == ['multiple-leaves']
     assert after.leaf_files == {
-        'shop': ('shop/migrations/0001_initial.py', 'shop/migrations/0002_price.py'),
+        'shop': (
+            'shop/migrations/0001_initial.py',
+            'shop/migrations/0002_price.py',
+        ),
     }
 
 
@@ -95,7 +100,8 @@ def test_same_size_edit_within_the_same_second_is_seen(repo: Path) -> None:
     summary(repo)
     before = os.stat(path)
     # Same length, same mtime: only the content (and ctime) differ.
-    path.write_text(path.read_text().replace("'0001_initial'", "'0001_initiaX'"))
+    text = path.read_text()
+    path.write_text(text.replace("'0001_initial'", "'0001_initiaX'"))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = summary(repo)
     assert not after.from_snapshot
@@ -104,7 +110,9 @@ def test_same_size_edit_within_the_same_second_is_seen(repo: Path) -> None:
 
 def test_added_and_removed_files_are_seen(repo: Path) -> None:
     clean = summary(repo)
-    added = add_migration(repo, 'shop', '0003_other', [('shop', '0001_initial')])
+    added = add_migration(
+        repo, 'shop', '0003_other', [('shop', '0001_initial')],
+    )
     two_leaves = summary(repo)
     assert not two_leaves.from_snapshot
     assert two_leaves == full(repo)
