@@ -130,8 +130,6 @@ class _Progress:
 
 
 def _parse_all(jobs: Sequence[_Job], progress: _Progress) -> list[_Outcome]:
-    import concurrent.futures.process  # only a cold run starts workers
-
     workers = min(_cpu_count(), max(1, len(jobs) // 100))
     if len(jobs) < PARALLEL_MIN or workers < 2:
         outcomes = []
@@ -140,6 +138,8 @@ def _parse_all(jobs: Sequence[_Job], progress: _Progress) -> list[_Outcome]:
             outcomes.extend(_parse_chunk(jobs[i:i + step]))
             progress.advance(len(jobs[i:i + step]))
         return outcomes
+    import concurrent.futures.process  # only a large cold run starts workers
+
     size = max(20, min(500, len(jobs) // (workers * 8) + 1))
     chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
     outcomes = []

@@ -204,6 +204,20 @@ def test_stats(tmp_path: Path) -> None:
         }
 
 
+def test_stats_blob_that_does_not_decode(tmp_path: Path) -> None:
+    path = str(tmp_path / 'c.sqlite3')
+    with Cache(path) as cache:
+        cache.put_stats('/repo', [('a.py', 'k', 'x')])
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE stat_blobs SET data = x'00ff'")
+    db.close()
+    with Cache(path) as cache:
+        assert cache.get_stats('/repo') == {}
+        cache.put_stats('/repo', [('b.py', 'k', 'y')])
+        assert cache.get_stats('/repo') == {'b.py': ('k', 'y')}
+
+
 def test_decode_many() -> None:
     texts = [info_to_json(MigrationInfo('a', 'b', 'c', atomic=False)), '{}']
     assert decode_many(texts) == [{'atomic': False}, {}]

@@ -387,22 +387,28 @@ def test_progress_on_a_terminal(repo: Path) -> None:
 def test_stat_cache_spares_reading_unchanged_files(
         repo: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    cache_file = str(repo / '.git/migmerge/cache.sqlite3')
+    root = open_tree(str(repo)).stat_root
+    assert root is not None
+
+    def remembered() -> dict[str, tuple[str, str]]:
+        with Cache(cache_file) as cache:
+            return cache.get_stats(root)
+
     # Files written just now are "racy": their stat data is not kept.
     load_migrations(open_tree(str(repo)), Config())
-    db = cache_db(repo)
-    assert db.execute('SELECT count(*) FROM stats').fetchone() == (0,)
+    assert remembered() == {}
     monkeypatch.setattr(source, '_RACY_NS', 0)
     load_migrations(open_tree(str(repo)), Config())
-    assert db.execute('SELECT count(*) FROM stats').fetchone() == (2,)
+    assert len(remembered()) == 2
     # A planted stat row proves the file is not read again: 0001 now
     # resolves to 0002's blob.
     first = repo / 'shop/migrations/0001_f1.py'
     second_oid = git_blob_id((repo / 'shop/migrations/0002_f2.py').read_bytes())
-    with db:
-        db.execute(
-            'UPDATE stats SET oid = ? WHERE path = ?',
-            (second_oid, 'shop/migrations/0001_f1.py'),
-        )
+    key, _ = remembered()['shop/migrations/0001_f1.py']
+    with Cache(cache_file) as cache:
+        cache.put_stats(root, [('shop/migrations/0001_f1.py', key, second_oid)])
+    db = cache_db(repo)
     planted = load_migrations(open_tree(str(repo)), Config())
     assert planted.migrations[0].dependencies[0].name == '0001_f1'
     # Any change of the file's stat data means reading it again.
