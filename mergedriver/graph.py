@@ -117,10 +117,14 @@ class MigrationGraph:
         """App -> its nodes without an ``edges`` neighbour in the app."""
         ends: dict[str, tuple[MigrationKey, ...]] = {}
         for app, keys in self._by_app.items():
-            ends[app] = tuple(
-                key for key in keys
-                if all(k[0] != app for k in edges[key])
-            )
+            found = []
+            for key in keys:
+                for k in edges[key]:
+                    if k[0] == app:
+                        break
+                else:
+                    found.append(key)
+            ends[app] = tuple(found)
         return ends
 
     @functools.cached_property
@@ -462,26 +466,36 @@ def _resolve(
 
 def _cycle_candidates(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
+        children: Mapping[MigrationKey, Iterable[MigrationKey]] | None = None,
 ) -> set[MigrationKey]:
-    """Nodes left after Kahn's algorithm: those on or after a cycle."""
+    """Nodes left after Kahn's algorithm: those on or after a cycle.
+    ``children`` is the inverse of ``parents`` when already known."""
     pending = {key: len(ps) for key, ps in parents.items()}
-    children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in parents}
-    for child, ps in parents.items():
-        for parent in ps:
-            children[parent].append(child)
+    if children is None:
+        inverse: dict[MigrationKey, list[MigrationKey]] = {
+            k: [] for k in parents
+        }
+        for child, ps in parents.items():
+            for parent in ps:
+                inverse[parent].append(child)
+        children = inverse
     ready = [key for key, count in pending.items() if count == 0]
     while ready:
         key = ready.pop()
         del pending[key]
         for child in children[key]:
-            pending[child] -= 1
-            if pending[child] == 0:
+            count = pending[child] - 1
+            pending[child] = count
+            if not count:
                 ready.append(child)
     return set(pending)
 
 
 def _find_cycles(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
+        all_children: Mapping[MigrationKey, frozenset[MigrationKey]] | None = (
+            None
+        ),
 ) -> list[tuple[list[MigrationKey], list[MigrationKey]]]:
     """Strongly connected components that hold a cycle, with one cycle each.
 
@@ -490,7 +504,7 @@ def _find_cycles(
     """
     # Kahn's algorithm first: what it cannot order holds every cycle (plus
     # what depends on one) and is usually empty.
-    remaining = _cycle_candidates(parents)
+    remaining = _cycle_candidates(parents, all_children)
     if not remaining:
         return []
     parents = {
@@ -715,7 +729,7 @@ def _build_graph(
         children[key] = frozenset([
             c.key for c in node.children if c.key in real
         ])
-    cycles = _find_cycles(parents)
+    cycles = _find_cycles(parents, children)
     for _, cycle in cycles:
         info = by_key[cycle[0]]
         problems.append(Problem(
