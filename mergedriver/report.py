@@ -31,6 +31,10 @@ def _summary(result: CheckResult | CheckSummary) -> CheckSummary:
     return result if isinstance(result, CheckSummary) else result.summary()
 
 
+def _plural(count: int, noun: str) -> str:
+    return f'{count} {noun}' if count == 1 else f'{count} {noun}s'
+
+
 def check_text(result: CheckResult | CheckSummary) -> str:
     """One ``path:line: message`` line per problem, details indented below."""
     result = _summary(result)
@@ -43,9 +47,10 @@ def check_text(result: CheckResult | CheckSummary) -> str:
             lines.append(f'  {fix_hint(problem.app)}')
     if not result.problems:
         count = result.migrations
+        apps = len(result.apps)
         lines.append(
-            f'{count} migrations in {len(result.apps)} apps: one leaf per '
-            f'app, no problems',
+            f'{_plural(count, "migration")} in {_plural(apps, "app")}: '
+            f'one leaf per app, no problems',
         )
     return '\n'.join(lines) + '\n'
 

@@ -47,7 +47,9 @@ def add_parallel_leaves(repo: Path) -> None:
 def test_clean_repository(repo: Path) -> None:
     proc = migmerge(repo, 'check')
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert 'no problems' in proc.stdout
+    assert proc.stdout == (
+        '2 migrations in 1 app: one leaf per app, no problems\n'
+    )
 
 
 def test_two_leaves_reported_with_djangos_message(repo: Path) -> None:
