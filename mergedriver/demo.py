@@ -5,7 +5,8 @@ Creates a small Django project in a temporary git repository, adds
 another and merges them with the real ``git merge``: first without migmerge
 (silently two leaves), then with ``migmerge install`` (the hook writes the
 merge migration, ``git commit`` concludes, Django migrates it when it is
-installed), then two branches that alter the same field (stopped, named).
+installed), then two branches that alter the same field (stopped, named),
+then a rebase whose migration is renumbered after upstream's.
 """
 from __future__ import annotations
 
@@ -259,9 +260,37 @@ def run_demo(root: str) -> int:
     demo.git('status', '--short')
     demo.git('merge', '--abort', show=False)
 
+    demo.say('A rebase keeps history linear: the rebased migration is renumbered')
+    demo.git('checkout', '-q', '-b', 'nickname', show=False)
+    demo.write(
+        'myapp/migrations/0006_userprofile_nickname.py',
+        add_field(
+            '0005_userprofile_age_default', 'nickname',
+            'models.CharField(blank=True, max_length=50)',
+        ),
+    )
+    demo.commit('Add UserProfile.nickname')
+    demo.git('checkout', '-q', 'main', show=False)
+    demo.write(
+        'myapp/migrations/0006_userprofile_verified.py',
+        add_field(
+            '0005_userprofile_age_default', 'verified',
+            'models.BooleanField(default=False)',
+        ),
+    )
+    demo.commit('Add UserProfile.verified')
+    demo.git('checkout', '-q', 'nickname', show=False)
+    demo.git('rebase', 'main')
+    demo.git('log', '--oneline', '-3')
+    demo.run(
+        'sh', '-c', 'ls myapp/migrations | grep "^000[67]"',
+        label='ls myapp/migrations',
+    )
+    rebased = run_migmerge('check')
+
     ok = (
         status != 0 and len(written) == 1 and clean == 0 and migrated == 0
-        and flagged != 0
+        and flagged != 0 and rebased == 0
     )
     demo.say('Demo finished' if ok else 'Demo did not go as expected')
     return 0 if ok else 1

@@ -353,6 +353,7 @@ def post_rewrite(
         status = _resolve(
             clone.top, out, strategy='renumber', move=onto, stage=True,
             rollback=git_bool(clone.top, 'migmerge.rollback', False),
+            undo_advice=False,  # this hook commits; it says how to undo that
         )
     except MigmergeError as e:
         print(f'migmerge: {e}', file=out)

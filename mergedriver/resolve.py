@@ -208,6 +208,7 @@ def resolve(
         now: datetime.datetime | None = None,
         out: TextIO = sys.stdout,
         confirm: Callable[[], bool] | None = None,
+        undo_advice: bool = True,
 ) -> int:
     """Resolve the parallel leaves of ``repo_dir``'s work tree.
 
@@ -215,6 +216,9 @@ def resolve(
     than the work tree; files are still written to the work tree, so pass
     ``stage`` to record them.  ``confirm`` is asked after the plan is shown
     and before anything runs; False leaves everything as it was (exit 1).
+    ``undo_advice``: after a renumber without ``rollback``, print how to
+    undo it and redo it with the rollback (a caller that commits the result,
+    like the post-rewrite hook, gives its own advice instead).
     MigmergeError (unusable input) propagates for the caller to report.
     """
     top, git_dir = work_tree_of(repo_dir)
@@ -267,7 +271,7 @@ def resolve(
         print(f'wrote {path}', file=out)
     if stage:
         print('staged the changes', file=out)
-    if outcome.rollbacks and not rollback:
+    if outcome.rollbacks and not rollback and undo_advice:
         out.write(manual_instructions(
             outcome.rollbacks, applied=True, plan=outcome,
         ))
