@@ -330,6 +330,7 @@ class _CommitTree(_GitObjectsTree):
     ) -> None:
         self._repo = repo
         self._tree = tree
+        self._listings: dict[str, dict[str, tuple[EntryKind, str]]] = {}
         self.kind = 'commit'
         self.description = description
         self.cache_path = cache_path_for(repo)
@@ -342,26 +343,43 @@ class _CommitTree(_GitObjectsTree):
         except KeyError:
             return None
 
+    def _listing(self, path: str) -> dict[str, tuple[EntryKind, str]]:
+        """name -> (kind, blob id) of directory ``path``; {} if it is none.
+
+        Read once per directory: looking each file up from the root tree
+        would cost a walk per file, and a check asks three things of each.
+        """
+        listing = self._listings.get(path)
+        if listing is None:
+            obj = self._object(path)
+            listing = {}
+            if isinstance(obj, pygit2.Tree):
+                for e in obj:
+                    listing[e.name or ''] = (
+                        _git_kind(e.filemode), str(e.id),
+                    )
+            self._listings[path] = listing
+        return listing
+
     def entries(self, path: str) -> tuple[Entry, ...]:
-        obj = self._object(path)
-        if not isinstance(obj, pygit2.Tree):
-            return ()
-        found = [Entry(e.name or '', _git_kind(e.filemode)) for e in obj]
-        return tuple(sorted(found, key=lambda e: e.name))
+        listing = self._listing(path)
+        return tuple(Entry(n, listing[n][0]) for n in sorted(listing))
 
     def entry_kind(self, path: str) -> EntryKind | None:
-        obj = self._object(path)
-        if obj is None:
-            return None
-        elif not path:
+        if not path:
             return 'dir'
-        return _git_kind(obj.filemode)
+        parent, _, name = path.rpartition('/')
+        found = self._listing(parent).get(name)
+        return None if found is None else found[0]
 
     def oid(self, path: str) -> str:
-        obj = self._object(path)
-        if obj is None:
+        if not path:
+            return str(self._tree.id)
+        parent, _, name = path.rpartition('/')
+        found = self._listing(parent).get(name)
+        if found is None:
             raise FileNotFoundError(path)
-        return str(obj.id)
+        return found[1]
 
 
 _INDEX_ENTRY = struct.Struct('>24xI12x20sH')
