@@ -7,7 +7,7 @@ Generates the repository with generate_repo.py (10,000 migrations by
 default), then in one run measures:
   - Django: django.setup() + MigrationLoader, without and with bytecode cache
   - migmerge check: cold (empty parse cache), warm (nothing changed since
-    the last run), after editing one migration, and --index warm
+    the last run), after adding one migration, --index and --rev HEAD warm
 Each figure is the median of --repeat runs, as wall and user+sys (CPU)
 seconds of the child process (the machine may be shared).  Needs Django.
 Prints a Markdown table for the README.
@@ -142,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def check_index() -> tuple[float, float]:
         return run((*check_argv, '--index'), repo, base_env)
 
+    def check_rev() -> tuple[float, float]:
+        return run((*check_argv, '--rev', 'HEAD'), repo, base_env)
+
     def check_cold() -> tuple[float, float]:
         shutil.rmtree(git_dir_cache(repo), ignore_errors=True)
         return check()
@@ -184,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              timed(check_after_edit, args.repeat + 2)),
             ('migmerge check --index, warm',
              timed(check_index, args.repeat + 2)),
+            ('migmerge check --rev HEAD, warm',
+             timed(check_rev, args.repeat + 2)),
         ]
     finally:
         shutil.rmtree(venv)
