@@ -474,6 +474,42 @@ def _rollback(pi: PlanInput, move: _Move) -> Rollback:
     )
 
 
+def _edges(info: MigrationInfo) -> Iterable[tuple[str, str, int]]:
+    for dep in (*info.dependencies, *info.run_before, *info.replaces):
+        yield dep.app, dep.name, dep.line
+
+
+def _check_no_stale_reference(
+        info: MigrationInfo, new: str, renames: Mapping[MigrationKey, str],
+) -> None:
+    """Refuse when the rewritten module still names a renamed migration.
+
+    The parser follows edges the rewriter cannot edit in place (an
+    ``append`` under ``if settings.X:``, a list built by a function...);
+    writing the plan anyway would leave a NodeNotFoundError behind.
+    """
+    if not any((app, name) in renames for app, name, _ in _edges(info)):
+        return
+    # Imported here like the rewriter: only a renumber re-reads a module.
+    from mergedriver.errors import ParseError
+    from mergedriver.reader import read_migration
+
+    try:
+        reread = read_migration(
+            new.encode(), app_label=info.app_label, name=info.name,
+            path=info.path,
+        )
+    except ParseError as e:
+        raise _Refuse(str(e))
+    for app, name, line in _edges(reread):
+        if (app, name) in renames:
+            raise _Refuse(
+                f'{info.path}:{line}: {app}.{name} is named here in a form '
+                f'the renumbering cannot rewrite (built conditionally or by '
+                f'code); rename it by hand, or use --strategy merge',
+            )
+
+
 def _plan_renumber(pi: PlanInput) -> Plan:
     graph = pi.check.graph
     moves = [m for c in pi.conflicts for m in _moves(pi, c)]
@@ -527,6 +563,7 @@ def _plan_renumber(pi: PlanInput) -> Plan:
                 raise _Refuse(f'{info.path}:{result.line}: {result.reason}')
             if isinstance(result, Rewritten):
                 new = result.code
+        _check_no_stale_reference(info, new, renames)
         if moved:
             actions.append(
                 RenameFile(info.path, new_paths[info.key], old, new),

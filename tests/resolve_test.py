@@ -448,3 +448,46 @@ def test_merge_strategy_does_not_import_libcst(two_leaves: Path) -> None:
     )
     assert proc.stdout.splitlines()[-1] == '0 False', proc.stdout + proc.stderr
     assert list((two_leaves / 'shop' / 'migrations').glob('0004_merge_*.py'))
+
+
+def test_renumber_refuses_a_reference_built_conditionally(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    """Another app depends on the moved migration only when a setting says
+    so.  The graph follows that edge (Django may load it); the rewriter
+    cannot edit an ``append`` under ``if``, so renumbering must refuse
+    rather than leave a NodeNotFoundError behind."""
+    repo = _base(tmp_path / 'repo')
+    add_migration(repo, 'billing', '0001_initial')
+    commit_all(repo, 'billing')
+    git(repo, 'checkout', '-q', '-b', 'feature')
+    add_migration(repo, 'shop', '0003_age', [('shop', '0002_userprofile_email')], AGE)
+    write(
+        repo / 'billing' / 'migrations' / '0002_invoice.py',
+        'from django.conf import settings\n'
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        "    dependencies = [('billing', '0001_initial')]\n"
+        "    if getattr(settings, 'SHOP_ENABLED', True):\n"
+        "        dependencies.append(('shop', '0003_age'))\n\n"
+        '    operations = []\n',
+    )
+    commit_all(repo, 'feature')
+    git(repo, 'checkout', '-q', 'main')
+    add_migration(repo, 'shop', '0003_address', [('shop', '0002_userprofile_email')], ADDRESS)
+    commit_all(repo, 'upstream')
+    git(repo, 'checkout', '-q', 'feature')
+    git(repo, 'merge', '-q', '--no-edit', 'main')
+    before = _files(repo)
+
+    status, out = _run(repo, strategy='renumber')
+    assert status == 1, out
+    assert (
+        'billing/migrations/0002_invoice.py:8: shop.0003_age is named here '
+        'in a form the renumbering cannot rewrite'
+    ) in out
+    assert _files(repo) == before
+    # The merge migration needs no rewrite and is still offered.
+    status, out = _run(repo, strategy='merge')
+    assert status == 0, out
+    assert (repo / 'shop/migrations/0004_merge_0003_address_0003_age.py').exists()
