@@ -298,3 +298,93 @@ def test_graph_mermaid_marks_parallel_leaves(repo: Path) -> None:
     assert '  myapp__0002_second --> myapp__0003_age' in lines
     assert '  class myapp__0003_age leaf' in lines
     assert 'Conflicting migrations detected' in proc.stderr
+
+
+def test_squash_beside_its_originals_and_a_later_migration(
+        repo: Path,
+) -> None:
+    # 0001-0004, 0001_squashed_0004 replacing them, 0005 depending on the
+    # original 0004: one leaf (static checkers that ignore replaces see two).
+    add_migration(repo, 'myapp', '0003_third', [('myapp', '0002_second')])
+    add_migration(repo, 'myapp', '0004_fourth', [('myapp', '0003_third')])
+    add_migration(
+        repo, 'myapp', '0001_squashed_0004_fourth',
+        extra='    replaces = [%s]\n' % ', '.join(
+            repr(('myapp', n)) for n in (
+                '0001_initial', '0002_second', '0003_third', '0004_fourth',
+            )
+        ),
+    )
+    add_migration(repo, 'myapp', '0005_fifth', [('myapp', '0004_fourth')])
+    proc = migmerge(repo, 'check', '--format', 'json')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    assert document['problems'] == []
+    assert document['apps'][0]['leaves'] == ['0005_fifth']
+    assert document['apps'][0]['conflict'] is False
+    assert migmerge(repo, 'check').returncode == 0
+
+
+def test_two_apps_with_one_migration_each(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / 'two')
+    add_migration(repo, 'shop', '0001_initial')
+    add_migration(repo, 'billing', '0001_initial', [('shop', '0001_initial')])
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 0, proc.stdout
+    assert 'no problems' in proc.stdout
+    assert 'multiple' not in proc.stdout
+
+
+def test_leaves_without_common_ancestor(repo: Path) -> None:
+    # Two roots in one app (say, two branches each started the app).
+    # Django's makemigrations --merge raises a bare ValueError here.
+    add_migration(repo, 'myapp', '0001_other_root')
+    commit_all(repo)
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert proc.stdout.splitlines()[0].endswith(
+        'Conflicting migrations detected; multiple leaf nodes in the '
+        'migration graph: (0001_other_root, 0002_second in myapp).',
+    )
+    proc = migmerge(repo, 'resolve', '--strategy', 'renumber', '--dry-run')
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert (
+        'myapp/migrations/0001_other_root.py:4: the leaves of myapp '
+        '(0001_other_root, 0002_second) share no migration; cannot renumber'
+    ) in proc.stdout + proc.stderr
+    # A merge migration joining both roots is still a valid graph.
+    proc = migmerge(repo, 'resolve', '--strategy', 'merge')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert migmerge(repo, 'check').returncode == 0
+
+
+def test_dependencies_built_on_a_setting(repo: Path) -> None:
+    # Django loads either edge set depending on the setting; both are read.
+    add_migration(repo, 'other', '0001_initial')
+    write(
+        repo / 'myapp' / 'migrations' / '0003_optional.py',
+        'from django.conf import settings\n'
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        "    dependencies = [('myapp', '0002_second')]\n"
+        "    if 'other' in settings.INSTALLED_APPS:\n"
+        "        dependencies.append(('other', '0001_initial'))\n",
+    )
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    document = json.loads(migmerge(repo, 'graph').stdout)
+    by_name = {(n['app'], n['name']): n for n in document['nodes']}
+    assert by_name[('myapp', '0003_optional')]['dependencies'] == [
+        ['myapp', '0002_second'], ['other', '0001_initial'],
+    ]
+    # The conditional edge is checked like any other.
+    optional = repo / 'myapp' / 'migrations' / '0003_optional.py'
+    optional.write_text(
+        optional.read_text().replace("'0001_initial'", "'0002_gone'"),
+    )
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 2
+    assert proc.stdout.startswith('myapp/migrations/0003_optional.py:8: ')
+    assert "nonexistent parent node ('other', '0002_gone')" in proc.stdout
