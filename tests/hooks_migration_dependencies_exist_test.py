@@ -179,3 +179,21 @@ def test_dependency_on_a_migration_that_git_ignores(
         'blog/migrations/0004_next.py:6: Migration blog.0004_next '
         "dependencies reference nonexistent parent node ('blog', '0003_hidden')",
     ]
+
+
+def test_dependency_on_a_migration_never_added(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # NodeNotFoundError after deploy: 0004 was staged, the 0003 it depends
+    # on stayed untracked (never `git add`ed) on the developer's disk.
+    add_migration(repo, 'blog', '0004_post_body', [THIRD])
+    add_migration(repo, 'blog', '0005_post_tags', [('blog', '0004_post_body')])
+    git(repo, 'add', 'blog/migrations/0005_post_tags.py')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines == [
+        'blog/migrations/0005_post_tags.py:6: Migration blog.0005_post_tags '
+        "dependencies reference nonexistent parent node ('blog', '0004_post_body')",
+    ]
+    git(repo, 'add', 'blog/migrations/0004_post_body.py')
+    assert check(capsys) == (0, [])

@@ -389,10 +389,15 @@ def test_cli_dry_run_and_non_interactive(two_leaves: Path) -> None:
     assert git(two_leaves, 'status', '--porcelain').startswith('?? ')
 
 
-def test_index_during_an_open_merge(tmp_path: Path, git_home: Path) -> None:
+@pytest.mark.parametrize('style', ('merge', 'diff3', 'zdiff3'))
+def test_index_during_an_open_merge(
+        tmp_path: Path, git_home: Path, style: str,
+) -> None:
     """What the pre-merge-commit hook does: plan from the merged index,
-    write and stage; the merge's own staged files are not edits."""
+    write and stage; the merge's own staged files are not edits.  The lock
+    file holds git's own markers in each conflict style."""
     repo = _base(tmp_path / 'repo')
+    git(repo, 'config', 'merge.conflictStyle', style)
     git(repo, 'checkout', '-q', '-b', 'feature')
     add_migration(repo, 'shop', '0003_age', [('shop', '0002_userprofile_email')], AGE)
     write(repo / 'shop' / 'migrations' / 'max_migration.txt', '0003_age\n')
@@ -406,6 +411,8 @@ def test_index_during_an_open_merge(tmp_path: Path, git_home: Path) -> None:
         capture_output=True, text=True,
     )
     assert proc.returncode == 1  # max_migration.txt conflicts
+    lock_text = (repo / 'shop/migrations/max_migration.txt').read_text()
+    assert ('||||||| ' in lock_text) == (style != 'merge'), lock_text
     # The conflicted lock file (markers in the work tree) is resolved too.
     status, out = _run(repo, index=True, stage=True)
     assert status == 0, out
