@@ -442,3 +442,34 @@ def test_flag_with_lock_file_restores_its_conflict(tmp_path: Path, git_home: Pat
     assert not list((repo / APP / 'migrations').glob('0004_*'))
     git(repo, 'merge', '--abort')
     assert git(repo, 'status', '--porcelain') == ''
+
+
+def test_rebase_with_a_merge_migration_on_the_branch_is_refused(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    """A branch that already joined two leaves of its own with a merge
+    migration cannot be renumbered: the hook says so and commits nothing;
+    `migmerge resolve` (a merge migration) still resolves it."""
+    repo = make_project(tmp_path / 'repo')
+    branch_with(repo, 'feature', [
+        ('0003_userprofile_a', '0002_userprofile_name', add_field('a')),
+        ('0003_userprofile_b', '0002_userprofile_name', add_field('b')),
+    ])
+    add_migration(repo, APP, '0004_merge', [(APP, '0003_userprofile_a'), (APP, '0003_userprofile_b')])
+    commit_all(repo, 'add 0004_merge')
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
+    git(repo, 'checkout', '-q', 'feature')
+    proc = run(repo, 'git', 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f'{APP}/migrations/0004_merge.py:4: {APP}.0004_merge is a merge '
+        'migration on the side being moved; renumbering cannot move it, use '
+        '--strategy merge'
+    ) in proc.stderr
+    assert 'the rebased branch is left as it is' in proc.stderr
+    assert git(repo, 'log', '-1', '--format=%s').strip() == 'add 0004_merge'
+    assert git(repo, 'status', '--porcelain') == ''
+    proc = run(repo, sys.executable, '-m', 'mergedriver', 'resolve', '--strategy', 'merge')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_one_leaf(repo)
+    assert_migrates(repo, ['name', 'a', 'b', 'age'])

@@ -279,6 +279,18 @@ def test_squashed_leaf_counts_its_last_number(tmp_path: Path) -> None:
     assert names == {'shop': '0004_merge_0002_squashed_0003_y_0002_z'}
 
 
+def test_leaves_without_numbers(tmp_path: Path) -> None:
+    # No numbered leaf: Django counts from 1, so the merge is 0002.
+    steps = (
+        Step('auto_userprofile_a', '0001_initial', ('a',)),
+        Step('auto_userprofile_b', '0001_initial', ('b',)),
+    )
+    names = _compare_and_apply(tmp_path, {'shop': steps})
+    assert names == {
+        'shop': '0002_merge_auto_userprofile_a_auto_userprofile_b',
+    }
+
+
 def test_two_apps_at_once_and_the_name_option(tmp_path: Path) -> None:
     billing = (
         Step('0002_a', '0001_initial', ('a',)),
