@@ -360,8 +360,10 @@ def post_rewrite(
         status = 2
     if status != 0:
         print(
-            'migmerge: the rebased branch is left as it is; resolve with '
-            f'`migmerge resolve --strategy renumber --move {onto[:12]}`.',
+            'migmerge: the rebased branch is left as it is; once the '
+            'reason above is dealt with, `migmerge resolve --strategy '
+            f'renumber --move {onto[:12]}`, or `migmerge resolve --strategy '
+            'merge` for a merge migration instead.',
             file=out,
         )
         return 1
