@@ -168,13 +168,14 @@ class _FilesystemTree(Tree):
 
     @staticmethod
     def _entry_kind(e: os.DirEntry[str]) -> EntryKind:
-        # DirEntry answers from the directory listing, without a stat call.
-        if e.is_symlink():
-            return 'symlink'
+        # DirEntry answers from the directory listing, without a stat call;
+        # files first, the most common entries.
+        if e.is_file(follow_symlinks=False):
+            return 'file'
         elif e.is_dir(follow_symlinks=False):
             return 'dir'
-        elif e.is_file(follow_symlinks=False):
-            return 'file'
+        elif e.is_symlink():
+            return 'symlink'
         else:
             return 'other'
 
@@ -209,7 +210,8 @@ class _FilesystemTree(Tree):
                 found = [Entry(e.name, self._entry_kind(e)) for e in it]
         except OSError:
             return ()
-        return tuple(sorted(found, key=lambda e: e.name))
+        # Names are unique in a directory: the tuples sort by name.
+        return tuple(sorted(found))
 
     def entry_kind(self, path: str) -> EntryKind | None:
         st = self._lstat(path)
