@@ -20,6 +20,7 @@ from mergedriver.graph import graph_from_blob
 from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
 from mergedriver.load import discover_files
+from mergedriver.load import gc_paused
 from mergedriver.load import load_discovered
 from mergedriver.load import LoadResult
 from mergedriver.records import Problem
@@ -47,7 +48,8 @@ def load_index_graph(repo: pygit2.Repository) -> IndexGraph:
     top = work_tree(repo)
     config = load_config(top)
     tree = open_tree(top, index=True)
-    with Cache(tree.cache_path) as cache:
+    # A hook holds the records and the graph until it exits.
+    with gc_paused(keep=True), Cache(tree.cache_path) as cache:
         found = discover_files(tree, config, cache)
         loaded = load_discovered(tree, found, cache)
         key = 'graph:' + snapshot_key(config, found, cache.version)

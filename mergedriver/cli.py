@@ -16,6 +16,7 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.load import gc_paused
 from mergedriver.source import open_repository
 from mergedriver.source import open_tree
 
@@ -51,7 +52,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     top = open_repository(args.repo).workdir or args.repo
     config = load_config(os.path.normpath(top))
     tree = open_tree(args.repo, rev=args.rev, index=args.index)
-    result = check_summary(tree, config)
+    # A command holds what it loads until it exits.
+    with gc_paused(keep=True):
+        result = check_summary(tree, config)
     if args.format == 'json':
         sys.stdout.write(report.check_json(result))
     else:

@@ -67,16 +67,23 @@ _Error = tuple[str, str, str, int | None, str]
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, keep: bool = False) -> Iterator[None]:
     """No garbage collection while thousands of long-lived records are
     made: the collector would walk them again and again (a third of a warm
-    run) and there is no garbage to find."""
+    run) and there is no garbage to find.
+
+    ``keep``: for a process that holds what was made until it exits (a
+    command, a hook): exempt it from later collections too (``gc.freeze``),
+    or the first collection after this walks all of it once more.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if keep:
+                gc.freeze()
             gc.enable()
 
 

@@ -416,3 +416,25 @@ def test_stat_cache_spares_reading_unchanged_files(
     again = load_migrations(open_tree(str(repo)), Config())
     assert again.migrations[0].dependencies == ()
     db.close()
+
+
+@pytest.mark.parametrize('keep', [False, True])
+def test_gc_paused(keep: bool) -> None:
+    import gc
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    try:
+        with load.gc_paused(keep=keep):
+            assert not gc.isenabled()
+            made = [[i] for i in range(1000)]
+        assert gc.isenabled()
+        assert (gc.get_freeze_count() >= frozen + len(made)) == keep
+        gc.disable()  # an outer pause is left as it is
+        with load.gc_paused(keep=keep):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        if keep:
+            gc.unfreeze()
