@@ -193,12 +193,11 @@ class _FilesystemTree(Tree):
     def _lstat(self, path: str) -> os.stat_result | None:
         """lstat, once per existing path (a path found absent is asked
         again: a caller may be about to create it)."""
+        result = self._stats.get(path)
+        if result is not None:
+            return result
         try:
-            return self._stats[path]
-        except KeyError:
-            pass
-        try:
-            result = os.lstat(self._fs(path))
+            result = os.lstat(f'{self.root}/{path}' if path else self.root)
         except OSError:
             return None
         self._stats[path] = result
@@ -253,7 +252,7 @@ class _FilesystemTree(Tree):
     def kind_and_known_size(
             self, path: str,
     ) -> tuple[EntryKind | None, int | None]:
-        st = self._stats.get(path) or self._lstat(path)
+        st = self._lstat(path)
         if st is None:
             return None, None
         return self._kind(st.st_mode), st.st_size
@@ -268,7 +267,7 @@ class _FilesystemTree(Tree):
         oid = self._oids.get(path)
         if oid is not None:
             return oid
-        st = self._stats.get(path) or self._lstat(path)
+        st = self._lstat(path)
         if st is None:
             raise FileNotFoundError(path)
         # Like git's index: an unchanged (size, mtime, ctime, inode) means
