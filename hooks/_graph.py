@@ -58,7 +58,10 @@ def load_index_graph(repo: pygit2.Repository) -> IndexGraph:
         if stored is not None:
             graph = graph_from_blob(stored, loaded.migrations)
         if graph is None:
-            graph = build_graph(loaded.migrations, swappable=config.swappable)
+            graph = build_graph(
+                loaded.migrations, swappable=config.swappable,
+                known_apps=loaded.packages,
+            )
             if loaded.cacheable:
                 cache.put_snapshot(key, graph_to_blob(graph))
     return IndexGraph(config, loaded, graph)

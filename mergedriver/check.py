@@ -128,7 +128,10 @@ def check_loaded(config: Config, loaded: LoadResult) -> CheckResult:
     # Imported here: a check answered from a snapshot builds no graph.
     from mergedriver.graph import build_graph
 
-    built = build_graph(loaded.migrations, swappable=config.swappable)
+    built = build_graph(
+        loaded.migrations, swappable=config.swappable,
+        known_apps=loaded.packages,
+    )
     return CheckResult(
         config=config,
         loaded=loaded,

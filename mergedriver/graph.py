@@ -277,14 +277,18 @@ class _Reference:
 
 
 class _Builder:
-    def __init__(self, migrations: Mapping[MigrationKey, MigrationInfo]):
+    def __init__(
+            self,
+            migrations: Mapping[MigrationKey, MigrationInfo],
+            known_apps: frozenset[str] = frozenset(),
+    ):
         self.migrations = migrations
         # Apps that Django would know: those with migrations, and those that
         # a squash replaces (an app renamed by ``replaces`` naming the old
         # label, whose migrations are gone: edges to it get remapped).
         self.apps = frozenset(key[0] for key in migrations) | frozenset(
             d.app for info in migrations.values() for d in info.replaces
-        )
+        ) | known_apps
         # Insertion-ordered like Django's ``graph.nodes``; placeholders too.
         self.node_map: dict[MigrationKey, _Node] = {}
         self.by_app: dict[str, list[_Node]] = {}
@@ -588,18 +592,22 @@ def build_graph(
         migrations: Iterable[MigrationInfo],
         *,
         swappable: Mapping[str, str],
+        known_apps: Iterable[str] = (),
 ) -> GraphResult:
     """Build the graph Django would build, and report what Django rejects.
 
     Never raises for bad graphs: missing targets, cycles, unresolved
     expressions and parallel leaves all come back as problems.
+    ``known_apps``: apps that have a migrations package even when it holds
+    no migration (Django counts them as migrated: a dependency on one of
+    their migrations is missing, not external).
     """
     # Tens of thousands of long-lived objects and no garbage: the
     # collector would only walk them again and again.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build_graph(migrations, swappable)
+        return _build_graph(migrations, swappable, frozenset(known_apps))
     finally:
         if enabled:
             gc.enable()
@@ -608,6 +616,7 @@ def build_graph(
 def _build_graph(
         migrations: Iterable[MigrationInfo],
         swappable: Mapping[str, str],
+        known_apps: frozenset[str],
 ) -> GraphResult:
     problems: list[Problem] = []
     by_key: dict[MigrationKey, MigrationInfo] = {}
@@ -642,7 +651,7 @@ def _build_graph(
         {k: [d.key for d in m.replaces] for k, m in resolved.items() if m.replaces},
     )
 
-    builder = _Builder(resolved)
+    builder = _Builder(resolved, known_apps)
     for key in order:
         builder.add_node(key)
     replacements = {

@@ -388,3 +388,24 @@ def test_dependencies_built_on_a_setting(repo: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout.startswith('myapp/migrations/0003_optional.py:8: ')
     assert "nonexistent parent node ('other', '0002_gone')" in proc.stdout
+
+
+def test_dependency_on_an_app_whose_migrations_were_all_deleted(
+        repo: Path,
+) -> None:
+    # `other` still has a migrations package, so Django counts it as
+    # migrated and fails with NodeNotFoundError: missing, not external.
+    write(repo / 'other' / '__init__.py', '')
+    write(repo / 'other' / 'models.py', '')
+    write(repo / 'other' / 'migrations' / '__init__.py', '')
+    add_migration(
+        repo, 'myapp', '0003_link',
+        [('myapp', '0002_second'), ('other', '0001_initial')],
+    )
+    proc = migmerge(repo, 'check')
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stdout.startswith('myapp/migrations/0003_link.py:')
+    assert (
+        "Migration myapp.0003_link dependencies reference nonexistent parent "
+        "node ('other', '0001_initial')"
+    ) in proc.stdout

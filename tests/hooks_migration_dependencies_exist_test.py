@@ -63,6 +63,22 @@ def test_deleted_migration_still_depended_on(
     ]
 
 
+def test_every_migration_of_an_app_deleted(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # blog keeps its (now empty) migrations package: Django counts it as
+    # migrated, so shop's dependency is missing (NodeNotFoundError), not a
+    # dependency on some app outside the repository.
+    git(repo, 'rm', '-q', 'blog/migrations/0*.py')
+    ret, lines = check(capsys)
+    assert ret == 2
+    assert lines == [
+        'shop/migrations/0001_initial.py:6: Migration shop.0001_initial '
+        "dependencies reference nonexistent parent node "
+        "('blog', '0002_post_title')",
+    ]
+
+
 def test_deleted_only_on_disk_is_still_committed(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
