@@ -462,11 +462,25 @@ def _sha1_repository(repo: pygit2.Repository) -> bool:
         return False
 
 
+def index_file(repo: pygit2.Repository) -> str:
+    """The index git itself would use: ``GIT_INDEX_FILE`` when set.
+
+    ``git commit -a`` and ``git commit <paths>`` run the hooks with a
+    temporary index in ``GIT_INDEX_FILE`` (relative paths are relative to
+    the current directory, as git reads them); libgit2 ignores it.
+    """
+    env = os.environ.get('GIT_INDEX_FILE')
+    if env:
+        return os.path.abspath(env)
+    return os.path.join(repo.path, 'index')
+
+
 def _read_index(repo: pygit2.Repository) -> dict[str, tuple[str, int]]:
     """The staging area's path -> (blob id, mode), stage 2 for conflicts."""
+    path = index_file(repo)
     if _sha1_repository(repo):
         try:
-            with open(os.path.join(repo.path, 'index'), 'rb') as f:
+            with open(path, 'rb') as f:
                 data = f.read()
         except FileNotFoundError:
             return {}
@@ -476,8 +490,11 @@ def _read_index(repo: pygit2.Repository) -> dict[str, tuple[str, int]]:
             blobs = parse_index(data)
             if blobs is not None:
                 return blobs
-    index = repo.index
-    index.read()
+    if path == os.path.join(repo.path, 'index'):
+        index = repo.index
+        index.read()
+    else:
+        index = pygit2.Index(path)
     blobs = {}
     for e in index:
         blobs[e.path] = (str(e.id), e.mode)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,34 @@ def test_not_a_repository(
     monkeypatch.chdir(tmp_path)
     assert main([]) == 2
     assert capsys.readouterr().err == 'not a git repository: .\n'
+
+
+@pytest.mark.parametrize('commit', (('-a',), ('blog/migrations',)))
+def test_commit_all_and_commit_paths_check_what_git_commits(
+        repo: Path, commit: tuple[str, ...],
+) -> None:
+    """``git commit -a`` / ``git commit <paths>`` run hooks with a temporary
+    index in GIT_INDEX_FILE: the hook must read that one, not .git/index."""
+    add_migration(repo, 'blog', '0003_post_author', [SECOND])
+    add_migration(
+        repo, 'blog', '0004_post_slug', [('blog', '0003_post_author')],
+    )
+    commit_all(repo)
+    hook = repo / '.git' / 'hooks' / 'pre-commit'
+    write(
+        hook,
+        f'#!/bin/sh\nexec {sys.executable} -m hooks.single_migration_leaf\n',
+    )
+    hook.chmod(0o755)
+    # An unstaged edit makes 0004 a second leaf beside 0003.
+    add_migration(repo, 'blog', '0004_post_slug', [SECOND])
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
+    proc = subprocess.run(
+        ('git', 'commit', '-q', '-m', 'parallel', *commit),
+        cwd=repo, capture_output=True, text=True, env=env,
+    )
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert 'Conflicting migrations detected' in proc.stderr  # git's hook output
+    assert git(repo, 'status', '--porcelain') == (
+        ' M blog/migrations/0004_post_slug.py\n'
+    )
