@@ -10,6 +10,7 @@ from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
+from hooks_testing import run_hook
 from hooks_testing import write
 
 INITIAL = ('blog', '0001_initial')
@@ -33,25 +34,19 @@ def repo(
     return repo
 
 
-def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    ret = main([])
-    out, err = capsys.readouterr()
-    assert err == ''
-    return ret, out.splitlines()
-
 
 def test_complete_graph_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     # ('auth', ...) is Django's own app, outside the repository: external.
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_deleted_migration_still_depended_on(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     git(repo, 'rm', '-q', 'blog/migrations/0002_post_title.py')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines == [
         'blog/migrations/0003_post_slug.py:6: Migration blog.0003_post_slug '
@@ -70,7 +65,7 @@ def test_every_migration_of_an_app_deleted(
     # migrated, so shop's dependency is missing (NodeNotFoundError), not a
     # dependency on some app outside the repository.
     git(repo, 'rm', '-q', 'blog/migrations/0*.py')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines == [
         'shop/migrations/0001_initial.py:6: Migration shop.0001_initial '
@@ -84,7 +79,7 @@ def test_deleted_only_on_disk_is_still_committed(
 ) -> None:
     # The index still has it: the commit is complete.
     (repo / 'blog/migrations/0002_post_title.py').unlink()
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_run_before_naming_a_missing_migration(
@@ -95,7 +90,7 @@ def test_run_before_naming_a_missing_migration(
         extra="    run_before = [('blog', '0009_nothing')]\n",
     )
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert len(lines) == 1
     assert lines[0].startswith('shop/migrations/0002_price.py:5: ')
@@ -105,7 +100,7 @@ def test_run_before_naming_a_missing_migration(
 def test_cycle(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     add_migration(repo, 'blog', '0001_initial', [('shop', '0001_initial')])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert len(lines) == 1
     assert 'Circular dependency between migrations' in lines[0]
@@ -120,10 +115,10 @@ def test_replaces_naming_a_missing_migration(
         extra=f'    replaces = [{INITIAL!r}, {SECOND!r}, {THIRD!r}]\n',
     )
     git(repo, 'add', '-A')
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
     # The originals deleted, replaces kept (the last step was forgotten).
     git(repo, 'rm', '-q', 'blog/migrations/0003_post_slug.py')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines == [
         'blog/migrations/0001_squashed_0003_post_slug.py:5: Migration '
@@ -141,7 +136,7 @@ def test_replaces_naming_a_removed_app_is_an_app_rename(
         extra="    replaces = [('old_journal', '0001_initial')]\n",
     )
     git(repo, 'add', '-A')
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_squash_of_a_squash_with_replaces_left(
@@ -157,7 +152,7 @@ def test_squash_of_a_squash_with_replaces_left(
         extra=f'    replaces = [{first!r}, {THIRD!r}]\n',
     )
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         'blog/migrations/0001_squashed_0003_post_slug.py:5: '
@@ -175,7 +170,7 @@ def test_unparseable_migration_is_exit_2(
 ) -> None:
     write(repo / 'blog/migrations/0004_bad.py', b'\xff\xfe'.decode('latin-1'))
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines[0].startswith('blog/migrations/0004_bad.py:1: ')
 
@@ -189,7 +184,7 @@ def test_dependency_on_a_migration_that_git_ignores(
     add_migration(repo, 'blog', '0003_hidden', [THIRD])
     add_migration(repo, 'blog', '0004_next', [('blog', '0003_hidden')])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines == [
         'blog/migrations/0004_next.py:6: Migration blog.0004_next '
@@ -205,11 +200,11 @@ def test_dependency_on_a_migration_never_added(
     add_migration(repo, 'blog', '0004_post_body', [THIRD])
     add_migration(repo, 'blog', '0005_post_tags', [('blog', '0004_post_body')])
     git(repo, 'add', 'blog/migrations/0005_post_tags.py')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines == [
         'blog/migrations/0005_post_tags.py:6: Migration blog.0005_post_tags '
         "dependencies reference nonexistent parent node ('blog', '0004_post_body')",
     ]
     git(repo, 'add', 'blog/migrations/0004_post_body.py')
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])

@@ -10,6 +10,7 @@ from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
+from hooks_testing import run_hook
 from hooks_testing import write
 
 INITIAL = ('blog', '0001_initial')
@@ -35,17 +36,11 @@ def repo(
     return repo
 
 
-def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    ret = main([])
-    out, err = capsys.readouterr()
-    assert err == ''
-    return ret, out.splitlines()
-
 
 def test_in_sync_is_quiet_and_writes_nothing(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
     assert git(repo, 'status', '--porcelain') == ''
 
 
@@ -53,7 +48,7 @@ def test_missing_files_are_created(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     git(repo, 'rm', '-q', BLOG_LOCK, SHOP_LOCK)
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         f"{BLOG_LOCK}:1: blog's max_migration.txt does not exist. Fixed.",
@@ -62,7 +57,7 @@ def test_missing_files_are_created(
     assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
     assert (repo / SHOP_LOCK).read_text() == '0001_initial\n'
     # a second run has nothing left to do
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_new_staged_migration_updates_the_file(
@@ -70,7 +65,7 @@ def test_new_staged_migration_updates_the_file(
 ) -> None:
     add_migration(repo, 'blog', '0003_post_slug', [SECOND])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         f"{BLOG_LOCK}:1: blog's max_migration.txt contains "
@@ -84,7 +79,7 @@ def test_unstaged_migration_does_not_count(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     add_migration(repo, 'blog', '0003_post_slug', [SECOND])
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 @pytest.mark.parametrize(
@@ -105,7 +100,7 @@ def test_wrong_content_is_rewritten(
         content: str, message: str,
 ) -> None:
     write(repo / BLOG_LOCK, content)
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert len(lines) == 1
     assert lines[0].startswith(f'{BLOG_LOCK}:')
@@ -117,7 +112,7 @@ def test_same_name_other_bytes_is_normalized(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(repo / BLOG_LOCK, '0002_post_title')  # no newline
-    assert check(capsys) == (1, [f"{BLOG_LOCK}:1: normalized to '0002_post_title'"])
+    assert run_hook(main, capsys) == (1, [f"{BLOG_LOCK}:1: normalized to '0002_post_title'"])
     assert (repo / BLOG_LOCK).read_text() == '0002_post_title\n'
 
 
@@ -127,7 +122,7 @@ def test_two_leaves_are_not_guessed(
     add_migration(repo, 'blog', '0003_a', [SECOND])
     add_migration(repo, 'blog', '0003_b', [SECOND])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         f'{BLOG_LOCK}: not updated: blog has 2 leaves (0003_a, 0003_b); '
@@ -142,14 +137,14 @@ def test_squashed_leaf(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         extra=f'    replaces = [{INITIAL!r}, {SECOND!r}]\n',
     )
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert (repo / BLOG_LOCK).read_text() == '0001_squashed_0002_post_title\n'
 
 
 def test_no_temp_files_left(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(repo / BLOG_LOCK, 'x\n')
-    check(capsys)
+    run_hook(main, capsys)
     assert sorted(p.name for p in (repo / 'blog/migrations').iterdir()) == [
         '0001_initial.py', '0002_post_title.py', '__init__.py',
         'max_migration.txt',

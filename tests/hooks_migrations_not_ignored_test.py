@@ -13,6 +13,7 @@ from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
+from hooks_testing import run_hook
 from hooks_testing import write
 
 
@@ -30,25 +31,19 @@ def repo(
     return repo
 
 
-def run(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    ret = main([])
-    out, err = capsys.readouterr()
-    assert err == ''
-    return ret, out.splitlines()
-
 
 def test_nothing_ignored_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(repo / '.gitignore', '__pycache__/\n*.pyc\n.venv/\n')
-    assert run(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_migrations_dir_in_gitignore(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     write(repo / '.gitignore', '*.pyc\nmigrations/\n')
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".gitignore:2: 'migrations/' ignores the migration package "
         'blog/migrations/; migrations must be committed',
         ".gitignore:2: 'migrations/' ignores the migration package "
@@ -61,7 +56,7 @@ def test_double_star_migrations_rule(
 ) -> None:
     write(repo / '.gitignore', '**/migrations/\n')
     add_migration(repo, 'src/apps/deep', '0001_initial')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert [line.split(' ignores the migration package ')[1] for line in lines] == [
         'blog/migrations/; migrations must be committed',
@@ -77,7 +72,7 @@ def test_single_ignored_migration_file(
     commit_all(repo)
     write(repo / 'blog/.gitignore', '# local experiments\n0003_*.py\n')
     add_migration(repo, 'blog', '0003_scratch', [('blog', '0002_post_title')])
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         "blog/.gitignore:2: '0003_*.py' ignores the migration "
         'blog/migrations/0003_scratch.py; migrations must be committed',
     ])
@@ -92,7 +87,7 @@ def test_ignored_migration_is_not_seen_by_git_add(
     add_migration(repo, 'shop', '0002_price', [('shop', '0001_initial')])
     git(repo, 'add', '-A')
     assert 'shop/migrations/0002_price.py' not in git(repo, 'status', '--short')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         ".gitignore:1: 'shop/migrations/0002_*.py' ignores the migration "
@@ -114,7 +109,7 @@ def test_negated_rule_reincluding_migrations_passes(
         repo: Path, capsys: pytest.CaptureFixture[str], rules: str,
 ) -> None:
     write(repo / '.gitignore', rules)
-    assert run(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_file_cannot_be_reincluded_under_an_ignored_dir(
@@ -123,7 +118,7 @@ def test_file_cannot_be_reincluded_under_an_ignored_dir(
     # git: "It is not possible to re-include a file if a parent directory
     # of that file is excluded."
     write(repo / '.gitignore', 'shop/migrations/\n!shop/migrations/*.py\n')
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".gitignore:1: 'shop/migrations/' ignores the migration package "
         'shop/migrations/; migrations must be committed',
     ])
@@ -131,7 +126,7 @@ def test_file_cannot_be_reincluded_under_an_ignored_dir(
 
 def test_info_exclude(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(repo / '.git/info/exclude', '# mine\n\n0002_post_title.py\n')
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".git/info/exclude:3: '0002_post_title.py' ignores the migration "
         'blog/migrations/0002_post_title.py; migrations must be committed',
     ])
@@ -143,7 +138,7 @@ def test_global_excludes_file(
 ) -> None:
     excludes = write(git_home / 'global-ignore', '.idea/\nmigrations/\n')
     git(repo, 'config', '--global', 'core.excludesFile', str(excludes))
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         f"{excludes}:2: 'migrations/' ignores the migration package "
         f'{app}/migrations/; migrations must be committed'
         for app in ('blog', 'shop')
@@ -156,7 +151,7 @@ def test_default_global_excludes_file(
 ) -> None:
     # Without core.excludesFile git reads ~/.config/git/ignore.
     write(git_home / '.config/git/ignore', 'blog/migrations/0001_*\n')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         f"{git_home}/.config/git/ignore:1: 'blog/migrations/0001_*' ignores "
@@ -171,7 +166,7 @@ def test_tracked_migration_matched_by_a_rule_is_reported(
     # Committed with `git add -f`: the next migration will be ignored.
     commit_all(repo)
     write(repo / '.gitignore', 'migrations/\n')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert len(lines) == 2
 
@@ -184,7 +179,7 @@ def test_ignored_virtualenv_and_build_dirs_are_not_entered(
     add_migration(site, 'django/contrib/auth', '0001_initial')
     add_migration(repo / 'build/lib', 'blog', '0001_initial')
     add_migration(repo / 'node_modules/x', 'y', '0001_initial')
-    assert run(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_unmigrated_dir_named_migrations_is_not_a_package(
@@ -193,7 +188,7 @@ def test_unmigrated_dir_named_migrations_is_not_a_package(
     # e.g. alembic's layout: env.py and versions/, no __init__.py
     write(repo / 'db/migrations/env.py', '')
     write(repo / '.gitignore', 'db/\n')
-    assert run(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_a_run_in_a_subdirectory_checks_the_whole_tree(
@@ -202,7 +197,7 @@ def test_a_run_in_a_subdirectory_checks_the_whole_tree(
 ) -> None:
     write(repo / '.gitignore', 'migrations/\n')
     monkeypatch.chdir(repo / 'blog')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert len(lines) == 2
 
@@ -244,9 +239,9 @@ def test_file_rule_is_reported_when_it_hides_a_new_migration(
     write(repo / '.gitignore', '*_post_*.py\n')
     git(repo, 'add', '-f', 'blog/migrations/0002_post_title.py')
     commit_all(repo)
-    assert run(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
     add_migration(repo, 'blog', '0003_post_slug', [('blog', '0002_post_title')])
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".gitignore:1: '*_post_*.py' ignores the migration "
         'blog/migrations/0003_post_slug.py; migrations must be committed',
     ])
@@ -263,7 +258,7 @@ def test_configured_migration_module_is_checked(
     write(repo / 'src/news/db_migrations/__init__.py', '')
     write(repo / 'src/news/db_migrations/0001_initial.py', '')
     write(repo / '.gitignore', 'db_migrations/\n')
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".gitignore:1: 'db_migrations/' ignores the migration package "
         'src/news/db_migrations/; migrations must be committed',
     ])
@@ -278,7 +273,7 @@ def test_configured_package_below_an_ignored_directory(
     )
     write(repo / 'generated/news_migrations/0001_initial.py', '')
     write(repo / '.gitignore', '/generated/\n')
-    assert run(capsys) == (1, [
+    assert run_hook(main, capsys) == (1, [
         ".gitignore:1: '/generated/' ignores the migration package "
         'generated/news_migrations/; migrations must be committed',
     ])
@@ -289,7 +284,7 @@ def test_excluded_paths_are_not_migrations(
 ) -> None:
     write(repo / 'pyproject.toml', '[tool.migmerge]\nexclude = ["shop/**"]\n')
     write(repo / '.gitignore', 'migrations/\n')
-    ret, lines = run(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert ['shop/migrations/' in line for line in lines] == [False]
 

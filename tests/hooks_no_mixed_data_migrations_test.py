@@ -8,6 +8,7 @@ from hooks.no_mixed_data_migrations import main
 from hooks_testing import add_migration
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
+from hooks_testing import run_hook
 from hooks_testing import write
 
 ADD_FIELD = "        migrations.AddField('post', 'slug', models.SlugField(default='')),\n"
@@ -30,14 +31,6 @@ def repo(
     return repo
 
 
-def check(
-        capsys: pytest.CaptureFixture[str], *filenames: str,
-) -> tuple[int, list[str]]:
-    ret = main(list(filenames))
-    out, err = capsys.readouterr()
-    assert err == ''
-    return ret, out.splitlines()
-
 
 def migration(repo: Path, operations: str, **kwargs: str) -> str:
     add_migration(
@@ -52,7 +45,7 @@ def test_mixed_migration_fails(
 ) -> None:
     path = migration(repo, ADD_FIELD + RUN_PYTHON + ALTER_FIELD, header=FUNCTION)
     # lines: 14 AddField, 15 RunPython, 16 AlterField
-    assert check(capsys, path) == (1, [
+    assert run_hook(main, capsys, path) == (1, [
         'blog/migrations/0002_change.py:15: mixes data operations '
         '[RunPython (line 15)] with schema operations '
         '[AddField (line 14), AlterField (line 16)]; split it: keep the '
@@ -77,14 +70,14 @@ def test_unmixed_migrations_pass(
         operations: str, header: str,
 ) -> None:
     path = migration(repo, operations, header=header)
-    assert check(capsys, path) == (0, [])
+    assert run_hook(main, capsys, path) == (0, [])
 
 
 def test_data_run_sql_beside_schema_fails(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = migration(repo, ADD_FIELD + DML)
-    ret, lines = check(capsys, path)
+    ret, lines = run_hook(main, capsys, path)
     assert ret == 1
     assert lines[0].startswith(
         'blog/migrations/0002_change.py:11: mixes data operations '
@@ -112,7 +105,7 @@ def test_separate_database_and_state_mixed_in_database_operations(
         '                migrations.RunPython(fill_slugs),\n'
     )
     path = migration(repo, SEPARATE.format(database=database), header=FUNCTION)
-    ret, lines = check(capsys, path)
+    ret, lines = run_hook(main, capsys, path)
     assert ret == 1
     assert lines[0].startswith(
         'blog/migrations/0002_change.py:20: mixes data operations '
@@ -126,7 +119,7 @@ def test_separate_database_and_state_data_beside_outer_schema(
     database = '                migrations.RunPython(fill_slugs),\n'
     operations = ALTER_FIELD + SEPARATE.format(database=database)
     path = migration(repo, operations, header=FUNCTION)
-    ret, lines = check(capsys, path)
+    ret, lines = run_hook(main, capsys, path)
     assert ret == 1
     assert '[AlterField (line 14)]' in lines[0]
 
@@ -138,7 +131,7 @@ def test_state_operations_are_not_schema(
     # Django's state along is not mixed.
     database = '                migrations.RunPython(fill_slugs),\n'
     path = migration(repo, SEPARATE.format(database=database), header=FUNCTION)
-    assert check(capsys, path) == (0, [])
+    assert run_hook(main, capsys, path) == (0, [])
 
 
 @pytest.mark.parametrize(
@@ -154,7 +147,7 @@ def test_pragma_allows_a_reviewed_exception(
     path = migration(
         repo, ADD_FIELD + RUN_PYTHON, header=pragma + FUNCTION,
     )
-    assert check(capsys, path) == (0, [])
+    assert run_hook(main, capsys, path) == (0, [])
 
 
 def test_pragma_must_be_the_exact_words(
@@ -164,7 +157,7 @@ def test_pragma_must_be_the_exact_words(
         repo, ADD_FIELD + RUN_PYTHON,
         header='# migmerge: allow-mixed-database\n' + FUNCTION,
     )
-    assert check(capsys, path)[0] == 1
+    assert run_hook(main, capsys, path)[0] == 1
 
 
 @pytest.mark.parametrize(
@@ -186,7 +179,7 @@ def test_config_allowlist(
         f'[tool.migmerge]\nallow_mixed_data = [{pattern!r}]\n',
     )
     path = migration(repo, ADD_FIELD + RUN_PYTHON, header=FUNCTION)
-    assert check(capsys, path)[0] == expected
+    assert run_hook(main, capsys, path)[0] == expected
 
 
 def test_only_the_files_passed_are_checked(
@@ -194,7 +187,7 @@ def test_only_the_files_passed_are_checked(
 ) -> None:
     migration(repo, ADD_FIELD + RUN_PYTHON, header=FUNCTION)
     add_migration(repo, 'blog', '0003_other', [('blog', '0002_change')], ADD_FIELD)
-    assert check(capsys, 'blog/migrations/0003_other.py') == (0, [])
+    assert run_hook(main, capsys, 'blog/migrations/0003_other.py') == (0, [])
 
 
 def test_several_files_each_reported(
@@ -202,8 +195,8 @@ def test_several_files_each_reported(
 ) -> None:
     migration(repo, ADD_FIELD + RUN_PYTHON, header=FUNCTION)
     add_migration(repo, 'shop', '0001_initial', [], DML + ADD_FIELD)
-    ret, lines = check(
-        capsys, 'blog/migrations/0002_change.py', 'shop/migrations/0001_initial.py',
+    ret, lines = run_hook(
+        main, capsys, 'blog/migrations/0002_change.py', 'shop/migrations/0001_initial.py',
     )
     assert ret == 1
     assert [line.split(':')[0] for line in lines] == [
@@ -216,8 +209,8 @@ def test_non_migration_files_are_skipped(
 ) -> None:
     write(repo / 'blog/migrations/__init__.py', 'x = (\n')
     write(repo / 'blog/models.py', 'this is not python(\n')
-    assert check(
-        capsys, 'blog/migrations/__init__.py', 'blog/models.py',
+    assert run_hook(
+        main, capsys, 'blog/migrations/__init__.py', 'blog/models.py',
     ) == (0, [])
 
 
@@ -232,7 +225,7 @@ def test_configured_migration_module_is_checked(
         repo / 'blog/db_migrations/0002_x.py',
         (repo / migration(repo, ADD_FIELD + DML)).read_text(),
     )
-    ret, lines = check(capsys, str(path.relative_to(repo)))
+    ret, lines = run_hook(main, capsys, str(path.relative_to(repo)))
     assert ret == 1
     assert lines[0].startswith('blog/db_migrations/0002_x.py:11: ')
 
@@ -254,7 +247,7 @@ def test_run_from_a_subdirectory_reports_repo_paths(
 ) -> None:
     migration(repo, ADD_FIELD + RUN_PYTHON, header=FUNCTION)
     monkeypatch.chdir(repo / 'blog')
-    ret, lines = check(capsys, 'migrations/0002_change.py')
+    ret, lines = run_hook(main, capsys, 'migrations/0002_change.py')
     assert ret == 1
     assert lines[0].startswith('blog/migrations/0002_change.py:15: ')
 
@@ -268,4 +261,4 @@ def test_run_python_in_state_operations_never_runs(
         '        ),\n'
     )
     path = migration(repo, operations, header=FUNCTION)
-    assert check(capsys, path) == (0, [])
+    assert run_hook(main, capsys, path) == (0, [])

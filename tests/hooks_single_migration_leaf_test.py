@@ -13,6 +13,7 @@ from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
+from hooks_testing import run_hook
 from hooks_testing import write
 
 INITIAL = ('blog', '0001_initial')
@@ -34,24 +35,18 @@ def repo(
     return repo
 
 
-def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    ret = main([])
-    out, err = capsys.readouterr()
-    assert err == ''
-    return ret, out.splitlines()
-
 
 def test_one_leaf_per_app_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_two_leaves(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     add_migration(repo, 'blog', '0003_post_author', [SECOND])
     add_migration(repo, 'blog', '0003_post_slug', [SECOND])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert lines == [
         'blog/migrations/0003_post_author.py:4: Conflicting migrations '
@@ -72,13 +67,13 @@ def test_the_index_is_checked_not_the_work_tree(
     add_migration(repo, 'blog', '0003_post_author', [SECOND])
     git(repo, 'add', '-A')
     add_migration(repo, 'blog', '0003_post_slug', [SECOND])
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
     git(repo, 'add', '-A')
-    assert check(capsys)[0] == 1
+    assert run_hook(main, capsys)[0] == 1
     # a staged removal counts before the file leaves the disk
     git(repo, 'rm', '-q', '--cached', 'blog/migrations/0003_post_slug.py')
     assert (repo / 'blog/migrations/0003_post_slug.py').exists()
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_merge_migration_joins_the_leaves(
@@ -91,7 +86,7 @@ def test_merge_migration_joins_the_leaves(
         [('blog', '0003_post_author'), ('blog', '0003_post_slug')],
     )
     git(repo, 'add', '-A')
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_two_apps_with_two_leaves_each(
@@ -101,7 +96,7 @@ def test_two_apps_with_two_leaves_each(
         add_migration(repo, app, '0009_a', [parent])
         add_migration(repo, app, '0009_b', [parent])
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert [line.split(':')[0] for line in lines[:2]] == [
         'blog/migrations/0009_a.py', 'shop/migrations/0009_a.py',
@@ -118,7 +113,7 @@ def test_squashed_migration_beside_its_originals_is_one_leaf(
     )
     add_migration(repo, 'blog', '0003_next', [SECOND])
     git(repo, 'add', '-A')
-    assert check(capsys) == (0, [])
+    assert run_hook(main, capsys) == (0, [])
 
 
 def test_during_a_merge_it_reports(
@@ -136,7 +131,7 @@ def test_during_a_merge_it_reports(
     proc = git_merge(repo, 'feature')
     assert proc.returncode == 1
     assert (repo / '.git/MERGE_HEAD').exists()
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 1
     assert '(0003_post_author, 0003_post_slug in blog)' in lines[0]
 
@@ -153,7 +148,7 @@ def test_unparseable_migration_is_exit_2(
 ) -> None:
     write(repo / 'blog/migrations/0003_broken.py', 'class Migration(:\n')
     git(repo, 'add', '-A')
-    ret, lines = check(capsys)
+    ret, lines = run_hook(main, capsys)
     assert ret == 2
     assert lines[0].startswith('blog/migrations/0003_broken.py:1: ')
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,3 +113,16 @@ def add_migration(
 
 def relpath(path: Path, repo: Path) -> str:
     return os.path.relpath(path, repo).replace(os.sep, '/')
+
+
+def run_hook(
+        main: Callable[[Sequence[str] | None], int],
+        capsys: pytest.CaptureFixture[str],
+        *argv: str,
+) -> tuple[int, list[str]]:
+    """Run a hook's ``main`` in this process: (exit status, stdout lines).
+    A hook's findings go to stdout; stderr stays empty for usable input."""
+    ret = main(list(argv))
+    out, err = capsys.readouterr()
+    assert err == ''
+    return ret, out.splitlines()
