@@ -21,11 +21,11 @@ from mergedriver.rollback import files_aside
 from mergedriver.rollback import restore_leftovers
 from mergedriver.rollback import run_rollback
 from mergedriver.rollback import RollbackFailed
-from tests.hooks_testing import commit_all
-from tests.hooks_testing import git
-from tests.hooks_testing import git_home  # noqa: F401 (fixture)
-from tests.hooks_testing import make_repo
-from tests.hooks_testing import write
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from mergedriver.source import cache_path_for
 from mergedriver.source import directory_tree
 from mergedriver.source import open_repository
 from mergedriver.source import open_tree
-from tests.hooks_testing import add_migration
-from tests.hooks_testing import commit_all
-from tests.hooks_testing import git
-from tests.hooks_testing import git_home  # noqa: F401 (fixture)
-from tests.hooks_testing import make_repo
-from tests.hooks_testing import write
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.hooks_testing import add_migration
-from tests.hooks_testing import commit_all
-from tests.hooks_testing import git
-from tests.hooks_testing import make_repo
-from tests.hooks_testing import write
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import make_repo
+from hooks_testing import write
 
 MIGMERGE = os.path.join(os.path.dirname(sys.executable), 'migmerge')
 

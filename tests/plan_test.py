@@ -18,8 +18,8 @@ from mergedriver.plan import RenameFile
 from mergedriver.plan import RewriteFile
 from mergedriver.records import MigrationKey
 from mergedriver.source import directory_tree
-from tests.hooks_testing import add_migration
-from tests.hooks_testing import write
+from hooks_testing import add_migration
+from hooks_testing import write
 
 NOW = datetime.datetime(2024, 1, 2, 3, 4)
 

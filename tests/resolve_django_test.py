@@ -18,16 +18,16 @@ from pathlib import Path
 import pytest
 
 from mergedriver.resolve import resolve
-from tests.hooks_testing import git
-from tests.hooks_testing import git_home  # noqa: F401 (fixture)
-from tests.hooks_testing import write
-from tests.merge_oracle_test import _body
-from tests.merge_oracle_test import _manage
-from tests.merge_oracle_test import ADD_FIELD
-from tests.merge_oracle_test import INITIAL
-from tests.merge_oracle_test import MANAGE
-from tests.merge_oracle_test import OPERATION
-from tests.merge_oracle_test import SETTINGS
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import write
+from merge_oracle_test import _body
+from merge_oracle_test import _manage
+from merge_oracle_test import ADD_FIELD
+from merge_oracle_test import INITIAL
+from merge_oracle_test import MANAGE
+from merge_oracle_test import OPERATION
+from merge_oracle_test import SETTINGS
 
 
 def _project(root: Path, apps: list[str]) -> Path:

@@ -13,12 +13,12 @@ import pytest
 
 from mergedriver.cli import main
 from mergedriver.resolve import resolve
-from tests.hooks_testing import add_migration
-from tests.hooks_testing import commit_all
-from tests.hooks_testing import git
-from tests.hooks_testing import git_home  # noqa: F401 (fixture)
-from tests.hooks_testing import make_repo
-from tests.hooks_testing import write
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 ADDRESS = (
