@@ -311,19 +311,20 @@ def load_config(repo_dir: str) -> Config:
     setup_cfg = os.path.join(repo_dir, 'setup.cfg')
     pyproject_text = _read_text(pyproject)
     setup_cfg_text = _read_text(setup_cfg)
+    # Errors name the files repo-relative, like every path migmerge prints.
     from_toml = (
         None if pyproject_text is None
-        else parse_pyproject(pyproject_text, pyproject)
+        else parse_pyproject(pyproject_text, 'pyproject.toml')
     )
     from_cfg = (
         None if setup_cfg_text is None
-        else parse_setup_cfg(setup_cfg_text, setup_cfg)
+        else parse_setup_cfg(setup_cfg_text, 'setup.cfg')
     )
     if from_toml is not None and from_cfg is not None:
         assert setup_cfg_text is not None
         raise MigmergeError(
-            f'migmerge is configured in both {pyproject} and setup.cfg; '
-            f'keep one',
-            path=setup_cfg, line=_section_line(setup_cfg_text, 'migmerge'),
+            'migmerge is configured in both pyproject.toml and setup.cfg; '
+            'keep one',
+            path='setup.cfg', line=_section_line(setup_cfg_text, 'migmerge'),
         )
     return from_toml or from_cfg or Config()

@@ -409,3 +409,14 @@ def test_dependency_on_an_app_whose_migrations_were_all_deleted(
         "Migration myapp.0003_link dependencies reference nonexistent parent "
         "node ('other', '0001_initial')"
     ) in proc.stdout
+
+
+def test_bad_configuration_is_one_repo_relative_line(repo: Path) -> None:
+    write(repo / 'pyproject.toml', '[tool.migmerge]\nbogus = 1\n')
+    (repo / 'myapp' / 'sub').mkdir()
+    for cwd in (repo, repo / 'myapp' / 'sub'):
+        proc = migmerge(cwd, 'check')
+        assert proc.returncode == 2
+        assert proc.stderr == (
+            "pyproject.toml:2: unknown setting 'bogus' in [tool.migmerge]\n"
+        )
