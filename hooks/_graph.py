@@ -14,8 +14,8 @@ from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.cache import Cache
+from mergedriver.check import graph_of
 from mergedriver.check import snapshot_key
-from mergedriver.graph import build_graph
 from mergedriver.graph import graph_from_blob
 from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
@@ -58,10 +58,7 @@ def load_index_graph(repo: pygit2.Repository) -> IndexGraph:
         if stored is not None:
             graph = graph_from_blob(stored, loaded.migrations)
         if graph is None:
-            graph = build_graph(
-                loaded.migrations, swappable=config.swappable,
-                known_apps=loaded.packages,
-            )
+            graph = graph_of(config, loaded)
             if loaded.cacheable:
                 cache.put_snapshot(key, graph_to_blob(graph))
     return IndexGraph(config, loaded, graph)

@@ -33,6 +33,7 @@ from mergedriver.records import Problem
 from mergedriver.source import Tree
 
 if TYPE_CHECKING:
+    from mergedriver.graph import GraphResult
     from mergedriver.graph import MigrationGraph
 
 # Bump when the snapshot layout below changes.
@@ -124,14 +125,20 @@ def summarize_apps(
     return tuple(summaries)
 
 
-def check_loaded(config: Config, loaded: LoadResult) -> CheckResult:
+def graph_of(config: Config, loaded: LoadResult) -> GraphResult:
+    """The graph of loaded migrations, the one way every caller builds it
+    (apps with an empty migrations package count as known)."""
     # Imported here: a check answered from a snapshot builds no graph.
     from mergedriver.graph import build_graph
 
-    built = build_graph(
+    return build_graph(
         loaded.migrations, swappable=config.swappable,
         known_apps=loaded.packages,
     )
+
+
+def check_loaded(config: Config, loaded: LoadResult) -> CheckResult:
+    built = graph_of(config, loaded)
     return CheckResult(
         config=config,
         loaded=loaded,
