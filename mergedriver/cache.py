@@ -26,6 +26,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from mergedriver.ignores import Remembered
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
@@ -477,6 +478,39 @@ class Cache:
         except sqlite3.Error as e:
             self._disable(e)
 
+    # The work tree's remembered ignore answers (see ignores.py), one row
+    # beside the stat data.
+
+    def get_ignores(self, root: str) -> Remembered | None:
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                'SELECT data FROM stat_blobs WHERE root = ?',
+                (f'ignores\0{root}',),
+            ).fetchone()
+        except sqlite3.Error as e:
+            self._disable(e)
+            return None
+        if row is None:
+            return None
+        try:
+            fingerprint, excludes, decisions = marshal.loads(row[0])
+            if not (
+                    type(fingerprint) is str and type(excludes) is tuple and
+                    type(decisions) is dict
+            ):
+                return None
+            return Remembered(fingerprint, excludes, decisions)
+        except (ValueError, TypeError, EOFError):
+            return None
+
+    def put_ignores(self, root: str, memory: Remembered) -> None:
+        self._write(
+            'INSERT OR REPLACE INTO stat_blobs VALUES (?, ?)',
+            [(f'ignores\0{root}', marshal.dumps(tuple(memory), _MARSHAL_VERSION))],
+        )
+
     def get_snapshot(self, key: str) -> bytes | None:
         """A whole result stored under ``key`` (see check.py), or None."""
         if self._db is None:
@@ -544,7 +578,7 @@ class Cache:
         except sqlite3.Error as e:
             self._disable(e)
 
-    def _write(self, sql: str, rows: list[tuple[str, ...]]) -> None:
+    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         if self._db is None or not rows:
             return
         db = self._db

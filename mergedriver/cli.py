@@ -17,8 +17,8 @@ from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 from mergedriver.load import gc_paused
-from mergedriver.source import open_repository
 from mergedriver.source import open_tree
+from mergedriver.source import work_tree_top
 
 
 def _add_tree_options(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def _add_tree_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(repo: str, rev: str | None, index: bool) -> CheckResult:
-    top = open_repository(repo).workdir or repo
+    top = work_tree_top(repo)
     config = load_config(os.path.normpath(top))
     return check_tree(open_tree(repo, rev=rev, index=index), config)
 
@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     # The summary, not the graph: a run on unchanged inputs is answered
     # from the snapshot the previous run stored.
-    top = open_repository(args.repo).workdir or args.repo
+    top = work_tree_top(args.repo)
     config = load_config(os.path.normpath(top))
     tree = open_tree(args.repo, rev=args.rev, index=args.index)
     # A command holds what it loads until it exits.

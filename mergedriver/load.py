@@ -211,8 +211,20 @@ def discover_files(tree: Tree, config: Config, cache: Cache) -> Discovered:
     """Discovery and blob ids, using (and feeding) the stat cache."""
     if tree.stat_root is not None:
         tree.preload_oids(cache.get_stats(tree.stat_root))
+    ignores = tree.ignore_rules
+    if ignores is not None and tree.stat_root is not None:
+        ignores.remember(cache.get_ignores(tree.stat_root))
     packages = discover_packages(tree, config)
     files = discover(tree, config, packages=packages)
+    if ignores is not None and ignores.stale():
+        # Answered from memory under other ignore rules: walk again.
+        ignores.restart()
+        packages = discover_packages(tree, config)
+        files = discover(tree, config, packages=packages)
+    if ignores is not None and tree.stat_root is not None:
+        memory = ignores.to_remember()
+        if memory is not None:
+            cache.put_ignores(tree.stat_root, memory)
     refused: list[Problem] = []
     readable: list[MigrationFile] = []
     for f in files:

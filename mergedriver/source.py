@@ -24,11 +24,16 @@ import time
 from collections.abc import Mapping
 from typing import Literal
 from typing import NamedTuple
+from typing import TYPE_CHECKING
 
-import pygit2
-
+from mergedriver import gitdir
 from mergedriver.config import Config
 from mergedriver.errors import MigmergeError
+from mergedriver.gitdir import Location
+from mergedriver.ignores import IgnoreRules
+
+if TYPE_CHECKING:
+    import pygit2
 
 EntryKind = Literal['dir', 'file', 'symlink', 'other']
 _O_NOFOLLOW: int = getattr(os, 'O_NOFOLLOW', 0)
@@ -92,6 +97,12 @@ class Tree(abc.ABC):
         """Whether git ignores directory ``path`` (work tree only)."""
         return False
 
+    @property
+    def ignore_rules(self) -> IgnoreRules | None:
+        """The work tree's ignore answers, remembered between runs; None
+        for trees without ignore rules."""
+        return None
+
     # Files on disk: the directory whose blob ids a stat cache may keep
     # (see ``preload_oids``); None for trees read from git's objects.
     stat_root: str | None = None
@@ -120,22 +131,6 @@ class Tree(abc.ABC):
         return self.entry_kind(path) == 'dir'
 
 
-def _common_git_dir(repo: pygit2.Repository) -> str:
-    """The git dir shared by all linked work trees of ``repo``."""
-    git_dir: str = repo.path
-    commondir_file = os.path.join(git_dir, 'commondir')
-    try:
-        with open(commondir_file) as f:
-            common = f.read().strip()
-    except OSError:
-        return os.path.normpath(git_dir)
-    return os.path.normpath(os.path.join(git_dir, common))
-
-
-def cache_path_for(repo: pygit2.Repository) -> str:
-    return os.path.join(_common_git_dir(repo), 'migmerge', 'cache.sqlite3')
-
-
 class _FilesystemTree(Tree):
     """Files on disk: a git work tree or a plain directory."""
 
@@ -146,13 +141,17 @@ class _FilesystemTree(Tree):
             kind: str,
             description: str,
             cache_path: str | None,
-            repo: pygit2.Repository | None = None,
+            location: Location | None = None,
     ) -> None:
         self.root = root
         self.kind = kind
         self.description = description
         self.cache_path = cache_path
-        self._repo = repo
+        self._location = location
+        self._repository: pygit2.Repository | None = None
+        self._ignores = None if location is None else IgnoreRules(
+            root, location, self._libgit2_ignores, self._excludes_files,
+        )
         self._oids: dict[str, str] = {}
         # Content read to compute a blob id, kept for the parse that
         # follows on a cold run (read once, not twice).
@@ -287,17 +286,39 @@ class _FilesystemTree(Tree):
         self._oids[path] = oid
         return oid
 
+    def _repo(self) -> pygit2.Repository:
+        assert self._location is not None
+        if self._repository is None:
+            self._repository = gitdir.repository(self._location)
+        return self._repository
+
+    def _libgit2_ignores(self, path: str) -> bool:
+        return bool(self._repo().path_is_ignored(f'{path}/'))
+
+    def _excludes_files(self) -> tuple[str, ...]:
+        try:
+            configured = self._repo().config['core.excludesFile']
+        except (KeyError, ValueError):
+            return ()
+        return (os.path.expanduser(str(configured)),)
+
     def is_ignored(self, path: str) -> bool:
-        if self._repo is None or not path:
+        if self._ignores is None or not path:
             return False
-        return bool(self._repo.path_is_ignored(f'{path}/'))
+        return self._ignores.is_ignored(path)
+
+    @property
+    def ignore_rules(self) -> IgnoreRules | None:
+        return self._ignores
 
 
+# git's file modes (pygit2.GIT_FILEMODE_*), spelled out: a tree read from
+# the index or the work tree never loads pygit2.
 _GIT_KINDS: dict[int, EntryKind] = {
-    pygit2.GIT_FILEMODE_TREE: 'dir',
-    pygit2.GIT_FILEMODE_BLOB: 'file',
-    pygit2.GIT_FILEMODE_BLOB_EXECUTABLE: 'file',
-    pygit2.GIT_FILEMODE_LINK: 'symlink',
+    0o040000: 'dir',
+    0o100644: 'file',
+    0o100755: 'file',
+    0o120000: 'symlink',
 }
 
 
@@ -308,9 +329,19 @@ def _git_kind(mode: int) -> EntryKind:
 class _GitObjectsTree(Tree):
     """Shared reading of blobs from the object database."""
 
-    _repo: pygit2.Repository
+    _location: Location
+    _repository: pygit2.Repository | None = None
+
+    @property
+    def _repo(self) -> pygit2.Repository:
+        # Opened on first use: a warm run finds every blob in the cache.
+        if self._repository is None:
+            self._repository = gitdir.repository(self._location)
+        return self._repository
 
     def _blob(self, path: str) -> pygit2.Blob:
+        import pygit2
+
         blob = self._repo[self.oid(path)]
         assert isinstance(blob, pygit2.Blob)
         return blob
@@ -325,16 +356,18 @@ class _GitObjectsTree(Tree):
 class _CommitTree(_GitObjectsTree):
     def __init__(
             self,
+            location: Location,
             repo: pygit2.Repository,
             tree: pygit2.Tree,
             description: str,
     ) -> None:
-        self._repo = repo
+        self._location = location
+        self._repository = repo
         self._tree = tree
         self._listings: dict[str, dict[str, tuple[EntryKind, str]]] = {}
         self.kind = 'commit'
         self.description = description
-        self.cache_path = cache_path_for(repo)
+        self.cache_path = gitdir.cache_path(location)
 
     def _object(self, path: str) -> pygit2.Object | None:
         if not path:
@@ -350,6 +383,8 @@ class _CommitTree(_GitObjectsTree):
         Read once per directory: looking each file up from the root tree
         would cost a walk per file, and a check asks three things of each.
         """
+        import pygit2
+
         listing = self._listings.get(path)
         if listing is None:
             obj = self._object(path)
@@ -452,17 +487,17 @@ def parse_index(data: bytes) -> dict[str, tuple[str, int]] | None:
     return blobs
 
 
-def _sha1_repository(repo: pygit2.Repository) -> bool:
+def _sha1_repository(location: Location) -> bool:
     """Whether the repository's objects are SHA-1 (the index layout that
     :func:`parse_index` reads); when unsure, False."""
     try:
-        with open(os.path.join(_common_git_dir(repo), 'config'), 'rb') as f:
+        with open(os.path.join(location.common_dir, 'config'), 'rb') as f:
             return b'objectformat' not in f.read().lower()
     except OSError:
         return False
 
 
-def index_file(repo: pygit2.Repository) -> str:
+def index_file(location: Location) -> str:
     """The index git itself would use: ``GIT_INDEX_FILE`` when set.
 
     ``git commit -a`` and ``git commit <paths>`` run the hooks with a
@@ -472,13 +507,13 @@ def index_file(repo: pygit2.Repository) -> str:
     env = os.environ.get('GIT_INDEX_FILE')
     if env:
         return os.path.abspath(env)
-    return os.path.join(repo.path, 'index')
+    return os.path.join(location.git_dir, 'index')
 
 
-def _read_index(repo: pygit2.Repository) -> dict[str, tuple[str, int]]:
+def _read_index(location: Location) -> dict[str, tuple[str, int]]:
     """The staging area's path -> (blob id, mode), stage 2 for conflicts."""
-    path = index_file(repo)
-    if _sha1_repository(repo):
+    path = index_file(location)
+    if _sha1_repository(location):
         try:
             with open(path, 'rb') as f:
                 data = f.read()
@@ -490,8 +525,10 @@ def _read_index(repo: pygit2.Repository) -> dict[str, tuple[str, int]]:
             blobs = parse_index(data)
             if blobs is not None:
                 return blobs
-    if path == os.path.join(repo.path, 'index'):
-        index = repo.index
+    import pygit2  # what parse_index cannot read, libgit2 can
+
+    if path == os.path.join(location.git_dir, 'index'):
+        index = gitdir.repository(location).index
         index.read()
     else:
         index = pygit2.Index(path)
@@ -512,12 +549,12 @@ class _IndexTree(_GitObjectsTree):
     """The staging area.  A path with unresolved conflicts is read from
     stage 2 ("ours"); if ours deleted it, it is absent."""
 
-    def __init__(self, repo: pygit2.Repository) -> None:
-        self._repo = repo
+    def __init__(self, location: Location) -> None:
+        self._location = location
         self.kind = 'index'
         self.description = 'index'
-        self.cache_path = cache_path_for(repo)
-        blobs = _read_index(repo)
+        self.cache_path = gitdir.cache_path(location)
+        blobs = _read_index(location)
         self._blobs = blobs
         dirs: dict[str, dict[str, EntryKind]] = {'': {}}
         kinds = _GIT_KINDS
@@ -558,10 +595,13 @@ class _IndexTree(_GitObjectsTree):
 
 
 def open_repository(repo_dir: str) -> pygit2.Repository:
-    found = pygit2.discover_repository(repo_dir)
-    if found is None:
-        raise MigmergeError(f'not a git repository: {repo_dir}')
-    return pygit2.Repository(found)
+    return gitdir.repository(gitdir.locate(repo_dir))
+
+
+def work_tree_top(repo_dir: str) -> str:
+    """The top of the work tree containing ``repo_dir`` (``repo_dir``
+    itself in a bare repository), found without loading libgit2."""
+    return gitdir.locate(repo_dir).work_tree or repo_dir
 
 
 def open_tree(
@@ -576,10 +616,13 @@ def open_tree(
     """
     if rev is not None and index:
         raise MigmergeError('choose a revision or the index, not both')
-    repo = open_repository(repo_dir)
+    location = gitdir.locate(repo_dir)
     if index:
-        return _IndexTree(repo)
+        return _IndexTree(location)
     elif rev is not None:
+        import pygit2
+
+        repo = gitdir.repository(location)
         try:
             tree = repo.revparse_single(rev).peel(pygit2.Tree)
         except (
@@ -587,15 +630,17 @@ def open_tree(
                 pygit2.InvalidSpecError,
         ):
             raise MigmergeError(f'unknown revision: {rev}')
-        return _CommitTree(repo, tree, rev)
-    elif repo.is_bare or repo.workdir is None:
-        raise MigmergeError(f'bare repository has no work tree: {repo.path}')
+        return _CommitTree(location, repo, tree, rev)
+    elif location.work_tree is None:
+        raise MigmergeError(
+            f'bare repository has no work tree: {location.git_dir}',
+        )
     return _FilesystemTree(
-        os.path.normpath(repo.workdir),
+        location.work_tree,
         kind='worktree',
         description='work tree',
-        cache_path=cache_path_for(repo),
-        repo=repo,
+        cache_path=gitdir.cache_path(location),
+        location=location,
     )
 
 

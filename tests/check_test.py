@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mergedriver import gitdir
 from mergedriver.cache import Cache
 from mergedriver.check import check_summary
 from mergedriver.check import check_tree
@@ -17,9 +18,7 @@ from mergedriver.check import summary_to_json
 from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.load import discover_files
-from mergedriver.source import cache_path_for
 from mergedriver.source import directory_tree
-from mergedriver.source import open_repository
 from mergedriver.source import open_tree
 from hooks_testing import add_migration
 from hooks_testing import commit_all
@@ -188,7 +187,7 @@ def test_index_and_work_tree_are_told_apart(repo: Path) -> None:
 
 def test_damaged_snapshot_is_recomputed(repo: Path) -> None:
     first = summary(repo)
-    path = cache_path_for(open_repository(str(repo)))
+    path = gitdir.cache_path(gitdir.locate(str(repo)))
     with Cache(path) as cache:
         tree = open_tree(str(repo))
         found = discover_files(tree, Config(), cache)
