@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.metadata
 import unicodedata
 from collections.abc import Iterable
 
@@ -27,10 +26,11 @@ _INDENT = ' ' * 4
 
 
 def tool_version() -> str:
-    try:
-        return importlib.metadata.version(TOOL_NAME)
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
-        return 'unknown'
+    # Not importlib.metadata: importing it costs a hook more than writing
+    # the migration does.
+    from mergedriver import __version__
+
+    return __version__
 
 
 def header_line(now: datetime.datetime, version: str) -> str:
