@@ -30,6 +30,8 @@ from mergedriver.ignores import Remembered
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
+from mergedriver.records import pack_operations
+from mergedriver.records import PACKED_OPERATIONS
 from mergedriver.records import Unresolved
 
 # Bump when the JSON layout below changes.  The version key also hashes the
@@ -179,6 +181,8 @@ def error_from_json(text: str) -> tuple[int | None, str] | None:
 
 _MARSHAL_VERSION = 4
 _NESTED_NAMES = tuple(_NESTED)
+# pack_operations(()) is this long: no operation to unpack.
+_EMPTY_PACKED = len(pack_operations(()))
 
 
 def records_to_blob(
@@ -189,9 +193,14 @@ def records_to_blob(
     line, message), as one blob."""
     rows = []
     for info in migrations:
-        row = dict(vars(info))
+        row = {
+            field.name: getattr(info, field.name)
+            for field in dataclasses.fields(info)
+        }
         for name in _NESTED_NAMES:
             row[name] = tuple(dict(vars(v)) for v in row[name])
+        # Packed apart: most records' operations are never looked at.
+        row['operations'] = pack_operations(info.operations)
         rows.append(row)
     data: bytes = marshal.dumps(
         (tuple(rows), tuple(errors)), _MARSHAL_VERSION,
@@ -207,11 +216,20 @@ def records_from_blob(
 ] | None:
     """Inverse of :func:`records_to_blob`; None when it does not decode."""
     new = object.__new__
-    nested = tuple(_NESTED.items())
+    nested = tuple(
+        (name, cls) for name, cls in _NESTED.items() if name != 'operations'
+    )
     try:
         rows, errors = marshal.loads(data)
         migrations = []
         for row in rows:
+            packed = row.pop('operations')
+            if type(packed) is not bytes:
+                return None
+            if len(packed) > _EMPTY_PACKED:
+                row[PACKED_OPERATIONS] = packed
+            else:
+                row['operations'] = ()
             for name, cls in nested:
                 items = row[name]
                 if items:

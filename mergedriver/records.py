@@ -10,7 +10,10 @@ them by git blob id and re-attach the identity on a hit.
 from __future__ import annotations
 
 import dataclasses
+import marshal
+from typing import Any
 from typing import Literal
+from typing import TYPE_CHECKING
 
 # (app_label, migration_name), the same key Django's graph uses.
 MigrationKey = tuple[str, str]
@@ -132,6 +135,43 @@ class MigrationInfo:
         """False when an edge of the graph could not be evaluated."""
         edge_attrs = {'dependencies', 'replaces', 'run_before'}
         return not any(u.attribute in edge_attrs for u in self.unresolved)
+
+    if not TYPE_CHECKING:  # to mypy, ``operations`` is a plain field
+        def __getattr__(self, name: str) -> Any:
+            # Records read back from an app's cached blob keep their
+            # operations packed until first asked (see
+            # cache.records_from_blob): a hook reads every migration of
+            # the project and looks at the operations of a handful.
+            if name == 'operations':
+                packed = self.__dict__.pop(PACKED_OPERATIONS, None)
+                if packed is not None:
+                    operations = unpack_operations(packed)
+                    self.__dict__['operations'] = operations
+                    return operations
+            raise AttributeError(
+                f'{type(self).__name__!r} object has no attribute {name!r}',
+            )
+
+
+# Without a class attribute for the default, a record whose operations
+# are still packed reaches ``__getattr__`` instead of reading ``()``.
+del MigrationInfo.operations
+PACKED_OPERATIONS = '_packed_operations'
+
+
+def pack_operations(operations: tuple[OperationInfo, ...]) -> bytes:
+    data: bytes = marshal.dumps(tuple(vars(op) for op in operations), 4)
+    return data
+
+
+def unpack_operations(packed: bytes) -> tuple[OperationInfo, ...]:
+    new = object.__new__
+    built = []
+    for item in marshal.loads(packed):
+        op = new(OperationInfo)
+        op.__dict__.update(item)
+        built.append(op)
+    return tuple(built)
 
 
 @dataclasses.dataclass(frozen=True)

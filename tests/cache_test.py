@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import marshal
 import sqlite3
 import sysconfig
@@ -90,6 +91,28 @@ def test_app_blob_roundtrip_generated(
     for before, after in zip(migrations, decoded[0]):
         assert type(after) is MigrationInfo
         assert vars(after) == vars(before)
+
+
+def test_app_blob_unpacks_operations_on_first_use() -> None:
+    ops = (
+        OperationInfo('AddField', 9, model='book', field='isbn'),
+        OperationInfo('RunPython', 12, is_data=True),
+    )
+    with_ops = MigrationInfo('shop', '0002_isbn', 'shop/m/0002.py', operations=ops)
+    without = MigrationInfo('shop', '0001_initial', 'shop/m/0001.py')
+    decoded = records_from_blob(records_to_blob((with_ops, without), ()))
+    assert decoded is not None
+    first, second = decoded[0]
+    assert 'operations' not in vars(first)  # still packed
+    assert first.operations == ops
+    assert 'operations' in vars(first)
+    assert second.operations == ()
+    assert first == with_ops and hash(first) == hash(with_ops)
+    assert dataclasses.replace(first, name='0003_x').operations == ops
+    # the field has no class-level default to fall back on
+    assert not hasattr(MigrationInfo, 'operations')
+    with pytest.raises(AttributeError):
+        getattr(first, 'no_such_field')
 
 
 @pytest.mark.parametrize('data', [
