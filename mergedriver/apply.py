@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Iterable
 from collections.abc import Sequence
 
+from mergedriver import gitdir
 from mergedriver.errors import MigmergeError
 from mergedriver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
@@ -35,7 +36,6 @@ from mergedriver.plan import CreateFile
 from mergedriver.plan import Plan
 from mergedriver.plan import RenameFile
 from mergedriver.plan import RewriteFile
-from mergedriver.source import open_repository
 
 LOCK_NAMES = frozenset((MAX_MIGRATION_FILENAME, LOCKFILE_FILENAME))
 # Files whose presence in the git dir means the index holds an operation's
@@ -59,10 +59,12 @@ class Applied:
 
 def work_tree_of(repo_dir: str) -> tuple[str, str]:
     """(work tree top, git dir) of the repository containing repo_dir."""
-    repo = open_repository(repo_dir)
-    if repo.workdir is None:
-        raise MigmergeError(f'bare repository has no work tree: {repo.path}')
-    return os.path.normpath(repo.workdir), os.path.normpath(repo.path)
+    location = gitdir.locate(repo_dir)
+    if location.work_tree is None:
+        raise MigmergeError(
+            f'bare repository has no work tree: {location.git_dir}',
+        )
+    return location.work_tree, location.git_dir
 
 
 def _git(top: str, *args: str) -> subprocess.CompletedProcess[bytes]:

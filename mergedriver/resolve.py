@@ -43,9 +43,6 @@ from mergedriver.plan import Refusal
 from mergedriver.plan import RenameFile
 from mergedriver.plan import STRATEGIES
 from mergedriver.plan import Strategy
-from mergedriver.published import find_mainline
-from mergedriver.published import keys_in
-from mergedriver.published import revision
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
 from mergedriver.rollback import manual_instructions
@@ -103,7 +100,6 @@ def plan_for(
             f'unknown strategy {strategy!r} (choose from '
             f'{", ".join(STRATEGIES)})',
         )
-    repo = open_repository(repo_dir)
     top, _ = work_tree_of(repo_dir)
     config = load_config(top)
     tree = open_tree(repo_dir, index=index)
@@ -121,6 +117,12 @@ def plan_for(
     mainline_ref = None
     stay = None
     if strategy == 'renumber' and conflicts:
+        # Only renumbering asks git which side is published (libgit2).
+        from mergedriver.published import find_mainline
+        from mergedriver.published import keys_in
+        from mergedriver.published import revision
+
+        repo = open_repository(repo_dir)
         branch_infos: list[MigrationInfo] = [
             check.graph.nodes[key]
             for c in conflicts for keys in c.branches.values()
