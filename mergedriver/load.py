@@ -247,15 +247,19 @@ def _payloads(
     """blob id -> decoded payload, from the cache or parsed now; and
     whether every payload may be cached."""
     payloads = _cached(cache, readable)
-    jobs: dict[str, _Job] = {}
+    to_read: dict[str, MigrationFile] = {}
     for f in readable:
-        if f.oid not in payloads and f.oid not in jobs:
-            data = tree.read(f.path)
-            refusal = _too_big(len(data))
-            if refusal is not None:
-                payloads[f.oid] = {'error': {'line': 1, 'message': refusal}}
-                continue
-            jobs[f.oid] = (f.oid, data, f.app_label, f.name, f.path)
+        if f.oid not in payloads:
+            to_read.setdefault(f.oid, f)
+    datas = tree.read_many([f.path for f in to_read.values()])
+    jobs: dict[str, _Job] = {}
+    for oid, f in to_read.items():
+        data = datas[f.path]
+        refusal = _too_big(len(data))
+        if refusal is not None:
+            payloads[oid] = {'error': {'line': 1, 'message': refusal}}
+            continue
+        jobs[oid] = (oid, data, f.app_label, f.name, f.path)
     if jobs:
         show = (
             len(jobs) >= PROGRESS_MIN and

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mergedriver import gitdir
+from mergedriver import source
 from mergedriver.config import Config
 from mergedriver.errors import MigmergeError
 from mergedriver.source import app_label_from_apps_py
+from mergedriver.source import cat_file
 from mergedriver.source import directory_tree
 from mergedriver.source import discover
 from mergedriver.source import discover_packages
@@ -128,28 +131,97 @@ def test_work_tree_index_head_and_branch_differ(repo: Path) -> None:
     assert work.cache_path == str(repo / '.git/migmerge/cache.sqlite3')
 
 
-def test_index_with_a_conflict_reads_ours(repo: Path) -> None:
-    write(repo, {'f.txt': 'base\n'})
+def test_index_reads_a_few_blobs_with_git_cat_file(repo: Path) -> None:
+    write(repo, {
+        **app('shop', '0001_initial', '0002_more'),
+        'shop/migrations/0003_empty.py': b'',
+        # bytes git must hand back untouched
+        'shop/migrations/0004_bytes.py': b'\x00\xff\n\r\n' * 3,
+    })
+    git(repo, 'add', '.')
+    probe = (
+        'import sys\n'
+        'from mergedriver.source import open_tree\n'
+        'tree = open_tree(".", index=True)\n'
+        'paths = [f"shop/migrations/{n}.py" for n in sys.argv[1:]]\n'
+        'got = tree.read_many(paths)\n'
+        'print(repr(got))\n'
+        'print("pygit2" in sys.modules)\n'
+    )
+    names = ('0001_initial', '0002_more', '0003_empty', '0004_bytes')
+    proc = subprocess.run(
+        (sys.executable, '-c', probe, *names), cwd=repo,
+        capture_output=True, text=True, check=True,
+    )
+    shown, loaded = proc.stdout.splitlines()
+    assert loaded == 'False'
+    staged = open_tree(str(repo), index=True)
+    expected = {
+        f'shop/migrations/{n}.py': staged.read(f'shop/migrations/{n}.py')
+        for n in names
+    }
+    assert shown == repr(expected)
+    assert expected['shop/migrations/0003_empty.py'] == b''
+    assert expected['shop/migrations/0004_bytes.py'] == b'\x00\xff\n\r\n' * 3
+
+
+def test_cat_file_refuses_what_git_does_not_have(repo: Path) -> None:
+    write(repo, {'f.py': 'x = 1\n'})
+    git(repo, 'add', '.')
+    location = gitdir.locate(str(repo))
+    oid = git(repo, 'rev-parse', ':f.py').strip()
+    assert cat_file(location, [oid]) == {oid: b'x = 1\n'}
+    assert cat_file(location, [oid, '0' * 40]) is None
+    # a tree is not a blob
+    tree_oid = git(repo, 'write-tree').strip()
+    assert cat_file(location, [tree_oid]) is None
+
+
+def test_index_with_conflicts_reads_ours(
+        repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write(repo, {
+        'both.txt': 'base\n', 'ours_deletes.txt': 'base\n',
+        'theirs_deletes.txt': 'base\n', 'clean.txt': 'base\n',
+    })
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'base')
     git(repo, 'checkout', '-qb', 'other')
-    write(repo, {'f.txt': 'theirs\n'})
-    git(repo, 'commit', '-qam', 'theirs')
+    write(repo, {
+        'both.txt': 'theirs\n', 'ours_deletes.txt': 'theirs\n',
+        'added_by_both.txt': 'theirs\n',
+    })
+    (repo / 'theirs_deletes.txt').unlink()
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-qm', 'theirs')
     git(repo, 'checkout', '-q', 'main')
-    write(repo, {'f.txt': 'ours\n'})
-    git(repo, 'commit', '-qam', 'ours')
+    write(repo, {
+        'both.txt': 'ours\n', 'theirs_deletes.txt': 'ours\n',
+        'added_by_both.txt': 'ours\n',
+    })
+    (repo / 'ours_deletes.txt').unlink()
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-qm', 'ours')
     proc = subprocess.run(
         ('git', 'merge', '-q', 'other'), cwd=repo, capture_output=True,
         env={**os.environ, **GIT_ENV},
     )
     assert proc.returncode != 0
-    # Conflict stages are left to libgit2.
-    assert parse_index((repo / '.git/index').read_bytes()) is None
+    parsed = parse_index((repo / '.git/index').read_bytes())
+    assert parsed is not None
+    # the same as libgit2's reading
+    monkeypatch.setattr(source, 'parse_index', lambda data: None)
+    assert parsed == source._read_index(gitdir.locate(str(repo)))
+    monkeypatch.undo()
     index = open_tree(str(repo), index=True)
-    assert index.read('f.txt') == b'ours\n'
-    assert [e.name for e in index.entries('')] == ['f.txt']
+    assert index.read('both.txt') == b'ours\n'
+    assert index.read('added_by_both.txt') == b'ours\n'
+    assert index.read('theirs_deletes.txt') == b'ours\n'
+    assert [e.name for e in index.entries('')] == [
+        'added_by_both.txt', 'both.txt', 'clean.txt', 'theirs_deletes.txt',
+    ]
     merge_head = open_tree(str(repo), rev='MERGE_HEAD')
-    assert merge_head.read('f.txt') == b'theirs\n'
+    assert merge_head.read('both.txt') == b'theirs\n'
 
 
 def test_symlinks_are_entries_not_followed(repo: Path, tmp_path: Path) -> None:
