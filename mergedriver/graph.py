@@ -37,6 +37,7 @@ import dataclasses
 import functools
 import gc
 import marshal
+import operator
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Literal
@@ -228,7 +229,9 @@ def loading_order(keys: Iterable[MigrationKey], replaces: Mapping[
     ``replaces`` maps squashes to what they replace.  Sorted keys, with each
     squash moved before any squash that replaces it.
     """
-    ordered = sorted(set(keys))
+    # dict.fromkeys, not set: input that is already sorted (discovery's
+    # order) then sorts in linear time.
+    ordered = sorted(dict.fromkeys(keys))
     squashes = {key: tuple(value) for key, value in replaces.items()}
     if not any(k in squashes for value in squashes.values() for k in value):
         return tuple(ordered)  # no squash of a squash: plain sorted order
@@ -310,6 +313,22 @@ class _Builder:
             by_app.append(node)
         self.version[app] = self.version.get(app, 0) + 1
         return node
+
+    def add_nodes(self, keys: Iterable[MigrationKey]) -> None:
+        """:meth:`add_node` for each key, in one pass (a warm hook adds
+        every migration of the project)."""
+        node_map = self.node_map
+        by_app = self.by_app
+        version = self.version
+        for key in keys:
+            node = node_map[key] = _Node(key)
+            app = key[0]
+            siblings = by_app.get(app)
+            if siblings is None:
+                by_app[app] = [node]
+                version[app] = version.get(app, 0) + 1
+            else:
+                siblings.append(node)
 
     def changed(self, app: str) -> None:
         self.version[app] = self.version.get(app, 0) + 1
@@ -652,18 +671,29 @@ def _build_graph(
     )
 
     builder = _Builder(resolved, known_apps)
-    for key in order:
-        builder.add_node(key)
+    builder.add_nodes(order)
     replacements = {
         key: tuple(d.key for d in resolved[key].replaces)
         for key in order if resolved[key].replaces
     }
     # Same-app dependencies first so that ``__first__`` finds the real root.
+    node_map = builder.node_map
+    version = builder.version
     for key in order:
         info = resolved[key]
+        app = key[0]
         for entry in info.dependencies:
-            if entry.app == key[0] and entry.name != FIRST:
-                builder.add_edge(info, entry, key, (entry.app, entry.name))
+            if entry.app == app and entry.name != FIRST:
+                parent_node = node_map.get((app, entry.name))
+                if parent_node is None or parent_node.dummy:
+                    builder.add_edge(info, entry, key, (app, entry.name))
+                else:
+                    # add_edge's common case, inlined; the app's edges
+                    # change, so its cached root and leaf answers go.
+                    child_node = node_map[key]
+                    child_node.parents.add(parent_node)
+                    parent_node.children.add(child_node)
+                    version[app] += 1
     for key in order:
         info = resolved[key]
         for entry in info.dependencies:
@@ -731,13 +761,20 @@ def _build_graph(
     }
     parents: dict[MigrationKey, frozenset[MigrationKey]] = {}
     children: dict[MigrationKey, frozenset[MigrationKey]] = {}
-    for key, node in real.items():
-        parents[key] = frozenset([
-            p.key for p in node.parents if p.key in real
-        ])
-        children[key] = frozenset([
-            c.key for c in node.children if c.key in real
-        ])
+    if len(real) == len(builder.node_map):
+        # No placeholder: every neighbour is real.
+        key_of = operator.attrgetter('key')
+        for key, node in real.items():
+            parents[key] = frozenset(map(key_of, node.parents))
+            children[key] = frozenset(map(key_of, node.children))
+    else:
+        for key, node in real.items():
+            parents[key] = frozenset([
+                p.key for p in node.parents if p.key in real
+            ])
+            children[key] = frozenset([
+                c.key for c in node.children if c.key in real
+            ])
     cycles = _find_cycles(parents, children)
     for _, cycle in cycles:
         info = by_key[cycle[0]]
