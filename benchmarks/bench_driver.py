@@ -12,8 +12,14 @@ git waits for:
     apps (the whole graph is read, nothing to resolve), and when it writes
     and stages a merge migration;
   - a whole ``git merge`` through the driver and the hook, for scale.
+"Writes a merge migration" is measured twice: with theirs' migration
+already in the parse cache, and with a migration this clone has never
+seen (new content each run), as in a real merge.
 Each figure is the median of --repeat runs; target: driver and hook each
 under 0.5 s warm.  Prints a Markdown table.
+
+Like bench_check.py, migmerge runs from a throwaway virtualenv that sees
+this checkout through a plain ``.pth`` path, with bytecode written.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import generate_repo  # noqa: E402
+from bench_check import plain_install  # noqa: E402
 
 from mergedriver import gitsetup  # noqa: E402
 
@@ -64,13 +71,15 @@ def leaf(repo: str) -> str:
     return names[-1]
 
 
-def add_migration(repo: str, name: str, parent: str) -> None:
+def add_migration(
+        repo: str, name: str, parent: str, comment: str = '',
+) -> None:
     with open(os.path.join(repo, APP, 'migrations', f'{name}.py'), 'w') as f:
         f.write(
             'from django.db import migrations\n\n\n'
             'class Migration(migrations.Migration):\n'
             f'    dependencies = [\n        ({APP!r}, {parent!r}),\n    ]\n\n'
-            '    operations = []\n',
+            f'    operations = []{comment}\n',
         )
     with open(os.path.join(repo, APP, 'migrations', 'max_migration.txt'), 'w') as f:
         f.write(f'{name}\n')
@@ -84,7 +93,6 @@ def commit(repo: str, message: str) -> None:
 def prepare(repo: str) -> tuple[str, str]:
     """Branches ``ours`` and ``theirs``, each adding a migration after the
     same leaf and editing the lock file; returns the two new names."""
-    gitsetup.install(repo, local_attributes=True)
     # start from the generated commit, so a kept repository can be reused
     if os.path.exists(os.path.join(repo, '.git', 'MERGE_HEAD')):
         git(repo, 'merge', '--abort')
@@ -129,11 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for role in ('AUTHOR', 'COMMITTER'):
         os.environ.setdefault(f'GIT_{role}_NAME', 'bench')
         os.environ.setdefault(f'GIT_{role}_EMAIL', 'bench@example.com')
+    os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
     repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-')
     if not os.path.exists(os.path.join(repo, 'settings.py')):
         generate_repo.generate(repo, args.apps, args.migrations, seed=0)
+    venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
+    python = plain_install(venv)
+    # the installed hooks and driver run that same interpreter
+    gitsetup.install(repo, local_attributes=True, python=python)
     ours, theirs = prepare(repo)
-    python = sys.executable
     theirs_sha = git(repo, 'rev-parse', 'theirs').strip()
     lock = f'{APP}/migrations/max_migration.txt'
 
@@ -171,11 +183,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         git(repo, 'reset', '-q', '--hard', 'ours')
         git(repo, 'clean', '-q', '-f', '--', f'{APP}/migrations')
 
+    fresh_runs = [0]
+
+    def fresh_theirs() -> str:
+        """A branch like ``theirs`` whose migration no run has parsed."""
+        fresh_runs[0] += 1
+        git(repo, 'checkout', '-q', '-B', 'theirs-fresh', 'theirs~1')
+        add_migration(
+            repo, theirs, leaf(repo),
+            comment=f'  # run {time.time_ns()} {fresh_runs[0]}',
+        )
+        commit(repo, 'theirs, new content')
+        git(repo, 'checkout', '-q', 'ours')
+        return 'theirs-fresh'
+
     def hook_after(branch: str, expect: int) -> float:
         """The hook in the state ``git merge BRANCH`` leaves it in."""
         runs = []
         for _ in range(args.repeat):
             reset()
+            if branch == 'theirs-fresh':
+                fresh_theirs()
             git(repo, 'merge', '--no-commit', '--no-ff', '-q', branch)
             sha = git(repo, 'rev-parse', branch).strip()
             os.remove(os.path.join(repo, '.git', 'MERGE_HEAD'))
@@ -208,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ('pre-merge-commit, both sides migrate, different apps',
          hook_after('elsewhere', 0)),
         ('pre-merge-commit, writes a merge migration', hook_after('theirs', 1)),
+        ('pre-merge-commit, writes a merge migration, theirs never parsed',
+         hook_after('theirs-fresh', 1)),
         ('git merge through driver and hook', timed(whole_merge, args.repeat)),
     ]
     reset()
@@ -221,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, seconds in results:
         print(f'| {label} | {seconds:.2f} |')
     shutil.rmtree(scratch)
+    shutil.rmtree(venv)
     if not args.keep:
         shutil.rmtree(repo)
     return 0
