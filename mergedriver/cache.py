@@ -447,7 +447,7 @@ class Cache:
     # The stat data of a whole tree is one row (a marshal'ed dict): a warm
     # run reads it in one go instead of one row per file.
 
-    def _read_stats(self, root: str) -> dict[str, tuple[str, str]]:
+    def _read_stats(self, root: str) -> dict[str, tuple[object, str]]:
         assert self._db is not None
         row = self._db.execute(
             'SELECT data FROM stat_blobs WHERE root = ?', (root,),
@@ -462,7 +462,7 @@ class Cache:
             return {}
         return stats
 
-    def get_stats(self, root: str) -> dict[str, tuple[str, str]]:
+    def get_stats(self, root: str) -> dict[str, tuple[object, str]]:
         """path -> (stat key, blob id) remembered for files under ``root``."""
         if self._db is None:
             return {}
@@ -473,7 +473,7 @@ class Cache:
             return {}
 
     def put_stats(
-            self, root: str, rows: Iterable[tuple[str, str, str]],
+            self, root: str, rows: Iterable[tuple[str, object, str]],
     ) -> None:
         """Remember (path, stat key, blob id) for files under ``root``."""
         new = {path: (key, oid) for path, key, oid in rows}

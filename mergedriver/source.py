@@ -20,7 +20,6 @@ import os
 import re
 import stat
 import struct
-import subprocess
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -43,6 +42,12 @@ _O_BINARY: int = getattr(os, 'O_BINARY', 0)
 # Files changed less than this long ago may change again within the same
 # mtime tick; their stat data is not trusted by the next run.
 _RACY_NS = 3_000_000_000
+
+
+# What a file's stat data must still be for its remembered blob id to hold
+# (size, mtime, ctime, inode), as git's index checks it.  A tuple: making
+# a string of it cost a warm run more than the lstat calls.
+StatKey = tuple[int, int, int, int]
 
 
 class Entry(NamedTuple):
@@ -79,6 +84,12 @@ class Tree(abc.ABC):
     def entries(self, path: str) -> tuple[Entry, ...]:
         """The entries of directory ``path``, sorted by name; () if none."""
 
+    def listing(self, path: str) -> Mapping[str, EntryKind]:
+        """name -> kind of the entries of directory ``path``, in no
+        particular order (read-only); {} if none.  Cheaper than
+        :meth:`entries` where a tree keeps its directories as maps."""
+        return {e.name: e.kind for e in self.entries(path)}
+
     @abc.abstractmethod
     def entry_kind(self, path: str) -> EntryKind | None:
         """What ``path`` is, without following symlinks; None if absent."""
@@ -99,6 +110,11 @@ class Tree(abc.ABC):
     def oid(self, path: str) -> str:
         """The git blob id (hex) of ``path``."""
 
+    def oids(self, paths: Sequence[str]) -> list[str]:
+        """:meth:`oid` of each path (a warm run asks for every file)."""
+        oid = self.oid
+        return [oid(path) for path in paths]
+
     def is_ignored(self, path: str) -> bool:
         """Whether git ignores directory ``path`` (work tree only)."""
         return False
@@ -113,10 +129,10 @@ class Tree(abc.ABC):
     # (see ``preload_oids``); None for trees read from git's objects.
     stat_root: str | None = None
 
-    def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
+    def preload_oids(self, known: Mapping[str, tuple[object, str]]) -> None:
         """Blob ids computed by an earlier run: path -> (stat key, oid)."""
 
-    def new_stat_rows(self) -> list[tuple[str, str, str]]:
+    def new_stat_rows(self) -> list[tuple[str, StatKey, str]]:
         """(path, stat key, oid) hashed by this run, safe to remember."""
         return []
 
@@ -164,8 +180,8 @@ class _FilesystemTree(Tree):
         self._hashed: dict[str, bytes] = {}
         self._stats: dict[str, os.stat_result] = {}
         self.stat_root = root if cache_path is not None else None
-        self._known: Mapping[str, tuple[str, str]] = {}
-        self._new_rows: list[tuple[str, str, str]] = []
+        self._known: Mapping[str, tuple[object, str]] = {}
+        self._new_rows: list[tuple[str, StatKey, str]] = []
 
     def _fs(self, path: str) -> str:
         # Plain concatenation: os.path.join costs more than the lstat.
@@ -217,6 +233,14 @@ class _FilesystemTree(Tree):
         # Names are unique in a directory: the tuples sort by name.
         return tuple(sorted(found))
 
+    def listing(self, path: str) -> Mapping[str, EntryKind]:
+        kind = self._entry_kind
+        try:
+            with os.scandir(self._fs(path)) as it:
+                return {e.name: kind(e) for e in it}
+        except OSError:
+            return {}
+
     def entry_kind(self, path: str) -> EntryKind | None:
         st = self._lstat(path)
         return None if st is None else self._kind(st.st_mode)
@@ -262,10 +286,10 @@ class _FilesystemTree(Tree):
             return None, None
         return self._kind(st.st_mode), st.st_size
 
-    def preload_oids(self, known: Mapping[str, tuple[str, str]]) -> None:
+    def preload_oids(self, known: Mapping[str, tuple[object, str]]) -> None:
         self._known = known
 
-    def new_stat_rows(self) -> list[tuple[str, str, str]]:
+    def new_stat_rows(self) -> list[tuple[str, StatKey, str]]:
         return sorted(self._new_rows)
 
     def oid(self, path: str) -> str:
@@ -278,7 +302,7 @@ class _FilesystemTree(Tree):
         # Like git's index: an unchanged (size, mtime, ctime, inode) means
         # unchanged content, so a warm run reads no file.  Only stat data
         # older than the clock's slack is remembered ("racy git").
-        key = f'{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}'
+        key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         known = self._known.get(path)
         if known is not None and known[0] == key:
             oid = known[1]
@@ -307,6 +331,32 @@ class _FilesystemTree(Tree):
         except (KeyError, ValueError):
             return ()
         return (os.path.expanduser(str(configured)),)
+
+    def oids(self, paths: Sequence[str]) -> list[str]:
+        # oid() inlined for the common case, a file whose stat data is
+        # remembered: a warm run does this for every migration.
+        result = []
+        root = self.root
+        stats = self._stats
+        known = self._known
+        oids = self._oids
+        lstat = os.lstat
+        for path in paths:
+            oid = oids.get(path)
+            if oid is None and path not in stats:
+                try:
+                    st = stats[path] = lstat(f'{root}/{path}')
+                except OSError:
+                    pass
+                else:
+                    remembered = known.get(path)
+                    if remembered is not None and remembered[0] == (
+                        st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                        st.st_ino,
+                    ):
+                        oid = oids[path] = remembered[1]
+            result.append(self.oid(path) if oid is None else oid)
+        return result
 
     def is_ignored(self, path: str) -> bool:
         if self._ignores is None or not path:
@@ -377,6 +427,8 @@ _CAT_FILE_MAX = 200
 def cat_file(location: Location, oids: Sequence[str]) -> dict[str, bytes] | None:
     """The blobs with these ids, read by ``git cat-file --batch``; None
     when git cannot give every one of them."""
+    import subprocess  # not needed by a warm run
+
     request = ''.join(f'{oid}\n' for oid in oids).encode()
     try:
         proc = subprocess.run(
@@ -640,6 +692,9 @@ class _IndexTree(_GitObjectsTree):
         children = self._dirs.get(path, {})
         return tuple(Entry(n, children[n]) for n in sorted(children))
 
+    def listing(self, path: str) -> Mapping[str, EntryKind]:
+        return self._dirs.get(path, {})
+
     def entry_kind(self, path: str) -> EntryKind | None:
         if path in self._dirs:
             return 'dir'
@@ -776,6 +831,8 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 class _Excluder:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self._regexes = tuple(glob_regex(p) for p in patterns if p.strip())
+        # False when nothing is excluded (callers may skip the call).
+        self.active = bool(self._regexes)
 
     def __call__(self, path: str) -> bool:
         if not self._regexes:
@@ -1076,22 +1133,19 @@ def migration_module_names(tree: Tree, package: str) -> tuple[str, ...]:
     ``_`` or ``~``; a same-named subpackage shadows a module and
     subpackages are not migrations.  Compiled-only modules (``.pyc``,
     extension modules) cannot be read statically and are not listed."""
-    entries = tree.entries(package)
-    subpackages = {
-        e.name for e in entries
-        if e.kind == 'dir' and '.' not in e.name and
-        _has_init(tree, join(package, e.name))
-    }
+    listing = tree.listing(package)
     names = []
-    for e in entries:
-        if e.kind not in ('file', 'symlink') or not e.name.endswith('.py'):
-            continue
-        stem = e.name[:-3]
-        if (
-                stem and '.' not in stem and stem[0] not in '_~' and
-                stem not in subpackages
-        ):
-            names.append(stem)
+    for name, kind in listing.items():
+        if (kind == 'file' or kind == 'symlink') and name.endswith('.py'):
+            stem = name[:-3]
+            if stem and '.' not in stem and stem[0] not in '_~':
+                names.append(stem)
+    shadowed = {
+        stem for stem in names
+        if listing.get(stem) == 'dir' and _has_init(tree, join(package, stem))
+    }
+    if shadowed:
+        names = [stem for stem in names if stem not in shadowed]
     return tuple(sorted(names))
 
 
@@ -1108,13 +1162,16 @@ def discover(
     if packages is None:
         packages = discover_packages(tree, config)
     excluded = _Excluder(config.exclude)
-    oid = tree.oid
     files = []
     for label, package in packages.items():
+        prefix = f'{package}/' if package else ''
+        names = []
+        paths = []
         for name in migration_module_names(tree, package):
-            path = f'{package}/{name}.py' if package else f'{name}.py'
-            if not excluded(path):
-                files.append(
-                    MigrationFile(label, name, path, oid(path), package),
-                )
+            path = f'{prefix}{name}.py'
+            if not excluded.active or not excluded(path):
+                names.append(name)
+                paths.append(path)
+        for name, path, oid in zip(names, paths, tree.oids(paths)):
+            files.append(MigrationFile(label, name, path, oid, package))
     return tuple(files)
