@@ -5,7 +5,6 @@ The record is immutable; ``load_config`` reads it (see README, Configuration).
 """
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import os
 import re
@@ -240,6 +239,8 @@ def _cfg_mapping(value: str) -> dict[str, str] | str:
 
 def parse_setup_cfg(text: str, path: str) -> Config | None:
     """``[migmerge]`` of a setup.cfg; None when there is none."""
+    import configparser  # only when there is a setup.cfg
+
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
