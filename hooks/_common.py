@@ -5,16 +5,36 @@ import os
 import posixpath
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import pygit2
-
+from mergedriver import gitdir
 from mergedriver.config import Config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 
+if TYPE_CHECKING:
+    import pygit2
+
+
+class Clone(gitdir.Location):
+    """A located clone with a work tree (see :func:`locate_clone`)."""
+
+    work_tree: str
+
+
+def locate_clone(path: str = '.') -> Clone:
+    """The non-bare repository containing ``path``, found without loading
+    libgit2 (most hooks only read the index)."""
+    location = gitdir.locate(path)
+    if location.work_tree is None:
+        raise MigmergeError(f'a bare repository has no work tree: {path}')
+    return Clone(*location)
+
 
 def open_repository(path: str = '.') -> pygit2.Repository:
     """The non-bare repository containing ``path`` (searched upwards)."""
+    import pygit2
+
     found = pygit2.discover_repository(os.path.abspath(path))
     if found is None:
         raise MigmergeError(f'not a git repository: {path}')

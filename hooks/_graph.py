@@ -5,9 +5,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-import pygit2
-
-from hooks._common import work_tree
+from hooks._common import Clone
 from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
@@ -40,12 +38,12 @@ class IndexGraph:
         return self.loaded.problems + self.graph.problems
 
 
-def load_index_graph(repo: pygit2.Repository) -> IndexGraph:
+def load_index_graph(clone: Clone) -> IndexGraph:
     """The index's records and graph.  Unchanged apps' records come from
     one blob each; a graph built for exactly these files, configuration and
     code before (pre-commit runs several hooks per commit) is read back
     instead of built again."""
-    top = work_tree(repo)
+    top = clone.work_tree
     config = load_config(top)
     tree = open_tree(top, index=True)
     # A hook holds the records and the graph until it exits.

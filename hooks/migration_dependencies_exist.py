@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from hooks._common import open_repository
+from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import Finding
 from hooks._graph import load_index_graph
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
 
     def check() -> int:
-        index = load_index_graph(open_repository('.'))
+        index = load_index_graph(locate_clone('.'))
         migrations = index.loaded.migrations
         found: list[Finding] = [
             p for p in index.problems if p.kind in GRAPH_KINDS

@@ -19,9 +19,8 @@ import os
 import tempfile
 from collections.abc import Sequence
 
-from hooks._common import open_repository
+from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
-from hooks._common import work_tree
 from hooks._graph import IndexGraph
 from hooks._graph import load_index_graph
 from mergedriver.errors import EXIT_CLEAN
@@ -123,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
 
     def check() -> int:
-        repo = open_repository('.')
-        lines = sync(work_tree(repo), lockfiles(load_index_graph(repo)))
+        clone = locate_clone('.')
+        lines = sync(clone.work_tree, lockfiles(load_index_graph(clone)))
         for line in lines:
             print(line)
         return EXIT_PROBLEMS if lines else EXIT_CLEAN

@@ -25,9 +25,8 @@ import re
 from collections.abc import Sequence
 
 from hooks._common import configured_packages
-from hooks._common import open_repository
+from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
-from hooks._common import work_tree
 from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
@@ -146,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def check() -> int:
-        top = work_tree(open_repository('.'))
+        top = locate_clone('.').work_tree
         config = load_config(top)
         found = []
         for filename in args.filenames:

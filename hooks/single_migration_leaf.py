@@ -15,9 +15,8 @@ import argparse
 import os
 from collections.abc import Sequence
 
-import pygit2
-
-from hooks._common import open_repository
+from hooks._common import Clone
+from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import IndexGraph
 from hooks._graph import load_index_graph
@@ -50,8 +49,8 @@ def explain(index: IndexGraph, problems: Sequence[Problem]) -> list[str]:
     return lines
 
 
-def merge_in_progress(repo: pygit2.Repository) -> bool:
-    return os.path.exists(os.path.join(repo.path, 'MERGE_HEAD'))
+def merge_in_progress(clone: Clone) -> bool:
+    return os.path.exists(os.path.join(clone.git_dir, 'MERGE_HEAD'))
 
 
 def report_leaves(index: IndexGraph) -> int:
@@ -77,9 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
 
     def check() -> int:
-        repo = open_repository('.')
-        index = load_index_graph(repo)
-        if merge_in_progress(repo):
+        clone = locate_clone('.')
+        index = load_index_graph(clone)
+        if merge_in_progress(clone):
             return resolve_during_merge(index)
         return report_leaves(index)
 

@@ -4,9 +4,9 @@ import sqlite3
 import sysconfig
 from pathlib import Path
 
-import pygit2
 import pytest
 
+from hooks._common import locate_clone
 from hooks._graph import load_index_graph
 from mergedriver.config import Config
 from mergedriver.graph import build_graph
@@ -47,28 +47,28 @@ def graph_snapshots(repo: Path) -> int:
 
 
 def fresh_build(repo: Path) -> object:
-    index = load_index_graph(pygit2.Repository(str(repo)))
+    index = load_index_graph(locate_clone(str(repo)))
     return build_graph(
         index.loaded.migrations, swappable=index.config.swappable,
     )
 
 
 def test_second_load_reads_the_stored_graph(repo: Path) -> None:
-    first = load_index_graph(pygit2.Repository(str(repo)))
+    first = load_index_graph(locate_clone(str(repo)))
     assert graph_snapshots(repo) == 1
-    second = load_index_graph(pygit2.Repository(str(repo)))
+    second = load_index_graph(locate_clone(str(repo)))
     assert graph_snapshots(repo) == 1
     assert second == first
     assert second.graph == fresh_build(repo)
 
 
 def test_staged_change_and_config_change_make_a_new_graph(repo: Path) -> None:
-    load_index_graph(pygit2.Repository(str(repo)))
+    load_index_graph(locate_clone(str(repo)))
     add_migration(repo, 'shop', '0003_other', [('shop', '0001_initial')])
-    unstaged = load_index_graph(pygit2.Repository(str(repo)))
+    unstaged = load_index_graph(locate_clone(str(repo)))
     assert unstaged.graph.graph.conflicting_apps() == {}
     git(repo, 'add', '-A')
-    staged = load_index_graph(pygit2.Repository(str(repo)))
+    staged = load_index_graph(locate_clone(str(repo)))
     assert staged.graph.graph.conflicting_apps() == {
         'shop': ['0002_price', '0003_other'],
     }
@@ -77,7 +77,7 @@ def test_staged_change_and_config_change_make_a_new_graph(repo: Path) -> None:
         repo / 'pyproject.toml',
         '[tool.migmerge.swappable]\nAUTH_USER_MODEL = "shop.User"\n',
     )
-    configured = load_index_graph(pygit2.Repository(str(repo)))
+    configured = load_index_graph(locate_clone(str(repo)))
     assert configured.config.swappable == {'AUTH_USER_MODEL': 'shop.User'}
     assert graph_snapshots(repo) == 3
     assert configured.graph == fresh_build(repo)
