@@ -56,7 +56,7 @@ def load_index_graph(clone: Clone) -> IndexGraph:
         if stored is not None:
             graph = graph_from_blob(stored, loaded.migrations)
         if graph is None:
-            graph = graph_of(config, loaded)
+            graph = graph_of(config, loaded, cache)
             if loaded.cacheable:
                 cache.put_snapshot(key, graph_to_blob(graph))
     return IndexGraph(config, loaded, graph)

@@ -26,6 +26,7 @@ from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.load import discover_files
+from mergedriver.load import gc_paused
 from mergedriver.load import Discovered
 from mergedriver.load import load_discovered
 from mergedriver.load import LoadResult
@@ -125,20 +126,36 @@ def summarize_apps(
     return tuple(summaries)
 
 
-def graph_of(config: Config, loaded: LoadResult) -> GraphResult:
+def graph_of(
+        config: Config, loaded: LoadResult, cache: Cache | None = None,
+) -> GraphResult:
     """The graph of loaded migrations, the one way every caller builds it
-    (apps with an empty migrations package count as known)."""
+    (apps with an empty migrations package count as known).  With a
+    cache, from per-app pieces where that gives the same graph
+    (fragments.py)."""
     # Imported here: a check answered from a snapshot builds no graph.
     from mergedriver.graph import build_graph
 
+    if cache is not None and cache.enabled:
+        from mergedriver.fragments import build_graph_from_fragments
+
+        with gc_paused():
+            built = build_graph_from_fragments(
+                loaded.migrations, loaded.app_keys, config.swappable,
+                loaded.packages, cache, store=loaded.cacheable,
+            )
+        if built is not None:
+            return built
     return build_graph(
         loaded.migrations, swappable=config.swappable,
         known_apps=loaded.packages,
     )
 
 
-def check_loaded(config: Config, loaded: LoadResult) -> CheckResult:
-    built = graph_of(config, loaded)
+def check_loaded(
+        config: Config, loaded: LoadResult, cache: Cache | None = None,
+) -> CheckResult:
+    built = graph_of(config, loaded, cache)
     return CheckResult(
         config=config,
         loaded=loaded,
@@ -152,7 +169,7 @@ def check_tree(tree: Tree, config: Config) -> CheckResult:
     with Cache(tree.cache_path) as cache:
         found = discover_files(tree, config, cache)
         loaded = load_discovered(tree, found, cache)
-    return check_loaded(config, loaded)
+        return check_loaded(config, loaded, cache)
 
 
 # ------------------------------------------------------------- snapshots
@@ -248,7 +265,7 @@ def check_summary(
             if summary is not None:
                 return summary
         loaded = load_discovered(tree, found, cache, progress=progress)
-        summary = check_loaded(config, loaded).summary()
+        summary = check_loaded(config, loaded, cache).summary()
         if loaded.cacheable:
             cache.put_snapshot(key, summary_to_json(summary))
         return summary

@@ -775,7 +775,34 @@ def _build_graph(
             children[key] = frozenset([
                 c.key for c in node.children if c.key in real
             ])
-    cycles = _find_cycles(parents, children)
+    return finish_graph(
+        by_key, parents, children,
+        replacements=replacements,
+        replaced_by=replaced_by,
+        unknown_apps=unknown_apps,
+        external=tuple(builder.external),
+        broken_apps=broken_apps,
+        problems=problems,
+    )
+
+
+def finish_graph(
+        by_key: Mapping[MigrationKey, MigrationInfo],
+        parents: Mapping[MigrationKey, frozenset[MigrationKey]],
+        children: Mapping[MigrationKey, frozenset[MigrationKey]],
+        *,
+        replacements: Mapping[MigrationKey, tuple[MigrationKey, ...]],
+        replaced_by: Mapping[MigrationKey, MigrationKey],
+        unknown_apps: frozenset[str],
+        external: tuple[ExternalDependency, ...],
+        broken_apps: Iterable[str],
+        problems: list[Problem],
+        cycles_possible: bool = True,
+) -> GraphResult:
+    """The last steps of building, on the final edges (``parents`` holds
+    every real node, in Django's order): cycles, then parallel leaves.
+    ``cycles_possible=False`` when the caller knows there is none."""
+    cycles = _find_cycles(parents, children) if cycles_possible else []
     for _, cycle in cycles:
         info = by_key[cycle[0]]
         problems.append(Problem(
@@ -787,7 +814,7 @@ def _build_graph(
         ))
 
     graph = MigrationGraph(
-        nodes={key: by_key[key] for key in real},
+        nodes={key: by_key[key] for key in parents},
         parents=parents,
         children=children,
         migrations=by_key,
@@ -795,10 +822,10 @@ def _build_graph(
         replaced_by=replaced_by,
         apps=tuple(sorted({key[0] for key in by_key})),
         unknown_apps=unknown_apps,
-        external_dependencies=tuple(builder.external),
+        external_dependencies=external,
         cyclic_nodes=frozenset(k for scc, _ in cycles for k in scc),
         broken_apps=frozenset(
-            broken_apps | {k[0] for scc, _ in cycles for k in scc},
+            set(broken_apps) | {k[0] for scc, _ in cycles for k in scc},
         ),
     )
     for app, names in graph.conflicting_apps().items():

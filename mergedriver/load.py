@@ -56,6 +56,11 @@ class LoadResult:
     # False when a module hit a reader failure that is not cached (a bug,
     # too deep nesting): a result built on it must not be stored either.
     cacheable: bool = dataclasses.field(default=True, compare=False)
+    # App label -> the key its records are cached under (a hash of its
+    # files), for caching what is computed from them (fragments.py).
+    app_keys: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, compare=False,
+    )
 
 
 # (blob id, data, app label, name, path)
@@ -361,7 +366,7 @@ def load_discovered(
                 ))
         problems.sort(key=lambda p: (p.file or '', p.line or 0))
     return LoadResult(
-        tuple(migrations), tuple(problems), found.packages, cacheable,
+        tuple(migrations), tuple(problems), found.packages, cacheable, keys,
     )
 
 
