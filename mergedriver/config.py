@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shlex
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 from mergedriver.errors import MigmergeError
 
 if sys.version_info >= (3, 11):  # pragma: >=3.11 cover
-    import tomllib
-
     def _toml_loads(text: str) -> dict[str, Any]:
+        import tomllib  # only when there is a pyproject.toml
+
         return tomllib.loads(text)
 else:  # pragma: <3.11 cover
     def _toml_loads(text: str) -> dict[str, Any]:
@@ -31,6 +30,12 @@ else:  # pragma: <3.11 cover
             )
         data: dict[str, Any] = tomli.loads(text)
         return data
+
+def _split(value: str) -> list[str]:
+    import shlex  # only for a configured command
+
+    return shlex.split(value)
+
 
 DEFAULT_SWAPPABLE: Mapping[str, str] = {'AUTH_USER_MODEL': 'auth.User'}
 DEFAULT_ROLLBACK_COMMAND = (
@@ -194,7 +199,7 @@ def parse_pyproject(text: str, path: str) -> Config | None:
             values[key] = value
         elif key in _LIST_KEYS or key in _ARGV_KEYS:
             if key in _ARGV_KEYS and isinstance(value, str):
-                value = shlex.split(value)
+                value = _split(value)
             if not (
                     isinstance(value, list) and
                     all(isinstance(v, str) for v in value)
@@ -275,7 +280,7 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
             values[key] = _cfg_list(value)
         elif key in _ARGV_KEYS:
             try:
-                argv = tuple(shlex.split(value))
+                argv = tuple(_split(value))
             except ValueError as e:
                 raise fail(f'{key}: {e}')
             if not argv:
