@@ -499,21 +499,26 @@ class Cache:
     # The work tree's remembered ignore answers (see ignores.py), one row
     # beside the stat data.
 
-    def get_ignores(self, root: str) -> Remembered | None:
+    def _fetch_one(self, sql: str, key: str) -> object | None:
+        """The first column of the row ``sql`` finds for ``key``; None for
+        no row (or no usable database)."""
         if self._db is None:
             return None
         try:
-            row = self._db.execute(
-                'SELECT data FROM stat_blobs WHERE root = ?',
-                (f'ignores\0{root}',),
-            ).fetchone()
+            row = self._db.execute(sql, (key,)).fetchone()
         except sqlite3.Error as e:
             self._disable(e)
             return None
-        if row is None:
+        return None if row is None else row[0]
+
+    def get_ignores(self, root: str) -> Remembered | None:
+        data = self._fetch_one(
+            'SELECT data FROM stat_blobs WHERE root = ?', f'ignores\0{root}',
+        )
+        if not isinstance(data, bytes):
             return None
         try:
-            fingerprint, excludes, decisions = marshal.loads(row[0])
+            fingerprint, excludes, decisions = marshal.loads(data)
             if not (
                     type(fingerprint) is str and type(excludes) is tuple and
                     type(decisions) is dict
@@ -526,23 +531,17 @@ class Cache:
     def put_ignores(self, root: str, memory: Remembered) -> None:
         self._write(
             'INSERT OR REPLACE INTO stat_blobs VALUES (?, ?)',
-            [(f'ignores\0{root}', marshal.dumps(tuple(memory), _MARSHAL_VERSION))],
+            [(
+                f'ignores\0{root}',
+                marshal.dumps(tuple(memory), _MARSHAL_VERSION),
+            )],
         )
 
     def get_snapshot(self, key: str) -> bytes | None:
         """A whole result stored under ``key`` (see check.py), or None."""
-        if self._db is None:
+        data = self._fetch_one('SELECT data FROM snapshots WHERE key = ?', key)
+        if data is None:
             return None
-        try:
-            row = self._db.execute(
-                'SELECT data FROM snapshots WHERE key = ?', (key,),
-            ).fetchone()
-        except sqlite3.Error as e:
-            self._disable(e)
-            return None
-        if row is None:
-            return None
-        data = row[0]
         return data if isinstance(data, bytes) else str(data).encode()
 
     def put_snapshot(self, key: str, data: bytes) -> None:

@@ -58,16 +58,21 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _common_dir(git_dir: str) -> str:
+    """Where a linked work tree's git dir points with ``commondir``."""
+    common = _read(os.path.join(git_dir, 'commondir'))
+    if common is None:
+        return git_dir
+    return os.path.normpath(
+        os.path.join(git_dir, os.fsdecode(common.strip())),
+    )
+
+
 def _plain(git_dir: str, work_tree: str) -> Location | None:
     """The location when ``git_dir`` is an ordinary one, else None."""
     if not os.path.isfile(os.path.join(git_dir, 'HEAD')):
         return None
-    common = _read(os.path.join(git_dir, 'commondir'))
-    common_dir = git_dir
-    if common is not None:
-        common_dir = os.path.normpath(
-            os.path.join(git_dir, os.fsdecode(common.strip())),
-        )
+    common_dir = _common_dir(git_dir)
     config = _read(os.path.join(common_dir, 'config'))
     if config is None or _unusual(config):
         return None
@@ -116,12 +121,7 @@ def _from_libgit2(start: str) -> Location:
         raise MigmergeError(f'not a git repository: {start}')
     repo = pygit2.Repository(found)
     git_dir = os.path.normpath(repo.path)
-    common = _read(os.path.join(git_dir, 'commondir'))
-    common_dir = git_dir
-    if common is not None:
-        common_dir = os.path.normpath(
-            os.path.join(git_dir, os.fsdecode(common.strip())),
-        )
+    common_dir = _common_dir(git_dir)
     work_tree = None if repo.workdir is None else os.path.normpath(
         repo.workdir,
     )
