@@ -95,6 +95,35 @@ def test_install_is_idempotent_and_uninstall_restores(repo: Path) -> None:
     assert snapshot(repo) == before
 
 
+@pytest.mark.parametrize('attributes', [
+    None, '', '*.png binary\n', '*.png binary', '*.png binary\r\n',
+    '# only a comment, no final newline',
+])
+def test_uninstall_restores_attributes_byte_for_byte(
+        repo: Path, attributes: str | None,
+) -> None:
+    path = repo / '.gitattributes'
+    if attributes is not None:
+        path.write_bytes(attributes.encode())
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    installed = path.read_bytes()
+    gitsetup.install(str(repo))  # again: the same file
+    assert path.read_bytes() == installed
+    check = git(repo, 'check-attr', 'merge', '--', 'a/migrations/0001_x.py')
+    assert check.endswith(': merge: migmerge\n')
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+
+
+def test_uninstall_keeps_lines_added_to_a_file_it_created(repo: Path) -> None:
+    gitsetup.install(str(repo))
+    path = repo / '.gitattributes'
+    path.write_text(path.read_text() + '*.png binary\n')
+    gitsetup.uninstall(str(repo))
+    assert path.read_text() == '*.png binary\n'
+
+
 def test_local_attributes(repo: Path) -> None:
     before = snapshot(repo)
     gitsetup.install(str(repo), local_attributes=True)
