@@ -42,8 +42,11 @@ CACHE_FORMAT = 1
 MAX_MIGRATION_BYTES = 2 * 1024 * 1024
 # Whole results (snapshots) kept, newest first.
 SNAPSHOTS_KEPT = 32
-# Per-app record blobs kept, newest first.
+# Per-app blobs (records, graph pieces) kept, newest first: at least this
+# many, and at least APP_ROWS_PER_APP for each app of the project, so that
+# a project with hundreds of apps does not push out its own current rows.
 APP_RECORDS_KEPT = 500
+APP_ROWS_PER_APP = 8
 # Versions unused for this long are deleted.
 _EXPIRY_SECONDS = 30 * 24 * 3600
 
@@ -564,8 +567,14 @@ class Cache:
             return {}
         return {k: d for k, d in rows if isinstance(d, bytes)}
 
-    def put_app_records(self, items: Iterable[tuple[str, bytes]]) -> None:
-        self._put_kept('app_records', list(items), APP_RECORDS_KEPT)
+    def put_app_records(
+            self, items: Iterable[tuple[str, bytes]], *, apps: int = 0,
+    ) -> None:
+        """Store per-app blobs; ``apps``: how many apps the project has."""
+        self._put_kept(
+            'app_records', list(items),
+            max(APP_RECORDS_KEPT, APP_ROWS_PER_APP * apps),
+        )
 
     def _put_kept(
             self, table: str, items: list[tuple[str, bytes]], kept: int,

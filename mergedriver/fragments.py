@@ -304,9 +304,9 @@ def build_graph_from_fragments(
             new.append((keys[app], _to_blob(piece)))
         if piece is None:
             if store:
-                cache.put_app_records(new)
+                cache.put_app_records(new, apps=len(by_app))
             return None
         fragments[app] = piece
     if store:
-        cache.put_app_records(new)
+        cache.put_app_records(new, apps=len(by_app))
     return assemble(migrations, fragments, frozenset(known_apps))

@@ -353,7 +353,7 @@ def load_discovered(
                 done[app] = _decode(files, payloads)
                 new_blobs.append((keys[app], records_to_blob(*done[app])))
             if cacheable:
-                cache.put_app_records(new_blobs)
+                cache.put_app_records(new_blobs, apps=len(by_app))
         problems = list(found.refused)
         migrations: list[MigrationInfo] = []
         for app, files in by_app.items():

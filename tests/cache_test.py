@@ -13,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from mergedriver.cache import _parser_modules
+from mergedriver.cache import APP_RECORDS_KEPT
 from mergedriver.cache import Cache
 from mergedriver.cache import decode_many
 from mergedriver.cache import error_from_json
@@ -225,6 +226,22 @@ def test_stats(tmp_path: Path) -> None:
         assert cache.get_stats('/repo') == {
             'a.py': ('5:6:7:8', 'z'), 'b.py': ('k', 'y'),
         }
+
+
+def test_app_rows_of_a_large_project_are_all_kept(tmp_path: Path) -> None:
+    # 400 apps: their record blobs and graph pieces (800 rows) must not
+    # push each other out, or every run would compute some of them again.
+    rows = [(f'k{i}', b'x') for i in range(800)]
+    with Cache(str(tmp_path / 'c.sqlite3')) as cache:
+        cache.put_app_records(rows[:400], apps=400)
+        cache.put_app_records(rows[400:], apps=400)
+        assert len(cache.get_app_records(k for k, _ in rows)) == 800
+        # a small project keeps the default number of rows
+        cache.put_app_records([(f'n{i}', b'y') for i in range(10)], apps=2)
+        kept = cache.get_app_records(
+            [k for k, _ in rows] + [f'n{i}' for i in range(10)],
+        )
+        assert len(kept) == APP_RECORDS_KEPT
 
 
 def test_stats_blob_that_does_not_decode(tmp_path: Path) -> None:
