@@ -441,19 +441,27 @@ def test_renumber_dry_run_names_the_rollback_command(two_leaves: Path) -> None:
     assert _files(two_leaves) == before
 
 
-def test_merge_strategy_does_not_import_libcst(two_leaves: Path) -> None:
-    # libcst costs ~0.4 s to import; the pre-merge-commit hook's usual case
-    # (a merge migration) must not pay for it.
+@pytest.mark.parametrize('index', (False, True))
+def test_merge_strategy_imports_neither_libcst_nor_pygit2(
+        two_leaves: Path, index: bool,
+) -> None:
+    # libcst costs ~0.4 s to import and pygit2 ~0.08 s; the pre-merge-commit
+    # hook's usual case (a merge migration, from the index) pays for
+    # neither: the blobs come from `git cat-file`.  (The work tree's first
+    # run asks libgit2 which directories are ignored.)
     code = (
         'import sys\n'
         'from mergedriver.resolve import resolve\n'
-        f'status = resolve({str(two_leaves)!r}, strategy="merge")\n'
-        'print(status, "libcst" in sys.modules)\n'
+        f'status = resolve({str(two_leaves)!r}, strategy="merge", '
+        f'index={index})\n'
+        'print(status, "libcst" in sys.modules, "pygit2" in sys.modules)\n'
     )
     proc = subprocess.run(
         (sys.executable, '-c', code), capture_output=True, text=True,
     )
-    assert proc.stdout.splitlines()[-1] == '0 False', proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == f'0 False {not index}', (
+        proc.stdout + proc.stderr
+    )
     assert list((two_leaves / 'shop' / 'migrations').glob('0004_merge_*.py'))
 
 
