@@ -442,7 +442,7 @@ def test_renumber_dry_run_names_the_rollback_command(two_leaves: Path) -> None:
 
 
 @pytest.mark.parametrize('index', (False, True))
-def test_merge_strategy_imports_neither_libcst_nor_pygit2(
+def test_merge_strategy_skips_libcst_and_from_the_index_pygit2(
         two_leaves: Path, index: bool,
 ) -> None:
     # libcst costs ~0.4 s to import and pygit2 ~0.08 s; the pre-merge-commit
