@@ -31,15 +31,15 @@ from typing import NamedTuple
 
 from mergedriver.cache import Cache
 from mergedriver.cache import code_version
-from mergedriver.graph import _Builder
-from mergedriver.graph import _cycle_candidates
-from mergedriver.graph import _resolve
+from mergedriver.graph import cycle_candidates
 from mergedriver.graph import EDGE_ATTRIBUTES
 from mergedriver.graph import ExternalDependency
 from mergedriver.graph import finish_graph
 from mergedriver.graph import FIRST
+from mergedriver.graph import GraphBuilder
 from mergedriver.graph import GraphResult
 from mergedriver.graph import LATEST
+from mergedriver.graph import resolve_record
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
@@ -84,7 +84,7 @@ def app_fragment(
             return None
         if any(u.attribute in EDGE_ATTRIBUTES for u in info.unresolved):
             return None
-        info = _resolve(info, swappable_values, problems)
+        info = resolve_record(info, swappable_values, problems)
         if problems or any(d.app != app for d in info.replaces):
             return None
         resolved[info.key] = info
@@ -98,7 +98,7 @@ def app_fragment(
         return None  # a squash of a squash: visiting order matters
     if len(set(replaced)) != len(replaced):
         return None  # replaced twice: the first squash met takes it
-    builder = _Builder(resolved)
+    builder = GraphBuilder(resolved)
     builder.add_nodes(order)
     outgoing = []
     for key in order:
@@ -127,7 +127,7 @@ def app_fragment(
         key: frozenset(c.key for c in node.children)
         for key, node in builder.node_map.items()
     }
-    if _cycle_candidates(parents, children):
+    if cycle_candidates(parents, children):
         return None
     return Fragment(
         app=app,

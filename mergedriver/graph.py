@@ -279,7 +279,11 @@ class _Reference:
     role: Literal['parent', 'child']
 
 
-class _Builder:
+class GraphBuilder:
+    """Django's graph while it is being built: nodes (placeholders too),
+    edges, ``__first__`` / ``__latest__`` answers.  Used for the whole
+    graph here and for one app at a time by fragments.py."""
+
     def __init__(
             self,
             migrations: Mapping[MigrationKey, MigrationInfo],
@@ -444,7 +448,7 @@ def _unresolved_problems(info: MigrationInfo) -> list[Problem]:
     ]
 
 
-def _resolve(
+def resolve_record(
         info: MigrationInfo,
         swappable: dict[str, str],
         problems: list[Problem],
@@ -487,7 +491,7 @@ def _resolve(
     )
 
 
-def _cycle_candidates(
+def cycle_candidates(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
         children: Mapping[MigrationKey, Iterable[MigrationKey]] | None = None,
 ) -> set[MigrationKey]:
@@ -527,7 +531,7 @@ def _find_cycles(
     """
     # Kahn's algorithm first: what it cannot order holds every cycle (plus
     # what depends on one) and is usually empty.
-    remaining = _cycle_candidates(parents, all_children)
+    remaining = cycle_candidates(parents, all_children)
     if not remaining:
         return []
     parents = {
@@ -662,7 +666,7 @@ def _build_graph(
         problems.extend(_unresolved_problems(by_key[key]))
     swappable_values = dict(swappable)
     resolved = {
-        key: _resolve(info, swappable_values, problems)
+        key: resolve_record(info, swappable_values, problems)
         for key, info in by_key.items()
     }
     order = loading_order(
@@ -670,7 +674,7 @@ def _build_graph(
         {k: [d.key for d in m.replaces] for k, m in resolved.items() if m.replaces},
     )
 
-    builder = _Builder(resolved, known_apps)
+    builder = GraphBuilder(resolved, known_apps)
     builder.add_nodes(order)
     replacements = {
         key: tuple(d.key for d in resolved[key].replaces)
