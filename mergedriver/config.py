@@ -38,8 +38,11 @@ def _split(value: str) -> list[str]:
 
 
 DEFAULT_SWAPPABLE: Mapping[str, str] = {'AUTH_USER_MODEL': 'auth.User'}
+# --skip-checks: the command runs while migmerge has the other branch's
+# migration files set aside, and a project's checks that read them (like
+# django-linear-migrations' lock-file check) would fail on that state.
 DEFAULT_ROLLBACK_COMMAND = (
-    'python', 'manage.py', 'migrate', '{app}', '{target}',
+    'python', 'manage.py', 'migrate', '--skip-checks', '{app}', '{target}',
 )
 
 

@@ -4,8 +4,9 @@ A database that applied ``0003_userprofile_age`` records that name; once
 the file is ``0004_userprofile_age``, Django would apply it again and fail
 with "duplicate column", or refuse with ``InconsistentMigrationHistory``.
 So before renaming, the configured command (default ``python manage.py
-migrate {app} {target}``, target = the common ancestor) runs while the old
-files exist.
+migrate --skip-checks {app} {target}``, target = the common ancestor) runs
+while the old files exist.  System checks are skipped because they would
+see the work tree with files set aside (below).
 
 Django's ``migrate`` refuses to run while an app has two leaves, so the
 other branches' migration files (and every migration depending on them)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mergedriver.config import Config
 from mergedriver.resolve import resolve
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
@@ -341,4 +342,62 @@ def test_renumber_without_rollback_says_how_to_undo_and_redo(
         subprocess.run(argv, cwd=root, check=True)
     status, out = _run(root, strategy='renumber', rollback=True)
     assert status == 0, out
+    _assert_migrated(root, db)
+
+
+LOCK_CHECK_APPS_PY = '''\
+import os
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class ShopConfig(AppConfig):
+    name = 'shop'
+
+    def ready(self):
+        checks.register(lock_file_names_a_migration)
+
+
+def lock_file_names_a_migration(app_configs, **kwargs):
+    # Like django-linear-migrations' check: the lock file must name a
+    # migration that exists.
+    here = os.path.join(os.path.dirname(__file__), 'migrations')
+    with open(os.path.join(here, 'max_migration.txt')) as f:
+        name = f.read().strip()
+    if os.path.exists(os.path.join(here, f'{name}.py')):
+        return []
+    return [checks.Error(f'max_migration.txt names {name}', id='shop.E001')]
+'''
+
+
+def test_default_rollback_passes_a_project_check_on_migration_files(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    """While the other branch's files are set aside, a system check that
+    reads migration files (django-linear-migrations has one) fails; the
+    default rollback command skips system checks, so the rollback runs."""
+    root, db = _diverged_shop(tmp_path, dependent=False)
+    write(root / 'shop/apps.py', LOCK_CHECK_APPS_PY)
+    write(
+        root / 'shop/migrations/max_migration.txt',
+        '0003_userprofile_address\n',
+    )
+    _commit(root, 'lock file and its check')
+    _manage(root, 'check')  # the project is healthy as committed
+    default = Config().rollback_command
+    assert default[0] == 'python'
+    argv = (sys.executable, *default[1:])
+    write(
+        root / 'setup.cfg',
+        f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
+    )
+    if git(root, 'status', '--porcelain'):
+        _commit(root, 'rollback with this interpreter')
+    status, out = _run(root, strategy='renumber', rollback=True)
+    assert status == 0, out
+    assert _applied(db, 'shop') == ['0001_initial', '0002_userprofile_email']
+    assert (root / 'shop/migrations/max_migration.txt').read_text() == (
+        '0004_userprofile_age\n'
+    )
     _assert_migrated(root, db)
