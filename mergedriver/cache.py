@@ -201,9 +201,11 @@ def records_to_blob(
             for field in dataclasses.fields(info)
         }
         for name in _NESTED_NAMES:
-            row[name] = tuple(dict(vars(v)) for v in row[name])
-        # Packed apart: most records' operations are never looked at.
-        row['operations'] = pack_operations(info.operations)
+            if name == 'operations':
+                # Packed apart: most records' operations are never looked at.
+                row[name] = pack_operations(row[name])
+            else:
+                row[name] = tuple(dict(vars(v)) for v in row[name])
         rows.append(row)
     data: bytes = marshal.dumps(
         (tuple(rows), tuple(errors)), _MARSHAL_VERSION,
