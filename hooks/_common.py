@@ -32,16 +32,8 @@ def locate_clone(path: str = '.') -> Clone:
 
 
 def open_repository(path: str = '.') -> pygit2.Repository:
-    """The non-bare repository containing ``path`` (searched upwards)."""
-    import pygit2
-
-    found = pygit2.discover_repository(os.path.abspath(path))
-    if found is None:
-        raise MigmergeError(f'not a git repository: {path}')
-    repo = pygit2.Repository(found)
-    if repo.workdir is None:
-        raise MigmergeError(f'a bare repository has no work tree: {path}')
-    return repo
+    """The libgit2 repository of :func:`locate_clone` (loads pygit2)."""
+    return gitdir.repository(locate_clone(path))
 
 
 def work_tree(repo: pygit2.Repository) -> str:
