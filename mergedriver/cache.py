@@ -482,24 +482,17 @@ class Cache:
     ) -> None:
         """Remember (path, stat key, blob id) for files under ``root``."""
         new = {path: (key, oid) for path, key, oid in rows}
-        if self._db is None or not new:
+        if not new:
             return
-        db = self._db
-        try:
-            db.execute('BEGIN IMMEDIATE')
-            try:
-                stats = self._read_stats(root)
-                stats.update(new)
-                db.execute(
-                    'INSERT OR REPLACE INTO stat_blobs VALUES (?, ?)',
-                    (root, marshal.dumps(stats, _MARSHAL_VERSION)),
-                )
-            except BaseException:
-                db.execute('ROLLBACK')
-                raise
-            db.execute('COMMIT')
-        except sqlite3.Error as e:
-            self._disable(e)
+
+        def merge(db: sqlite3.Connection) -> None:
+            stats = self._read_stats(root)
+            stats.update(new)
+            db.execute(
+                'INSERT OR REPLACE INTO stat_blobs VALUES (?, ?)',
+                (root, marshal.dumps(stats, _MARSHAL_VERSION)),
+            )
+        self._in_transaction(merge)
 
     # The work tree's remembered ignore answers (see ignores.py), one row
     # beside the stat data.
@@ -582,38 +575,39 @@ class Cache:
             self, table: str, items: list[tuple[str, bytes]], kept: int,
     ) -> None:
         """Insert (key, blob) rows; keep only the newest ``kept``."""
-        if self._db is None or not items:
+        if not items:
             return
-        db = self._db
         now = time.time()
-        try:
-            db.execute('BEGIN IMMEDIATE')
-            try:
-                db.executemany(
-                    f'INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)',
-                    [(key, data, now) for key, data in items],
-                )
-                db.execute(
-                    f'DELETE FROM {table} WHERE key NOT IN ('
-                    f'SELECT key FROM {table} '
-                    f'ORDER BY created DESC LIMIT ?)',
-                    (kept,),
-                )
-            except BaseException:
-                db.execute('ROLLBACK')
-                raise
-            db.execute('COMMIT')
-        except sqlite3.Error as e:
-            self._disable(e)
+
+        def insert_and_prune(db: sqlite3.Connection) -> None:
+            db.executemany(
+                f'INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)',
+                [(key, data, now) for key, data in items],
+            )
+            db.execute(
+                f'DELETE FROM {table} WHERE key NOT IN ('
+                f'SELECT key FROM {table} '
+                f'ORDER BY created DESC LIMIT ?)',
+                (kept,),
+            )
+        self._in_transaction(insert_and_prune)
 
     def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
-        if self._db is None or not rows:
-            return
+        if rows:
+            self._in_transaction(lambda db: db.executemany(sql, rows))
+
+    def _in_transaction(
+            self, work: Callable[[sqlite3.Connection], object],
+    ) -> None:
+        """Run ``work`` in one write transaction (rolled back if it fails);
+        a database error turns the cache off, as everywhere here."""
         db = self._db
+        if db is None:
+            return
         try:
             db.execute('BEGIN IMMEDIATE')
             try:
-                db.executemany(sql, rows)
+                work(db)
             except BaseException:
                 db.execute('ROLLBACK')
                 raise
