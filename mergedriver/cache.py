@@ -15,17 +15,16 @@ This module must not import libcst: a warm run parses nothing.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import marshal
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from mergedriver.codeversion import code_version
 from mergedriver.ignores import Remembered
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
@@ -37,6 +36,11 @@ from mergedriver.records import Unresolved
 # Bump when the JSON layout below changes.  The version key also hashes the
 # parser's sources, so a changed parser never reads stale records.
 CACHE_FORMAT = 1
+# What parses a blob into the records stored here (codeversion.py adds
+# everything these import).
+PARSER_ROOTS = (
+    'mergedriver.reader', 'mergedriver.records', 'mergedriver.cache',
+)
 # Larger migration modules are not read (load.py).  Here, so that the cache's
 # version covers it: a cached blob was under the limit that is in force.
 MAX_MIGRATION_BYTES = 2 * 1024 * 1024
@@ -255,66 +259,10 @@ def records_from_blob(
         return None
 
 
-_IMPORT_RE = re.compile(
-    rb'^\s*(?:from\s+mergedriver(?:\.(\w+))?\s+import\s+([\w\s,()]+)'
-    rb'|import\s+mergedriver\.(\w+))',
-    re.MULTILINE,
-)
-
-
-def _parser_modules(package_dir: str) -> list[str]:
-    """The modules the reader uses, found from their import lines (never
-    imported), so editing an unrelated module keeps the cache."""
-    seen: set[str] = set()
-    todo = ['reader', 'records', 'cache']
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            with open(os.path.join(package_dir, f'{name}.py'), 'rb') as f:
-                source = f.read()
-        except OSError:
-            continue
-        for sub, names, plain in _IMPORT_RE.findall(source):
-            if sub or plain:
-                todo.append((sub or plain).decode())
-            else:  # from mergedriver import a, b as c
-                bare = names.replace(b'(', b'').replace(b')', b'')
-                for part in bare.split(b','):
-                    if part.strip():
-                        todo.append(part.split()[0].decode())
-    return sorted(seen)
-
-
 def parser_version() -> str:
     """CACHE_FORMAT plus a hash of the parser's sources, read as bytes, so
     any change to the parser invalidates the cache."""
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha1(usedforsecurity=False)
-    try:
-        for name in _parser_modules(package_dir):
-            path = os.path.join(package_dir, f'{name}.py')
-            if os.path.exists(path):
-                with open(path, 'rb') as f:
-                    digest.update(name.encode() + b'\0' + f.read())
-    except OSError:  # e.g. run from a zip: the format number alone
-        return str(CACHE_FORMAT)
-    return f'{CACHE_FORMAT}:{digest.hexdigest()}'
-
-
-def code_version(modules: Iterable[str]) -> str:
-    """A hash of these mergedriver modules' sources (read, not imported)."""
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha1(usedforsecurity=False)
-    for name in sorted(modules):
-        try:
-            with open(os.path.join(package_dir, f'{name}.py'), 'rb') as f:
-                digest.update(name.encode() + b'\0' + f.read())
-        except OSError:  # e.g. run from a zip: the name alone
-            digest.update(name.encode() + b'\0')
-    return digest.hexdigest()
+    return f'{CACHE_FORMAT}:{code_version(*PARSER_ROOTS)}'
 
 
 _SCHEMA = '''\

@@ -20,7 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from mergedriver.cache import Cache
-from mergedriver.cache import code_version
+from mergedriver.codeversion import code_version
 from mergedriver.config import Config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 
 # Bump when the snapshot layout below changes.
 SNAPSHOT_FORMAT = 1
-# The modules whose code decides a check's answer once the files are known
-# (the parser's own modules are in the cache's version).
-_SNAPSHOT_MODULES = ('check', 'load', 'graph', 'records', 'errors')
+# The code that decides a check's answer once the files are known: this
+# module and all it imports (codeversion.py; the parser is in the cache's
+# version too).
+SNAPSHOT_ROOTS = ('mergedriver.check',)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,7 +191,7 @@ def snapshot_key(config: Config, found: Discovered, version: str) -> str:
     code (parser and graph) that computes it."""
     parts = [
         f'snapshot {SNAPSHOT_FORMAT}', version,
-        code_version(_SNAPSHOT_MODULES), _config_key(config),
+        code_version(*SNAPSHOT_ROOTS), _config_key(config),
         json.dumps(sorted(found.packages.items())),
     ]
     parts.extend(

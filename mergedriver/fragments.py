@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from mergedriver.cache import Cache
-from mergedriver.cache import code_version
+from mergedriver.codeversion import code_version
 from mergedriver.graph import cycle_candidates
 from mergedriver.graph import EDGE_ATTRIBUTES
 from mergedriver.graph import ExternalDependency
@@ -45,8 +45,9 @@ from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
 
 _FORMAT = 1
-# The code a piece is computed by: any change makes new keys.
-_MODULES = ('fragments', 'graph', 'records')
+# The code a piece is computed by, with all it imports: any change makes
+# new keys.
+PIECE_ROOTS = ('mergedriver.fragments',)
 
 
 class Fragment(NamedTuple):
@@ -288,7 +289,7 @@ def build_graph_from_fragments(
         by_app.setdefault(info.app_label, []).append(info)
     if set(by_app) - set(app_keys):
         return None
-    version = code_version(_MODULES)
+    version = code_version(*PIECE_ROOTS)
     keys = {
         app: fragment_key(app_keys[app], swappable, version)
         for app in by_app

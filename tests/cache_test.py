@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from mergedriver.cache import _parser_modules
 from mergedriver.cache import APP_RECORDS_KEPT
 from mergedriver.cache import Cache
 from mergedriver.cache import decode_many
@@ -265,12 +264,3 @@ def test_decode_many() -> None:
     assert decode_many(['{}', 'not json']) is None
     assert decode_many(['{}', '1']) is None
     assert decode_many(['{}}, {']) is None
-
-
-def test_the_version_covers_the_parser_modules() -> None:
-    import mergedriver.cache
-
-    package = str(Path(mergedriver.cache.__file__).parent)
-    modules = _parser_modules(package)
-    assert {'reader', 'fastparse', 'parse', 'records', 'cache'} <= set(modules)
-    assert not {'cli', 'source', 'load', 'graph'} & set(modules)
