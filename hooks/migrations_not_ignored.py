@@ -32,9 +32,9 @@ from hooks._common import run_reporting_errors
 from hooks._common import work_tree
 from mergedriver.config import Config
 from mergedriver.config import load_config
+from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
-from mergedriver.source import glob_regex
 
 MIGRATION_FILE = re.compile(r'^\d{4}_\w+\.py$')
 # Directories that hold other people's code or build output: their

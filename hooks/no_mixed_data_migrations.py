@@ -29,13 +29,13 @@ from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from mergedriver.config import Config
 from mergedriver.config import load_config
+from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
 from mergedriver.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
-from mergedriver.source import glob_regex
 
 PRAGMA = '# migmerge: allow-mixed-data'
 PRAGMA_RE = re.compile(r'#\s*migmerge:\s*allow-mixed-data\b')

@@ -24,20 +24,20 @@ from typing import Any
 from typing import TextIO
 
 from mergedriver.cache import Cache
-from mergedriver.cache import MAX_MIGRATION_BYTES
 from mergedriver.cache import decode_many
 from mergedriver.cache import error_to_json
 from mergedriver.cache import info_from_dict
 from mergedriver.cache import info_to_json
+from mergedriver.cache import MAX_MIGRATION_BYTES
 from mergedriver.cache import records_from_blob
 from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
+from mergedriver.discovery.packages import discover
+from mergedriver.discovery.packages import discover_packages
+from mergedriver.discovery.packages import MigrationFile
 from mergedriver.errors import ParseError
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
-from mergedriver.source import discover
-from mergedriver.source import discover_packages
-from mergedriver.source import MigrationFile
 from mergedriver.source import Tree
 
 # Below this many misses, starting worker processes costs more than it saves.

@@ -15,11 +15,11 @@ from mergedriver import load
 from mergedriver import source
 from mergedriver.cache import Cache
 from mergedriver.config import Config
+from mergedriver.discovery.packages import discover
 from mergedriver.load import load_migrations
 from mergedriver.load import LoadResult
 from mergedriver.records import Dependency
 from mergedriver.source import directory_tree
-from mergedriver.source import discover
 from mergedriver.source import git_blob_id
 from mergedriver.source import open_tree
 

@@ -1,0 +1,272 @@
+"""Find the migration packages Django would load, and their modules.
+
+A migration package is what Django's ``MigrationLoader.load_disk`` imports:
+``<app>/migrations/`` with an ``__init__.py``, or the package an app label
+is mapped to in ``migration_modules`` (Django's MIGRATION_MODULES).  Works on
+any :class:`~mergedriver.source.Tree`, so the work tree, the index and a
+commit are discovered the same way.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from mergedriver.config import Config
+from mergedriver.discovery.labels import app_label_from_apps_py
+from mergedriver.errors import MigmergeError
+from mergedriver.source import Entry
+from mergedriver.source import join
+from mergedriver.source import Tree
+
+
+class MigrationFile(NamedTuple):
+    # A tuple, not a dataclass: a warm run makes one per migration.
+    app_label: str
+    name: str
+    path: str  # repo-relative posix path of the module
+    oid: str  # git blob id, hex
+    package: str  # repo-relative posix path of the migrations package
+
+
+# Directory names never walked into: tools' and packagers' trees.
+_SKIPPED_DIRS = frozenset(('node_modules', 'site-packages', '__pycache__'))
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A repo-relative glob: ``*`` and ``?`` stay within one path segment,
+    ``**`` spans segments; a pattern naming a directory covers its
+    contents."""
+    out = []
+    i = 0
+    pattern = pattern.strip().strip('/')
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith('**/', i):
+            out.append('(?:.*/)?')
+            i += 3
+        elif pattern.startswith('**', i):
+            out.append('.*')
+            i += 2
+        elif c == '*':
+            out.append('[^/]*')
+            i += 1
+        elif c == '?':
+            out.append('[^/]')
+            i += 1
+        elif c == '[':
+            end = pattern.find(']', i + 2)
+            if end == -1:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1:end]
+                if body.startswith('!'):
+                    body = '^' + body[1:]
+                out.append(f'[{body}]')
+                i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile(''.join(out) + '(?:/.*)?')
+
+
+class _Excluder:
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._regexes = tuple(glob_regex(p) for p in patterns if p.strip())
+        # False when nothing is excluded (callers may skip the call).
+        self.active = bool(self._regexes)
+
+    def __call__(self, path: str) -> bool:
+        if not self._regexes:
+            return False
+        return any(r.fullmatch(path) for r in self._regexes)
+
+
+def _has_init(tree: Tree, package: str) -> bool:
+    return tree.entry_kind(join(package, '__init__.py')) in ('file', 'symlink')
+
+
+def _is_venv(entries: tuple[Entry, ...]) -> bool:
+    return any(e.name == 'pyvenv.cfg' for e in entries)
+
+
+def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
+    """Every ``migrations/`` package in the tree, sorted.
+
+    Skips hidden directories, virtualenvs, ``node_modules``,
+    ``site-packages``, nested repositories, excluded globs and (in the work
+    tree) directories git ignores -- except that a directory named
+    ``migrations`` is read even when ignored, because Django loads what is
+    on disk (the ``migrations-not-ignored`` hook reports those).
+    """
+    found = []
+    stack = ['']
+    while stack:
+        path = stack.pop()
+        entries = tree.entries(path)
+        if path and (
+                _is_venv(entries) or any(e.name == '.git' for e in entries)
+        ):
+            continue
+        for entry in entries:
+            if entry.kind != 'dir':
+                continue  # symlinked directories are not followed
+            name = entry.name
+            child = join(path, name)
+            if (
+                    name.startswith('.') or
+                    name in _SKIPPED_DIRS or
+                    excluded(child)
+            ):
+                continue
+            if name == 'migrations':
+                if path and _has_init(tree, child):
+                    found.append(child)
+                continue  # its subpackages are never apps
+            if tree.is_ignored(child):
+                continue
+            stack.append(child)
+    return sorted(found)
+
+
+# Django's own migration framework package, which is not an app.
+_DJANGO_FRAMEWORK = 'django/db/migrations'
+
+
+def _looks_like_app(tree: Tree, app_dir: str) -> bool:
+    """An app has ``apps.py`` or a ``models`` module; a ``migrations``
+    package anywhere else is a helper package (``wagtail.blocks``)."""
+    return (
+        tree.entry_kind(join(app_dir, 'apps.py')) is not None or
+        tree.entry_kind(join(app_dir, 'models.py')) is not None or
+        _has_init(tree, join(app_dir, 'models'))
+    )
+
+
+
+def _parent(path: str) -> str:
+    return path.rpartition('/')[0]
+
+
+def _basename(path: str) -> str:
+    return path.rpartition('/')[2]
+
+
+def _app_label(tree: Tree, app_dir: str, config: Config) -> str:
+    configured = config.app_labels.get(app_dir or '.')
+    if configured is not None:
+        return configured
+    apps_py = join(app_dir, 'apps.py')
+    if tree.entry_kind(apps_py) == 'file':
+        label = app_label_from_apps_py(tree.read(apps_py))
+        if label is not None:
+            return label
+    return _basename(app_dir)
+
+
+def _configured_package(
+        tree: Tree, module: str, config: Config,
+) -> str | None:
+    """Where a dotted ``migration_modules`` value lives, if in the tree."""
+    for root in config.source_roots:
+        base = '' if root == '.' else root
+        package = join(base, module.replace('.', '/'))
+        if tree.is_dir(package) and _has_init(tree, package):
+            return package
+    return None
+
+
+def discover_packages(tree: Tree, config: Config) -> dict[str, str]:
+    """App label -> repo-relative path of its migrations package.
+
+    Raises MigmergeError when two packages resolve to one label.
+    """
+    excluded = _Excluder(config.exclude)
+    found: dict[str, str] = {}
+
+    def add(label: str, package: str) -> None:
+        other = found.get(label)
+        if other is not None and other != package:
+            first, second = sorted((other, package))
+            raise MigmergeError(
+                f'app label {label!r} is used by two migration packages, '
+                f'{first} and {second}; set app_labels in the '
+                f'[tool.migmerge] configuration',
+                path=second,
+            )
+        found[label] = package
+
+    configured_paths: dict[str, str] = {}
+    for label, module in config.migration_modules.items():
+        if module:
+            package = _configured_package(tree, module, config)
+            if package is not None and not excluded(package):
+                configured_paths[package] = label
+
+    for package in _find_migration_dirs(tree, excluded):
+        app_dir = _parent(package)
+        if package in configured_paths:
+            continue
+        if (app_dir or '.') not in config.app_labels and (
+                f'/{package}'.endswith(f'/{_DJANGO_FRAMEWORK}') or
+                not _looks_like_app(tree, app_dir)
+        ):
+            continue
+        label = _app_label(tree, app_dir, config)
+        if label in config.migration_modules:
+            continue  # MIGRATION_MODULES replaces the app's own package
+        add(label, package)
+    for package, label in sorted(configured_paths.items()):
+        add(label, package)
+    return dict(sorted(found.items()))
+
+
+def migration_module_names(tree: Tree, package: str) -> tuple[str, ...]:
+    """The modules Django loads from ``package``, as ``pkgutil.iter_modules``
+    lists them: ``*.py`` files whose name has no dot and does not start with
+    ``_`` or ``~``; a same-named subpackage shadows a module and
+    subpackages are not migrations.  Compiled-only modules (``.pyc``,
+    extension modules) cannot be read statically and are not listed."""
+    listing = tree.listing(package)
+    names = []
+    for name, kind in listing.items():
+        if (kind == 'file' or kind == 'symlink') and name.endswith('.py'):
+            stem = name[:-3]
+            if stem and '.' not in stem and stem[0] not in '_~':
+                names.append(stem)
+    shadowed = {
+        stem for stem in names
+        if listing.get(stem) == 'dir' and _has_init(tree, join(package, stem))
+    }
+    if shadowed:
+        names = [stem for stem in names if stem not in shadowed]
+    return tuple(sorted(names))
+
+
+def discover(
+        tree: Tree,
+        config: Config,
+        *,
+        packages: Mapping[str, str] | None = None,
+) -> tuple[MigrationFile, ...]:
+    """Every migration module in the tree, sorted by (app label, name).
+
+    ``packages`` is :func:`discover_packages`'s answer when already known.
+    """
+    if packages is None:
+        packages = discover_packages(tree, config)
+    excluded = _Excluder(config.exclude)
+    files = []
+    for label, package in packages.items():
+        prefix = f'{package}/' if package else ''
+        names = []
+        paths = []
+        for name in migration_module_names(tree, package):
+            path = f'{prefix}{name}.py'
+            if not excluded.active or not excluded(path):
+                names.append(name)
+                paths.append(path)
+        for name, path, oid in zip(names, paths, tree.oids(paths)):
+            files.append(MigrationFile(label, name, path, oid, package))
+    return tuple(files)
