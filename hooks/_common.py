@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mergedriver import gitdir
 from mergedriver.config import Config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git import location as gitdir
 
 if TYPE_CHECKING:
     import pygit2

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from hooks._common import Clone
+from mergedriver.cache import Cache
+from mergedriver.check import graph_of
+from mergedriver.check import snapshot_key
 from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
-from mergedriver.cache import Cache
-from mergedriver.check import graph_of
-from mergedriver.check import snapshot_key
+from mergedriver.git.trees import open_tree
 from mergedriver.graph import graph_from_blob
 from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
@@ -22,7 +23,6 @@ from mergedriver.load import gc_paused
 from mergedriver.load import load_discovered
 from mergedriver.load import LoadResult
 from mergedriver.records import Problem
-from mergedriver.source import open_tree
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,8 +27,8 @@ import tempfile
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from mergedriver import gitdir
 from mergedriver.errors import MigmergeError
+from mergedriver.git import location as gitdir
 from mergedriver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.plan import Action

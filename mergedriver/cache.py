@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mergedriver.codeversion import code_version
-from mergedriver.ignores import Remembered
+from mergedriver.git.ignores import Remembered
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo

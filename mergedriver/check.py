@@ -25,13 +25,13 @@ from mergedriver.config import Config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
+from mergedriver.git.trees import Tree
 from mergedriver.load import discover_files
-from mergedriver.load import gc_paused
 from mergedriver.load import Discovered
+from mergedriver.load import gc_paused
 from mergedriver.load import load_discovered
 from mergedriver.load import LoadResult
 from mergedriver.records import Problem
-from mergedriver.source import Tree
 
 if TYPE_CHECKING:
     from mergedriver.graph import GraphResult

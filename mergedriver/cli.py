@@ -16,9 +16,9 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.trees import open_tree
+from mergedriver.git.trees import work_tree_top
 from mergedriver.load import gc_paused
-from mergedriver.source import open_tree
-from mergedriver.source import work_tree_top
 
 
 def _add_tree_options(parser: argparse.ArgumentParser) -> None:

@@ -36,9 +36,9 @@ from mergedriver.discovery.packages import discover
 from mergedriver.discovery.packages import discover_packages
 from mergedriver.discovery.packages import MigrationFile
 from mergedriver.errors import ParseError
+from mergedriver.git.trees import Tree
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
-from mergedriver.source import Tree
 
 # Below this many misses, starting worker processes costs more than it saves.
 PARALLEL_MIN = 300

@@ -31,6 +31,7 @@ from typing import Union
 from mergedriver.analysis import Conflict
 from mergedriver.check import CheckResult
 from mergedriver.errors import MigmergeError
+from mergedriver.git.trees import Tree
 from mergedriver.graph import MigrationGraph
 from mergedriver.lockfiles import Lockfile
 from mergedriver.lockfiles import LOCKFILE_FILENAME
@@ -43,7 +44,6 @@ from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
-from mergedriver.source import Tree
 from mergedriver.writer import build_merge_migration
 
 Strategy = Literal['auto', 'merge', 'renumber', 'flag']

@@ -26,13 +26,15 @@ from mergedriver.apply import apply_plan
 from mergedriver.apply import ApplyError
 from mergedriver.apply import work_tree_of
 from mergedriver.check import check_tree
-from mergedriver.collisions import find_collisions
 from mergedriver.check import CheckResult
+from mergedriver.collisions import find_collisions
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.trees import open_repository
+from mergedriver.git.trees import open_tree
 from mergedriver.plan import CreateFile
 from mergedriver.plan import Finding
 from mergedriver.plan import make_plan
@@ -49,8 +51,6 @@ from mergedriver.rollback import manual_instructions
 from mergedriver.rollback import restore_leftovers
 from mergedriver.rollback import RollbackFailed
 from mergedriver.rollback import run_rollback
-from mergedriver.source import open_repository
-from mergedriver.source import open_tree
 
 
 @dataclasses.dataclass(frozen=True)

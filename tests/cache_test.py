@@ -23,12 +23,12 @@ from mergedriver.cache import parser_version
 from mergedriver.cache import records_from_blob
 from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
+from mergedriver.git.trees import directory_tree
 from mergedriver.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.records import Unresolved
-from mergedriver.source import directory_tree
 
 text = st.text(max_size=12)
 maybe_text = st.none() | text

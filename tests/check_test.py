@@ -6,8 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hooks_testing import add_migration
+from hooks_testing import commit_all
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from hooks_testing import make_repo
+from hooks_testing import write
 
-from mergedriver import gitdir
 from mergedriver.cache import Cache
 from mergedriver.check import check_summary
 from mergedriver.check import check_tree
@@ -17,15 +22,10 @@ from mergedriver.check import summary_from_json
 from mergedriver.check import summary_to_json
 from mergedriver.config import Config
 from mergedriver.config import load_config
+from mergedriver.git import location as gitdir
+from mergedriver.git.trees import directory_tree
+from mergedriver.git.trees import open_tree
 from mergedriver.load import discover_files
-from mergedriver.source import directory_tree
-from mergedriver.source import open_tree
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

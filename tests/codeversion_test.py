@@ -25,7 +25,7 @@ _LOADED_SCRIPT = '''\
 import json, sys
 from mergedriver.check import check_summary
 from mergedriver.config import Config
-from mergedriver.source import directory_tree
+from mergedriver.git.trees import directory_tree
 tree = directory_tree(sys.argv[1], cache_path=sys.argv[2])
 check_summary(tree, Config())
 print(json.dumps(sorted(m for m in sys.modules if m.startswith('mergedriver'))))
@@ -49,7 +49,7 @@ from mergedriver.check import SNAPSHOT_ROOTS, check_summary
 from mergedriver.codeversion import code_version
 from mergedriver.config import Config
 from mergedriver.fragments import PIECE_ROOTS
-from mergedriver.source import directory_tree
+from mergedriver.git.trees import directory_tree
 tree = directory_tree(sys.argv[1], cache_path=sys.argv[2])
 summary = check_summary(tree, Config())
 print(json.dumps({

@@ -16,14 +16,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from djangoproc import run
 from djangoproc import write_settings
+
 from mergedriver.analysis import conflicts
 from mergedriver.check import check_tree
 from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
-from mergedriver.source import directory_tree
+from mergedriver.git.trees import directory_tree
 
 SCENARIOS = Path(__file__).parent / 'scenarios' / 'collisions'
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())

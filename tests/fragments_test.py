@@ -9,26 +9,26 @@ from pathlib import Path
 
 import hypothesis
 import pytest
-from hypothesis import strategies as st
-
 from graph_oracle_test import projects
 from graph_oracle_test import read_project
 from graph_oracle_test import Spec
 from graph_oracle_test import SWAP_SETTING
 from graph_oracle_test import SWAP_VALUE
 from graph_oracle_test import write_project
+from hypothesis import strategies as st
+
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.fragments import app_fragment
 from mergedriver.fragments import assemble
 from mergedriver.fragments import build_graph_from_fragments
 from mergedriver.fragments import Fragment
+from mergedriver.git.trees import directory_tree
 from mergedriver.graph import build_graph
 from mergedriver.graph import GraphResult
 from mergedriver.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
-from mergedriver.source import directory_tree
 
 SWAPPABLE = {SWAP_SETTING: SWAP_VALUE}
 

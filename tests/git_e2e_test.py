@@ -9,18 +9,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 import djangoproc
+import pytest
 from hooks_testing import add_migration
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
+
 from mergedriver import gitsetup
 from mergedriver.check import check_tree
 from mergedriver.config import load_config
-from mergedriver.source import open_tree
+from mergedriver.git.trees import open_tree
 
 APP = 'shop'
 

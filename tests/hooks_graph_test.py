@@ -5,21 +5,21 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
-from hooks._common import locate_clone
-from hooks._graph import load_index_graph
-from mergedriver.config import Config
-from mergedriver.graph import build_graph
-from mergedriver.graph import graph_from_blob
-from mergedriver.graph import graph_to_blob
-from mergedriver.load import load_migrations
-from mergedriver.source import directory_tree
 from hooks_testing import add_migration
 from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
+
+from hooks._common import locate_clone
+from hooks._graph import load_index_graph
+from mergedriver.config import Config
+from mergedriver.git.trees import directory_tree
+from mergedriver.graph import build_graph
+from mergedriver.graph import graph_from_blob
+from mergedriver.graph import graph_to_blob
+from mergedriver.load import load_migrations
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

@@ -6,18 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
-from mergedriver import gitdir
-from mergedriver import ignores
-from mergedriver import source
+
 from mergedriver.cache import Cache
 from mergedriver.config import Config
+from mergedriver.git import ignores
+from mergedriver.git import location as gitdir
+from mergedriver.git import trees as source
+from mergedriver.git.trees import open_tree
 from mergedriver.load import discover_files
-from mergedriver.source import open_tree
 
 MIGRATION = (
     'from django.db import migrations\n\n\n'

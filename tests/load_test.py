@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from mergedriver import load
-from mergedriver import source
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.discovery.packages import discover
+from mergedriver.git import trees as source
+from mergedriver.git.trees import directory_tree
+from mergedriver.git.trees import git_blob_id
+from mergedriver.git.trees import open_tree
 from mergedriver.load import load_migrations
 from mergedriver.load import LoadResult
 from mergedriver.records import Dependency
-from mergedriver.source import directory_tree
-from mergedriver.source import git_blob_id
-from mergedriver.source import open_tree
 
 GIT_ENV = {
     'GIT_AUTHOR_NAME': 'T', 'GIT_AUTHOR_EMAIL': 't@example.com',
@@ -301,7 +301,7 @@ RUN = '''\
 import json, sys
 from mergedriver.config import Config
 from mergedriver.load import load_migrations
-from mergedriver.source import open_tree
+from mergedriver.git.trees import open_tree
 
 result = load_migrations(open_tree(sys.argv[1]), Config())
 print(json.dumps({

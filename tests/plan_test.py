@@ -6,9 +6,13 @@ import dataclasses
 import datetime
 from pathlib import Path
 
+from hooks_testing import add_migration
+from hooks_testing import write
+
 from mergedriver.analysis import conflicts
 from mergedriver.check import check_tree
 from mergedriver.config import Config
+from mergedriver.git.trees import directory_tree
 from mergedriver.plan import CreateFile
 from mergedriver.plan import make_plan
 from mergedriver.plan import Plan
@@ -17,9 +21,6 @@ from mergedriver.plan import Refusal
 from mergedriver.plan import RenameFile
 from mergedriver.plan import RewriteFile
 from mergedriver.records import MigrationKey
-from mergedriver.source import directory_tree
-from hooks_testing import add_migration
-from hooks_testing import write
 
 NOW = datetime.datetime(2024, 1, 2, 3, 4)
 

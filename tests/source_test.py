@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from mergedriver import gitdir
-from mergedriver import source
 from mergedriver.config import Config
 from mergedriver.discovery.labels import app_label_from_apps_py
 from mergedriver.discovery.packages import discover
 from mergedriver.discovery.packages import discover_packages
 from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import MigmergeError
-from mergedriver.source import cat_file
-from mergedriver.source import directory_tree
-from mergedriver.source import git_blob_id
-from mergedriver.source import open_tree
-from mergedriver.source import parse_index
-from mergedriver.source import Tree
+from mergedriver.git import index as git_index
+from mergedriver.git import location as gitdir
+from mergedriver.git import trees as source
+from mergedriver.git.index import parse_index
+from mergedriver.git.trees import cat_file
+from mergedriver.git.trees import directory_tree
+from mergedriver.git.trees import git_blob_id
+from mergedriver.git.trees import open_tree
+from mergedriver.git.trees import Tree
 
 MIGRATION = b'''\
 from django.db import migrations
@@ -141,7 +142,7 @@ def test_index_reads_a_few_blobs_with_git_cat_file(repo: Path) -> None:
     git(repo, 'add', '.')
     probe = (
         'import sys\n'
-        'from mergedriver.source import open_tree\n'
+        'from mergedriver.git.trees import open_tree\n'
         'tree = open_tree(".", index=True)\n'
         'paths = [f"shop/migrations/{n}.py" for n in sys.argv[1:]]\n'
         'got = tree.read_many(paths)\n'
@@ -210,8 +211,8 @@ def test_index_with_conflicts_reads_ours(
     parsed = parse_index((repo / '.git/index').read_bytes())
     assert parsed is not None
     # the same as libgit2's reading
-    monkeypatch.setattr(source, 'parse_index', lambda data: None)
-    assert parsed == source._read_index(gitdir.locate(str(repo)))
+    monkeypatch.setattr(git_index, 'parse_index', lambda data: None)
+    assert parsed == git_index.read_index(gitdir.locate(str(repo)))
     monkeypatch.undo()
     index = open_tree(str(repo), index=True)
     assert index.read('both.txt') == b'ours\n'

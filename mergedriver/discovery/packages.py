@@ -3,7 +3,7 @@
 A migration package is what Django's ``MigrationLoader.load_disk`` imports:
 ``<app>/migrations/`` with an ``__init__.py``, or the package an app label
 is mapped to in ``migration_modules`` (Django's MIGRATION_MODULES).  Works on
-any :class:`~mergedriver.source.Tree`, so the work tree, the index and a
+any :class:`~mergedriver.git.trees.Tree`, so the work tree, the index and a
 commit are discovered the same way.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import NamedTuple
 from mergedriver.config import Config
 from mergedriver.discovery.labels import app_label_from_apps_py
 from mergedriver.errors import MigmergeError
-from mergedriver.source import Entry
-from mergedriver.source import join
-from mergedriver.source import Tree
+from mergedriver.git.trees import Entry
+from mergedriver.git.trees import join
+from mergedriver.git.trees import Tree
 
 
 class MigrationFile(NamedTuple):

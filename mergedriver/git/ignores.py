@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from mergedriver.gitdir import Location
+from mergedriver.git.location import Location
 
 # Files changed less than this long ago may change again within the same
 # timestamp; a fingerprint over them is not remembered.
