@@ -18,10 +18,10 @@ from mergedriver.git.trees import open_tree
 from mergedriver.graph import graph_from_blob
 from mergedriver.graph import graph_to_blob
 from mergedriver.graph import GraphResult
-from mergedriver.load import discover_files
-from mergedriver.load import gc_paused
-from mergedriver.load import load_discovered
-from mergedriver.load import LoadResult
+from mergedriver.parsing.load import discover_files
+from mergedriver.parsing.load import gc_paused
+from mergedriver.parsing.load import load_discovered
+from mergedriver.parsing.load import LoadResult
 from mergedriver.records import Problem
 
 

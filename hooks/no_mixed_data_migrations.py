@@ -33,7 +33,7 @@ from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
-from mergedriver.reader import read_migration
+from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 

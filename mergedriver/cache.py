@@ -39,7 +39,7 @@ CACHE_FORMAT = 1
 # What parses a blob into the records stored here (codeversion.py adds
 # everything these import).
 PARSER_ROOTS = (
-    'mergedriver.reader', 'mergedriver.records', 'mergedriver.cache',
+    'mergedriver.parsing.reader', 'mergedriver.records', 'mergedriver.cache',
 )
 # Larger migration modules are not read (load.py).  Here, so that the cache's
 # version covers it: a cached blob was under the limit that is in force.

@@ -26,11 +26,11 @@ from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.git.trees import Tree
-from mergedriver.load import discover_files
-from mergedriver.load import Discovered
-from mergedriver.load import gc_paused
-from mergedriver.load import load_discovered
-from mergedriver.load import LoadResult
+from mergedriver.parsing.load import discover_files
+from mergedriver.parsing.load import Discovered
+from mergedriver.parsing.load import gc_paused
+from mergedriver.parsing.load import load_discovered
+from mergedriver.parsing.load import LoadResult
 from mergedriver.records import Problem
 
 if TYPE_CHECKING:

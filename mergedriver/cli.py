@@ -18,7 +18,7 @@ from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import open_tree
 from mergedriver.git.trees import work_tree_top
-from mergedriver.load import gc_paused
+from mergedriver.parsing.load import gc_paused
 
 
 def _add_tree_options(parser: argparse.ArgumentParser) -> None:

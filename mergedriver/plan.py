@@ -492,7 +492,7 @@ def _check_no_stale_reference(
         return
     # Imported here like the rewriter: only a renumber re-reads a module.
     from mergedriver.errors import ParseError
-    from mergedriver.reader import read_migration
+    from mergedriver.parsing.reader import read_migration
 
     try:
         reread = read_migration(

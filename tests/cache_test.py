@@ -24,7 +24,7 @@ from mergedriver.cache import records_from_blob
 from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
-from mergedriver.load import load_migrations
+from mergedriver.parsing.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo

@@ -25,7 +25,7 @@ from mergedriver.config import load_config
 from mergedriver.git import location as gitdir
 from mergedriver.git.trees import directory_tree
 from mergedriver.git.trees import open_tree
-from mergedriver.load import discover_files
+from mergedriver.parsing.load import discover_files
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

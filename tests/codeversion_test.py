@@ -33,7 +33,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith('mergedriver'))))
 
 _READER_SCRIPT = '''\
 import json, sys
-from mergedriver.reader import read_migration
+from mergedriver.parsing.reader import read_migration
 for path in sys.argv[1:]:
     with open(path, 'rb') as f:
         read_migration(f.read(), app_label='shop', name='x', path=path)
@@ -93,7 +93,7 @@ def test_a_cold_check_loads_only_modules_in_its_keys(tmp_path: Path) -> None:
     loaded = _run(_LOADED_SCRIPT, str(project), str(tmp_path / 'c.sqlite3'))
     assert isinstance(loaded, list)
     # The run went through every path the keys must cover.
-    assert 'mergedriver.parse' in loaded
+    assert 'mergedriver.parsing.libcst_frontend' in loaded
     assert 'mergedriver.fragments' in loaded
     covered = set(code_modules(SNAPSHOT_ROOTS)) | set(code_modules(PARSER_ROOTS))
     assert set(loaded) - covered == set()
@@ -105,7 +105,7 @@ def test_the_parser_key_covers_what_reading_loads(tmp_path: Path) -> None:
         str(FIXTURES / 'pep695.py'),
     )
     assert isinstance(loaded, list)
-    assert 'mergedriver.parse' in loaded
+    assert 'mergedriver.parsing.libcst_frontend' in loaded
     assert set(loaded) - set(code_modules(PARSER_ROOTS)) == set()
 
 
@@ -156,7 +156,7 @@ def _copy_package(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ('module', 'changed'),
     [
-        ('mergedriver.evaluate', {'parser', 'snapshot'}),
+        ('mergedriver.parsing.evaluate', {'parser', 'snapshot'}),
         ('mergedriver.graph', {'snapshot', 'pieces'}),
         ('mergedriver.fragments', {'snapshot', 'pieces'}),
         ('mergedriver.mergefile', set()),

@@ -5,13 +5,12 @@ import time
 from collections.abc import Sequence
 
 import pytest
+from conftest import MakeMigration
 from hypothesis import given
 from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from conftest import MakeMigration
-from mergedriver import fastparse
 from mergedriver.analysis import conflicts
 from mergedriver.collisions import _branch_ops
 from mergedriver.collisions import _candidate_pairs
@@ -22,6 +21,7 @@ from mergedriver.collisions import describe
 from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
 from mergedriver.graph import build_graph
+from mergedriver.parsing import ast_frontend as fastparse
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo

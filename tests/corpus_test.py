@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from mergedriver import fastparse
-from mergedriver import parse
 from mergedriver.errors import ParseError
+from mergedriver.parsing import ast_frontend as fastparse
+from mergedriver.parsing import libcst_frontend as parse
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo

@@ -10,9 +10,9 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from mergedriver import fastparse
-from mergedriver import parse
 from mergedriver.errors import ParseError
+from mergedriver.parsing import ast_frontend as fastparse
+from mergedriver.parsing import libcst_frontend as parse
 from mergedriver.records import MigrationInfo
 
 FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'

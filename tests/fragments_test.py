@@ -26,7 +26,7 @@ from mergedriver.fragments import Fragment
 from mergedriver.git.trees import directory_tree
 from mergedriver.graph import build_graph
 from mergedriver.graph import GraphResult
-from mergedriver.load import load_migrations
+from mergedriver.parsing.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 

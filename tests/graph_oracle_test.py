@@ -17,16 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import djangoproc
 import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-import djangoproc
 from mergedriver.analysis import conflicts
 from mergedriver.graph import build_graph
 from mergedriver.graph import GraphResult
 from mergedriver.graph import loading_order
-from mergedriver.reader import read_migration
+from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
 
 CONTRIB_APPS = [

@@ -19,7 +19,7 @@ from mergedriver.git.trees import directory_tree
 from mergedriver.graph import build_graph
 from mergedriver.graph import graph_from_blob
 from mergedriver.graph import graph_to_blob
-from mergedriver.load import load_migrations
+from mergedriver.parsing.load import load_migrations
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

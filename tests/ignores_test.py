@@ -17,7 +17,7 @@ from mergedriver.git import ignores
 from mergedriver.git import location as gitdir
 from mergedriver.git import trees as source
 from mergedriver.git.trees import open_tree
-from mergedriver.load import discover_files
+from mergedriver.parsing.load import discover_files
 
 MIGRATION = (
     'from django.db import migrations\n\n\n'

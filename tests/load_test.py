@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from mergedriver import load
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.discovery.packages import discover
@@ -19,8 +18,9 @@ from mergedriver.git import trees as source
 from mergedriver.git.trees import directory_tree
 from mergedriver.git.trees import git_blob_id
 from mergedriver.git.trees import open_tree
-from mergedriver.load import load_migrations
-from mergedriver.load import LoadResult
+from mergedriver.parsing import load
+from mergedriver.parsing.load import load_migrations
+from mergedriver.parsing.load import LoadResult
 from mergedriver.records import Dependency
 
 GIT_ENV = {
@@ -300,7 +300,7 @@ def test_progress_only_when_asked_or_on_a_terminal(
 RUN = '''\
 import json, sys
 from mergedriver.config import Config
-from mergedriver.load import load_migrations
+from mergedriver.parsing.load import load_migrations
 from mergedriver.git.trees import open_tree
 
 result = load_migrations(open_tree(sys.argv[1]), Config())
@@ -308,7 +308,7 @@ print(json.dumps({
     'migrations': len(result.migrations),
     'problems': [p.one_line() for p in result.problems],
     'loaded': sorted(
-        m for m in ('libcst', 'mergedriver.reader', 'mergedriver.parse')
+        m for m in ('libcst', 'mergedriver.parsing.reader', 'mergedriver.parsing.libcst_frontend')
         if m in sys.modules
     ),
 }))
@@ -333,7 +333,7 @@ def test_warm_run_imports_no_parser(repo: Path) -> None:
     # cached error must not on the warm run.
     (repo / 'shop/migrations/0003_bad.py').write_text('class Migration(:\n')
     cold = outcome(run(repo))
-    assert cold['loaded'] == ['libcst', 'mergedriver.parse', 'mergedriver.reader']
+    assert cold['loaded'] == ['libcst', 'mergedriver.parsing.libcst_frontend', 'mergedriver.parsing.reader']
     warm = outcome(run(repo))
     assert warm['loaded'] == []
     assert warm['migrations'] == cold['migrations'] == 2

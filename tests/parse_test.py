@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mergedriver import fastparse
-from mergedriver import parse
-from mergedriver import reader
 from mergedriver.errors import ParseError
+from mergedriver.parsing import ast_frontend as fastparse
+from mergedriver.parsing import libcst_frontend as parse
+from mergedriver.parsing import reader
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo

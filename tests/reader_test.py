@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from mergedriver import fastparse
-from mergedriver import parse
-from mergedriver import reader
 from mergedriver.errors import ParseError
+from mergedriver.parsing import ast_frontend as fastparse
+from mergedriver.parsing import libcst_frontend as parse
+from mergedriver.parsing import reader
 from mergedriver.records import MigrationInfo
 
 # PEP 695 syntax (Python 3.12): libcst reads it; Python 3.11's ast does not.
@@ -85,20 +85,20 @@ def _modules_after(code: str) -> set[str]:
 
 def test_warm_path_never_imports_libcst() -> None:
     modules = _modules_after(textwrap.dedent(f'''\
-        import mergedriver.evaluate, mergedriver.fastparse
-        from mergedriver.reader import read_migration
+        import mergedriver.parsing.evaluate, mergedriver.parsing.ast_frontend
+        from mergedriver.parsing.reader import read_migration
         info = read_migration(
             {PLAIN!r}, app_label='shop', name='0002_x', path='x.py',
         )
         assert info.operations[0].kind == 'DeleteModel'
     '''))
-    assert 'mergedriver.reader' in modules
+    assert 'mergedriver.parsing.reader' in modules
     assert not {m for m in modules if m.split('.')[0] == 'libcst'}
 
 
 def test_fallback_imports_libcst_only_when_needed() -> None:
     modules = _modules_after(textwrap.dedent(f'''\
-        from mergedriver.reader import read_migration
+        from mergedriver.parsing.reader import read_migration
         try:
             read_migration(b'class (:\\n', app_label='a', name='b', path='x')
         except Exception as e:

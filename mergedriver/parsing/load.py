@@ -94,7 +94,7 @@ def gc_paused(*, keep: bool = False) -> Iterator[None]:
 
 def _parse_job(job: _Job) -> _Outcome:
     # Imported here: only a run with cache misses pays for the parsers.
-    from mergedriver.reader import read_migration
+    from mergedriver.parsing.reader import read_migration
 
     oid, data, app_label, name, path = job
     try:

@@ -1,7 +1,7 @@
 """Fast read-only front-end: Python's own :mod:`ast` -> evaluator IR.
 
 Gives the same records as the libcst parser of record
-(:mod:`mergedriver.parse`) for everything the running Python can parse; for
+(:mod:`mergedriver.parsing.libcst_frontend`) for everything the running Python can parse; for
 anything else it raises :class:`FastPathUnavailable` so the caller falls back
 to libcst (which also produces the error message of record).
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ast
 
-from mergedriver import evaluate as ir
+from mergedriver.parsing import ir
+from mergedriver.parsing.migration_class import evaluate_module
 from mergedriver.records import MigrationInfo
 
 
@@ -242,6 +243,6 @@ def parse_migration(
     class...) and FastPathUnavailable when only libcst can tell.
     """
     text = ir.decode_source(data, path)
-    return ir.evaluate_module(
+    return evaluate_module(
         module_ir(text), app_label=app_label, name=name, path=path,
     )

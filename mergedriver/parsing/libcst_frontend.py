@@ -2,7 +2,7 @@
 
 Never imports or executes the module.  libcst reads any syntax its native
 parser knows (newer than the running Python's); the module is translated into
-the IR of :mod:`mergedriver.evaluate`, whose evaluator holds the Django rules
+the IR of :mod:`mergedriver.parsing.evaluate`, whose evaluator holds the Django rules
 shared with the :mod:`ast` fast path.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ from libcst.metadata import CodeRange
 from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
-from mergedriver import evaluate as ir
 from mergedriver.errors import ParseError
+from mergedriver.parsing import ir
+from mergedriver.parsing.migration_class import evaluate_module
 from mergedriver.records import MigrationInfo
 
 _CONSTANT_NAMES = {'True': True, 'False': False, 'None': None}
@@ -364,6 +365,6 @@ def parse_migration(
 ) -> MigrationInfo:
     """Parse one migration module; raise ParseError on unusable input."""
     text = ir.decode_source(data, path)
-    return ir.evaluate_module(
+    return evaluate_module(
         module_ir(text, path), app_label=app_label, name=name, path=path,
     )

@@ -6,7 +6,7 @@ the running Python cannot parse the source, so a warm run never loads it.
 """
 from __future__ import annotations
 
-from mergedriver import fastparse
+from mergedriver.parsing import ast_frontend
 from mergedriver.records import MigrationInfo
 
 
@@ -15,12 +15,13 @@ def read_migration(
 ) -> MigrationInfo:
     """Parse one migration module; raise ParseError on unusable input."""
     try:
-        return fastparse.parse_migration(
+        return ast_frontend.parse_migration(
             data, app_label=app_label, name=name, path=path,
         )
-    except fastparse.FastPathUnavailable:
-        from mergedriver import parse  # libcst: slow to import, rarely needed
+    except ast_frontend.FastPathUnavailable:
+        # libcst: slow to import, rarely needed
+        from mergedriver.parsing import libcst_frontend
 
-        return parse.parse_migration(
+        return libcst_frontend.parse_migration(
             data, app_label=app_label, name=name, path=path,
         )
