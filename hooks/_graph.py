@@ -15,9 +15,9 @@ from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.git.trees import open_tree
-from mergedriver.graph import graph_from_blob
-from mergedriver.graph import graph_to_blob
-from mergedriver.graph import GraphResult
+from mergedriver.graph.builder import graph_from_blob
+from mergedriver.graph.builder import graph_to_blob
+from mergedriver.graph.model import GraphResult
 from mergedriver.parsing.load import discover_files
 from mergedriver.parsing.load import gc_paused
 from mergedriver.parsing.load import load_discovered

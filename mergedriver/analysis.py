@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from itertools import takewhile
 
 from mergedriver.errors import MigmergeError
-from mergedriver.graph import MigrationGraph
+from mergedriver.graph.model import MigrationGraph
 from mergedriver.records import MigrationKey
 
 

@@ -34,8 +34,8 @@ from mergedriver.parsing.load import LoadResult
 from mergedriver.records import Problem
 
 if TYPE_CHECKING:
-    from mergedriver.graph import GraphResult
-    from mergedriver.graph import MigrationGraph
+    from mergedriver.graph.model import GraphResult
+    from mergedriver.graph.model import MigrationGraph
 
 # Bump when the snapshot layout below changes.
 SNAPSHOT_FORMAT = 1
@@ -135,10 +135,10 @@ def graph_of(
     cache, from per-app pieces where that gives the same graph
     (fragments.py)."""
     # Imported here: a check answered from a snapshot builds no graph.
-    from mergedriver.graph import build_graph
+    from mergedriver.graph.builder import build_graph
 
     if cache is not None and cache.enabled:
-        from mergedriver.fragments import build_graph_from_fragments
+        from mergedriver.graph.pieces import build_graph_from_fragments
 
         with gc_paused():
             built = build_graph_from_fragments(

@@ -32,7 +32,7 @@ from typing import Literal
 from mergedriver.analysis import Conflict
 from mergedriver.config import Config
 from mergedriver.config import DEFAULT_SWAPPABLE
-from mergedriver.graph import MigrationGraph
+from mergedriver.graph.model import MigrationGraph
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey

@@ -32,7 +32,7 @@ from mergedriver.analysis import Conflict
 from mergedriver.check import CheckResult
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import Tree
-from mergedriver.graph import MigrationGraph
+from mergedriver.graph.model import MigrationGraph
 from mergedriver.lockfiles import Lockfile
 from mergedriver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME

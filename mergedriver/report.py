@@ -15,7 +15,7 @@ from mergedriver.check import CheckSummary
 from mergedriver.records import Problem
 
 if TYPE_CHECKING:  # a check answered from a snapshot imports no graph code
-    from mergedriver.graph import MigrationGraph
+    from mergedriver.graph.model import MigrationGraph
 
 JSON_VERSION = 1
 

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import MakeMigration
+
 from mergedriver.analysis import conflicts
 from mergedriver.analysis import require_common_ancestor
 from mergedriver.errors import MigmergeError
-from mergedriver.graph import build_graph
-from mergedriver.graph import MigrationGraph
+from mergedriver.graph.builder import build_graph
+from mergedriver.graph.model import MigrationGraph
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Unresolved
 

@@ -14,7 +14,7 @@ import mergedriver
 from mergedriver.cache import PARSER_ROOTS
 from mergedriver.check import SNAPSHOT_ROOTS
 from mergedriver.codeversion import code_modules
-from mergedriver.fragments import PIECE_ROOTS
+from mergedriver.graph.pieces import PIECE_ROOTS
 
 PACKAGE_DIR = Path(mergedriver.__file__).parent
 FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'
@@ -48,7 +48,7 @@ from mergedriver.cache import parser_version
 from mergedriver.check import SNAPSHOT_ROOTS, check_summary
 from mergedriver.codeversion import code_version
 from mergedriver.config import Config
-from mergedriver.fragments import PIECE_ROOTS
+from mergedriver.graph.pieces import PIECE_ROOTS
 from mergedriver.git.trees import directory_tree
 tree = directory_tree(sys.argv[1], cache_path=sys.argv[2])
 summary = check_summary(tree, Config())
@@ -94,7 +94,7 @@ def test_a_cold_check_loads_only_modules_in_its_keys(tmp_path: Path) -> None:
     assert isinstance(loaded, list)
     # The run went through every path the keys must cover.
     assert 'mergedriver.parsing.libcst_frontend' in loaded
-    assert 'mergedriver.fragments' in loaded
+    assert 'mergedriver.graph.pieces' in loaded
     covered = set(code_modules(SNAPSHOT_ROOTS)) | set(code_modules(PARSER_ROOTS))
     assert set(loaded) - covered == set()
 
@@ -157,8 +157,8 @@ def _copy_package(tmp_path: Path) -> Path:
     ('module', 'changed'),
     [
         ('mergedriver.parsing.evaluate', {'parser', 'snapshot'}),
-        ('mergedriver.graph', {'snapshot', 'pieces'}),
-        ('mergedriver.fragments', {'snapshot', 'pieces'}),
+        ('mergedriver.graph.model', {'snapshot', 'pieces'}),
+        ('mergedriver.graph.pieces', {'snapshot', 'pieces'}),
         ('mergedriver.mergefile', set()),
     ],
 )

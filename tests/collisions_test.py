@@ -20,7 +20,7 @@ from mergedriver.collisions import CollisionReport
 from mergedriver.collisions import describe
 from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
-from mergedriver.graph import build_graph
+from mergedriver.graph.builder import build_graph
 from mergedriver.parsing import ast_frontend as fastparse
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo

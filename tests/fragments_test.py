@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from mergedriver.cache import Cache
 from mergedriver.config import Config
-from mergedriver.fragments import app_fragment
-from mergedriver.fragments import assemble
-from mergedriver.fragments import build_graph_from_fragments
-from mergedriver.fragments import Fragment
 from mergedriver.git.trees import directory_tree
-from mergedriver.graph import build_graph
-from mergedriver.graph import GraphResult
+from mergedriver.graph.builder import build_graph
+from mergedriver.graph.model import GraphResult
+from mergedriver.graph.pieces import app_fragment
+from mergedriver.graph.pieces import assemble
+from mergedriver.graph.pieces import build_graph_from_fragments
+from mergedriver.graph.pieces import Fragment
 from mergedriver.parsing.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo

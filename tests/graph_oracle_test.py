@@ -23,9 +23,9 @@ import pytest
 from hypothesis import strategies as st
 
 from mergedriver.analysis import conflicts
-from mergedriver.graph import build_graph
-from mergedriver.graph import GraphResult
-from mergedriver.graph import loading_order
+from mergedriver.graph.builder import build_graph
+from mergedriver.graph.builder import loading_order
+from mergedriver.graph.model import GraphResult
 from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
 

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import MakeMigration
+
 from mergedriver.errors import MigmergeError
-from mergedriver.graph import build_graph
-from mergedriver.graph import ExternalDependency
-from mergedriver.graph import graph_from_blob
-from mergedriver.graph import graph_to_blob
-from mergedriver.graph import GraphResult
-from mergedriver.graph import loading_order
+from mergedriver.graph.builder import build_graph
+from mergedriver.graph.builder import graph_from_blob
+from mergedriver.graph.builder import graph_to_blob
+from mergedriver.graph.builder import loading_order
+from mergedriver.graph.model import ExternalDependency
+from mergedriver.graph.model import GraphResult
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Unresolved

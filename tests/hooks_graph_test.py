@@ -16,9 +16,9 @@ from hooks._common import locate_clone
 from hooks._graph import load_index_graph
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
-from mergedriver.graph import build_graph
-from mergedriver.graph import graph_from_blob
-from mergedriver.graph import graph_to_blob
+from mergedriver.graph.builder import build_graph
+from mergedriver.graph.builder import graph_from_blob
+from mergedriver.graph.builder import graph_to_blob
 from mergedriver.parsing.load import load_migrations
 
 pytestmark = pytest.mark.usefixtures('git_home')

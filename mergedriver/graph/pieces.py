@@ -31,15 +31,15 @@ from typing import NamedTuple
 
 from mergedriver.cache import Cache
 from mergedriver.codeversion import code_version
-from mergedriver.graph import cycle_candidates
-from mergedriver.graph import EDGE_ATTRIBUTES
-from mergedriver.graph import ExternalDependency
-from mergedriver.graph import finish_graph
-from mergedriver.graph import FIRST
-from mergedriver.graph import GraphBuilder
-from mergedriver.graph import GraphResult
-from mergedriver.graph import LATEST
-from mergedriver.graph import resolve_record
+from mergedriver.graph.builder import finish_graph
+from mergedriver.graph.builder import GraphBuilder
+from mergedriver.graph.builder import resolve_record
+from mergedriver.graph.cycles import cycle_candidates
+from mergedriver.graph.model import EDGE_ATTRIBUTES
+from mergedriver.graph.model import ExternalDependency
+from mergedriver.graph.model import FIRST
+from mergedriver.graph.model import GraphResult
+from mergedriver.graph.model import LATEST
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
@@ -47,7 +47,7 @@ from mergedriver.records import Problem
 _FORMAT = 1
 # The code a piece is computed by, with all it imports: any change makes
 # new keys.
-PIECE_ROOTS = ('mergedriver.fragments',)
+PIECE_ROOTS = ('mergedriver.graph.pieces',)
 
 
 class Fragment(NamedTuple):

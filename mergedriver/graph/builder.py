@@ -34,7 +34,6 @@ when a project does not vendor Django): edges to them are recorded in
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gc
 import marshal
 import operator
@@ -42,184 +41,20 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Literal
 
-from mergedriver.errors import MigmergeError
+from mergedriver.graph.cycles import find_cycles
+from mergedriver.graph.model import EDGE_ATTRIBUTES
+from mergedriver.graph.model import ExternalDependency
+from mergedriver.graph.model import FIRST
+from mergedriver.graph.model import GraphResult
+from mergedriver.graph.model import LATEST
+from mergedriver.graph.model import MigrationGraph
+from mergedriver.graph.model import multiple_leaves_message
+from mergedriver.graph.model import node_label
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
 from mergedriver.records import resolve_swappable
-
-FIRST = '__first__'
-LATEST = '__latest__'
-EDGE_ATTRIBUTES = frozenset(('dependencies', 'replaces', 'run_before'))
-
-
-def _label(key: MigrationKey) -> str:
-    return f'{key[0]}.{key[1]}'
-
-
-@dataclasses.dataclass(frozen=True)
-class ExternalDependency:
-    """An edge to an app that no input migration belongs to."""
-
-    migration: MigrationKey
-    target: MigrationKey
-    line: int
-    run_before: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class MigrationGraph:
-    """The graph after replacements, as Django's ``loader.graph`` holds it.
-
-    ``migrations`` holds every input migration (replaced ones included);
-    ``nodes`` only the ones left in the graph.  ``replacements`` maps every
-    migration that has ``replaces`` to what it lists (Django's
-    ``loader.replacements``); ``replaced_by`` maps each key removed by a
-    replacement to the node that now stands for it.
-    """
-
-    nodes: Mapping[MigrationKey, MigrationInfo]
-    parents: Mapping[MigrationKey, frozenset[MigrationKey]]
-    children: Mapping[MigrationKey, frozenset[MigrationKey]]
-    migrations: Mapping[MigrationKey, MigrationInfo]
-    replacements: Mapping[MigrationKey, tuple[MigrationKey, ...]]
-    replaced_by: Mapping[MigrationKey, MigrationKey]
-    apps: tuple[str, ...]
-    unknown_apps: frozenset[str]
-    external_dependencies: tuple[ExternalDependency, ...]
-    # Every node that lies on a cycle.
-    cyclic_nodes: frozenset[MigrationKey] = frozenset()
-    # Apps with a missing target or a cycle, where Django stops before
-    # looking at leaves: their leaves are not reported as conflicts.
-    broken_apps: frozenset[str] = frozenset()
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.nodes
-
-    def edges(self) -> tuple[tuple[MigrationKey, MigrationKey], ...]:
-        """Every ``(parent, child)`` edge, sorted."""
-        return tuple(sorted(
-            (parent, child)
-            for child, parents in self.parents.items()
-            for parent in parents
-        ))
-
-    @functools.cached_property
-    def _by_app(self) -> dict[str, tuple[MigrationKey, ...]]:
-        by_app: dict[str, list[MigrationKey]] = {}
-        for key in sorted(self.nodes):
-            by_app.setdefault(key[0], []).append(key)
-        return {app: tuple(keys) for app, keys in by_app.items()}
-
-    def _ends(
-            self, edges: Mapping[MigrationKey, frozenset[MigrationKey]],
-    ) -> dict[str, tuple[MigrationKey, ...]]:
-        """App -> its nodes without an ``edges`` neighbour in the app."""
-        ends: dict[str, tuple[MigrationKey, ...]] = {}
-        for app, keys in self._by_app.items():
-            found = []
-            for key in keys:
-                for k in edges[key]:
-                    if k[0] == app:
-                        break
-                else:
-                    found.append(key)
-            ends[app] = tuple(found)
-        return ends
-
-    @functools.cached_property
-    def _roots(self) -> dict[str, tuple[MigrationKey, ...]]:
-        return self._ends(self.parents)
-
-    @functools.cached_property
-    def _leaves(self) -> dict[str, tuple[MigrationKey, ...]]:
-        return self._ends(self.children)
-
-    def root_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
-        """Nodes without a parent in their own app, sorted like Django."""
-        if app is not None:
-            return self._roots.get(app, ())
-        return tuple(k for keys in self._roots.values() for k in keys)
-
-    def leaf_nodes(self, app: str | None = None) -> tuple[MigrationKey, ...]:
-        """Nodes without a child in their own app, sorted like Django."""
-        if app is not None:
-            return self._leaves.get(app, ())
-        return tuple(k for keys in self._leaves.values() for k in keys)
-
-    def nodes_by_app(self) -> Mapping[str, tuple[MigrationKey, ...]]:
-        """App -> its nodes, sorted."""
-        return self._by_app
-
-    def leaves_by_app(self) -> Mapping[str, tuple[MigrationKey, ...]]:
-        """App -> :meth:`leaf_nodes` of the app."""
-        return self._leaves
-
-    def app_nodes(self, app: str) -> tuple[MigrationKey, ...]:
-        return self._by_app.get(app, ())
-
-    def conflicting_apps(self) -> dict[str, list[str]]:
-        """Like ``MigrationLoader.detect_conflicts``, minus unknown and
-        broken apps.
-
-        App label -> sorted leaf names, for apps with more than one leaf;
-        apps are in sorted order (Django's order here is a set's).
-        """
-        return {
-            app: [name for _, name in leaves]
-            for app, leaves in self._leaves.items()
-            if len(leaves) > 1
-            and app not in self.unknown_apps and app not in self.broken_apps
-        }
-
-    def forwards_plan(self, target: MigrationKey) -> tuple[MigrationKey, ...]:
-        """What to apply to reach ``target``, in Django's exact order."""
-        return self._plan(target, forwards=True)
-
-    def backwards_plan(self, target: MigrationKey) -> tuple[MigrationKey, ...]:
-        """What to unapply to undo ``target``, in Django's exact order."""
-        return self._plan(target, forwards=False)
-
-    def _plan(
-            self, target: MigrationKey, *, forwards: bool,
-    ) -> tuple[MigrationKey, ...]:
-        if target not in self.nodes:
-            raise MigmergeError(f'Node {target!r} not a valid node')
-        # Django's iterative DFS: a node is emitted after its parents, which
-        # are pushed in sorted order (so the largest is visited first).
-        # Django loops forever on a cycle; a node met again while it is
-        # still being expanded means one, so stop there.
-        edges = self.parents if forwards else self.children
-        visited: list[MigrationKey] = []
-        done: set[MigrationKey] = set()
-        expanding: set[MigrationKey] = set()
-        stack: list[tuple[MigrationKey, bool]] = [(target, False)]
-        while stack:
-            key, processed = stack.pop()
-            if key in done:
-                continue
-            if processed:
-                done.add(key)
-                expanding.discard(key)
-                visited.append(key)
-            elif key in expanding:
-                raise MigmergeError(
-                    f'Circular dependency involving {_label(key)}',
-                    path=self.nodes[key].path,
-                    line=self.nodes[key].class_line,
-                )
-            else:
-                expanding.add(key)
-                stack.append((key, True))
-                stack.extend((k, False) for k in sorted(edges[key]))
-        return tuple(visited)
-
-
-@dataclasses.dataclass(frozen=True)
-class GraphResult:
-    graph: MigrationGraph
-    problems: tuple[Problem, ...]
 
 
 def loading_order(keys: Iterable[MigrationKey], replaces: Mapping[
@@ -491,126 +326,6 @@ def resolve_record(
     )
 
 
-def cycle_candidates(
-        parents: Mapping[MigrationKey, frozenset[MigrationKey]],
-        children: Mapping[MigrationKey, Iterable[MigrationKey]] | None = None,
-) -> set[MigrationKey]:
-    """Nodes left after Kahn's algorithm: those on or after a cycle.
-    ``children`` is the inverse of ``parents`` when already known."""
-    pending = {key: len(ps) for key, ps in parents.items()}
-    if children is None:
-        inverse: dict[MigrationKey, list[MigrationKey]] = {
-            k: [] for k in parents
-        }
-        for child, ps in parents.items():
-            for parent in ps:
-                inverse[parent].append(child)
-        children = inverse
-    ready = [key for key, count in pending.items() if count == 0]
-    while ready:
-        key = ready.pop()
-        del pending[key]
-        for child in children[key]:
-            count = pending[child] - 1
-            pending[child] = count
-            if not count:
-                ready.append(child)
-    return set(pending)
-
-
-def _find_cycles(
-        parents: Mapping[MigrationKey, frozenset[MigrationKey]],
-        all_children: Mapping[MigrationKey, frozenset[MigrationKey]] | None = (
-            None
-        ),
-) -> list[tuple[list[MigrationKey], list[MigrationKey]]]:
-    """Strongly connected components that hold a cycle, with one cycle each.
-
-    Each cycle lists nodes so that every next one depends on the previous,
-    like Django's ``CircularDependencyError`` text.
-    """
-    # Kahn's algorithm first: what it cannot order holds every cycle (plus
-    # what depends on one) and is usually empty.
-    remaining = cycle_candidates(parents, all_children)
-    if not remaining:
-        return []
-    parents = {
-        k: frozenset(p for p in v if p in remaining)
-        for k, v in parents.items() if k in remaining
-    }
-    children: dict[MigrationKey, list[MigrationKey]] = {k: [] for k in parents}
-    for child, ps in parents.items():
-        for parent in ps:
-            children[parent].append(child)
-    for value in children.values():
-        value.sort()
-    # Tarjan's algorithm, iteratively (graphs can be deep).
-    index: dict[MigrationKey, int] = {}
-    low: dict[MigrationKey, int] = {}
-    on_stack: set[MigrationKey] = set()
-    stack: list[MigrationKey] = []
-    components: list[list[MigrationKey]] = []
-    for start in sorted(parents):
-        if start in index:
-            continue
-        work = [(start, 0)]
-        while work:
-            key, i = work.pop()
-            if i == 0:
-                index[key] = low[key] = len(index)
-                stack.append(key)
-                on_stack.add(key)
-            succ = children[key]
-            if i < len(succ):
-                work.append((key, i + 1))
-                nxt = succ[i]
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[key] = min(low[key], index[nxt])
-                continue
-            if work:
-                caller = work[-1][0]
-                low[caller] = min(low[caller], low[key])
-            if low[key] == index[key]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == key:
-                        break
-                if len(component) > 1 or key in children[key]:
-                    components.append(sorted(component))
-    cycles = []
-    for component in sorted(components):
-        members = set(component)
-        first = component[0]
-        # Shortest way back to ``first`` through its children.
-        previous: dict[MigrationKey, MigrationKey] = {}
-        frontier = [first]
-        found = first in children[first]
-        while frontier and not found:
-            following = []
-            for key in frontier:
-                for nxt in children[key]:
-                    if nxt == first:
-                        previous.setdefault(first, key)
-                        found = True
-                    elif nxt in members and nxt not in previous:
-                        previous[nxt] = key
-                        following.append(nxt)
-            frontier = following
-        path = [first]
-        key = previous.get(first, first)
-        while key != first:
-            path.append(key)
-            key = previous[key]
-        path[1:] = reversed(path[1:])
-        cycles.append((component, path))
-    return cycles
-
-
 def build_graph(
         migrations: Iterable[MigrationInfo],
         *,
@@ -648,7 +363,7 @@ def _build_graph(
         if key in by_key:
             problems.append(Problem(
                 'parse-error',
-                f'Migration {_label(key)} is defined twice '
+                f'Migration {node_label(key)} is defined twice '
                 f'(also in {by_key[key].path})',
                 app=info.app_label, migration=info.name,
                 file=info.path, line=1,
@@ -751,7 +466,7 @@ def _build_graph(
                 continue  # Already reported as unresolved; may be a guess.
             missing.append((ref.origin.key, ref.entry.line, Problem(
                 'missing-dependency',
-                f'Migration {_label(ref.origin.key)} dependencies reference '
+                f'Migration {node_label(ref.origin.key)} dependencies reference '
                 f'nonexistent {ref.role} node {key!r}',
                 app=ref.origin.app_label, migration=ref.origin.name,
                 file=ref.origin.path, line=ref.entry.line,
@@ -806,13 +521,13 @@ def finish_graph(
     """The last steps of building, on the final edges (``parents`` holds
     every real node, in Django's order): cycles, then parallel leaves.
     ``cycles_possible=False`` when the caller knows there is none."""
-    cycles = _find_cycles(parents, children) if cycles_possible else []
+    cycles = find_cycles(parents, children) if cycles_possible else []
     for _, cycle in cycles:
         info = by_key[cycle[0]]
         problems.append(Problem(
             'cycle',
             'Circular dependency between migrations: '
-            + ', '.join(_label(k) for k in cycle + [cycle[0]]),
+            + ', '.join(node_label(k) for k in cycle + [cycle[0]]),
             app=info.app_label, migration=info.name, file=info.path,
             line=info.class_line,
         ))
@@ -915,14 +630,3 @@ def graph_from_blob(
         return GraphResult(graph, tuple(Problem(*p) for p in problems))
     except (ValueError, TypeError, EOFError, KeyError):
         return None
-
-
-def multiple_leaves_message(conflicts: Mapping[str, Iterable[str]]) -> str:
-    """Django's text for parallel leaves (migrate / makemigrations)."""
-    name_str = '; '.join(
-        f'{", ".join(names)} in {app}' for app, names in conflicts.items()
-    )
-    return (
-        f'Conflicting migrations detected; multiple leaf nodes in the '
-        f'migration graph: ({name_str}).'
-    )
