@@ -163,7 +163,7 @@ def _add_git_integration(sub: argparse._SubParsersAction[
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from mergedriver.resolve import resolve
+    from mergedriver.resolution.resolve import resolve
 
     confirm = None
     # Ask only when someone can answer; without a terminal (CI, scripts,

@@ -229,12 +229,12 @@ def reopen_lock_files(clone: gitsetup.Clone) -> list[str]:
 
 
 def _has_parallel_leaves(top: str, *, index: bool) -> bool:
-    from mergedriver.resolve import plan_for
+    from mergedriver.resolution.resolve import plan_for
     return bool(plan_for(top, index=index).conflicts)
 
 
 def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
-    from mergedriver.resolve import resolve
+    from mergedriver.resolution.resolve import resolve
     return resolve(top, out=out, **kwargs)  # type: ignore[arg-type]
 
 

@@ -1,89 +1,177 @@
-"""Django's migration operations: each one's arguments and their roles.
+"""Django's migration operations: each one's arguments, roles and wording.
 
 The one home of the operation vocabulary (docs/design.md, "One home for
-every rule"): which positional arguments each operation of
-``django.db.migrations.operations`` takes, which of them names the model,
-the field or the index, and the postgres extensions that fix their name.
-The evaluator reads operations with it; the collision rules and the
-descriptions Django prints use it too.
+every rule"), kept the way Django keeps each operation in one class: for
+every operation of ``django.db.migrations.operations`` (and the postgres
+ones), its positional arguments in Django's order, which argument names the
+model, the field or the index, what family it belongs to, and the
+``describe()`` text Django prints for it.  The evaluator reads operations
+with it, the collision rules compare them with it, and messages describe
+them with it.
 """
 from __future__ import annotations
 
-FIELD_OP_ARGS = ('model_name', 'name', 'field', 'preserve_default')
-SIGNATURES: dict[str, tuple[str, ...]] = {
-    'AddField': FIELD_OP_ARGS,
-    'AlterField': FIELD_OP_ARGS,
-    'RemoveField': ('model_name', 'name'),
-    'RenameField': ('model_name', 'old_name', 'new_name'),
-    'CreateModel': ('name', 'fields', 'options', 'bases', 'managers'),
-    'DeleteModel': ('name',),
-    'RenameModel': ('old_name', 'new_name'),
-    'AlterModelTable': ('name', 'table'),
-    'AlterModelTableComment': ('name', 'table_comment'),
-    'AlterUniqueTogether': ('name', 'unique_together'),
-    'AlterIndexTogether': ('name', 'index_together'),
-    'AlterOrderWithRespectTo': ('name', 'order_with_respect_to'),
-    'AlterModelOptions': ('name', 'options'),
-    'AlterModelManagers': ('name', 'managers'),
-    'AddIndex': ('model_name', 'index'),
-    'AddIndexConcurrently': ('model_name', 'index'),
-    'RemoveIndex': ('model_name', 'name'),
-    'RemoveIndexConcurrently': ('model_name', 'name'),
-    'RenameIndex': ('model_name', 'new_name', 'old_name', 'old_fields'),
-    'AddConstraint': ('model_name', 'constraint'),
-    'AddConstraintNotValid': ('model_name', 'constraint'),
-    'RemoveConstraint': ('model_name', 'name'),
-    'AlterConstraint': ('model_name', 'name', 'constraint'),
-    'ValidateConstraint': ('model_name', 'name'),
-    'CreateExtension': ('name',),
-    'CreateCollation': ('name', 'locale'),
-    'RemoveCollation': ('name', 'locale'),
-    'RunSQL': ('sql', 'reverse_sql', 'state_operations', 'hints', 'elidable'),
-    'RunPython': ('code', 'reverse_code', 'atomic', 'hints', 'elidable'),
-    'SeparateDatabaseAndState': ('database_operations', 'state_operations'),
-}
+from collections.abc import Mapping
+from typing import Literal
+from typing import NamedTuple
 
-# Which argument plays which part in OperationInfo.
-_MODEL_NAME = {'model': 'model_name'}
+from mergedriver.records import OperationInfo
+
+Family = Literal['field', 'model', 'property', 'index', 'constraint', 'other']
+
+
+class Operation(NamedTuple):
+    # Positional arguments, in the order Django's __init__ takes them.
+    args: tuple[str, ...]
+    # OperationInfo part -> the argument that holds it.
+    roles: Mapping[str, str]
+    family: Family
+    # Django's describe(), with {model} {field} {target} {new_name} {old}.
+    wording: str
+    # For 'property' operations: the model property it sets.
+    sets: str | None = None
+    # Its arguments list field names (``unique_together``, ``Index(fields)``).
+    lists_fields: bool = False
+    # For 'field' operations: what it does to the field, for messages.
+    verb: str | None = None
+
+
+_FIELD_ARGS = ('model_name', 'name', 'field', 'preserve_default')
+_FIELD = {'model': 'model_name', 'field': 'name'}
 _NAMED = {'model': 'name'}
-ROLES: dict[str, dict[str, str]] = {
-    'AddField': {'model': 'model_name', 'field': 'name'},
-    'AlterField': {'model': 'model_name', 'field': 'name'},
-    'RemoveField': {'model': 'model_name', 'field': 'name'},
-    'RenameField': {
-        'model': 'model_name', 'field': 'old_name', 'new_name': 'new_name',
-    },
-    'CreateModel': _NAMED,
-    'DeleteModel': _NAMED,
-    'RenameModel': {'model': 'old_name', 'new_name': 'new_name'},
-    'AlterModelTable': _NAMED,
-    'AlterModelTableComment': _NAMED,
-    'AlterUniqueTogether': _NAMED,
-    'AlterIndexTogether': _NAMED,
-    'AlterOrderWithRespectTo': _NAMED,
-    'AlterModelOptions': _NAMED,
-    'AlterModelManagers': _NAMED,
-    'AddIndex': {'model': 'model_name', 'target_of': 'index'},
-    'AddIndexConcurrently': {'model': 'model_name', 'target_of': 'index'},
-    'RemoveIndex': {'model': 'model_name', 'target_name': 'name'},
-    'RemoveIndexConcurrently': {'model': 'model_name', 'target_name': 'name'},
-    'RenameIndex': {
-        'model': 'model_name', 'new_name': 'new_name',
-        'target_name': 'old_name',
-    },
-    'AddConstraint': {'model': 'model_name', 'target_of': 'constraint'},
-    'AddConstraintNotValid': {
-        'model': 'model_name', 'target_of': 'constraint',
-    },
-    'RemoveConstraint': {'model': 'model_name', 'target_name': 'name'},
-    'AlterConstraint': {'model': 'model_name', 'target_name': 'name'},
-    'ValidateConstraint': {'model': 'model_name', 'target_name': 'name'},
-    'CreateExtension': {'target_name': 'name'},
-    'CreateCollation': {'target_name': 'name'},
-    'RemoveCollation': {'target_name': 'name'},
-    'RunSQL': {},
-    'RunPython': {},
-    'SeparateDatabaseAndState': {},
+_INDEX = {'model': 'model_name', 'target_of': 'index'}
+_CONSTRAINT = {'model': 'model_name', 'target_of': 'constraint'}
+_BY_NAME = {'model': 'model_name', 'target_name': 'name'}
+
+OPERATIONS: dict[str, Operation] = {
+    'AddField': Operation(
+        _FIELD_ARGS, _FIELD, 'field', 'Add field {field} to {model}',
+        verb='added',
+    ),
+    'AlterField': Operation(
+        _FIELD_ARGS, _FIELD, 'field', 'Alter field {field} on {model}',
+        verb='altered',
+    ),
+    'RemoveField': Operation(
+        ('model_name', 'name'), _FIELD, 'field',
+        'Remove field {field} from {model}', verb='removed',
+    ),
+    'RenameField': Operation(
+        ('model_name', 'old_name', 'new_name'),
+        {'model': 'model_name', 'field': 'old_name', 'new_name': 'new_name'},
+        'field', 'Rename field {field} on {model} to {new_name}',
+        verb='renamed',
+    ),
+    'CreateModel': Operation(
+        ('name', 'fields', 'options', 'bases', 'managers'), _NAMED, 'model',
+        'Create model {model}',
+    ),
+    'DeleteModel': Operation(
+        ('name',), _NAMED, 'model', 'Delete model {model}',
+    ),
+    'RenameModel': Operation(
+        ('old_name', 'new_name'), {'model': 'old_name', 'new_name': 'new_name'},
+        'model', 'Rename model {model} to {new_name}',
+    ),
+    'AlterModelTable': Operation(
+        ('name', 'table'), _NAMED, 'property', 'Rename table for {model}',
+        sets='db_table',
+    ),
+    'AlterModelTableComment': Operation(
+        ('name', 'table_comment'), _NAMED, 'property',
+        'Alter {model} table comment', sets='db_table_comment',
+    ),
+    'AlterUniqueTogether': Operation(
+        ('name', 'unique_together'), _NAMED, 'property',
+        'Alter unique_together for {model}', sets='unique_together',
+        lists_fields=True,
+    ),
+    'AlterIndexTogether': Operation(
+        ('name', 'index_together'), _NAMED, 'property',
+        'Alter index_together for {model}', sets='index_together',
+        lists_fields=True,
+    ),
+    'AlterOrderWithRespectTo': Operation(
+        ('name', 'order_with_respect_to'), _NAMED, 'property',
+        'Set order_with_respect_to on {model}', sets='order_with_respect_to',
+        lists_fields=True,
+    ),
+    'AlterModelOptions': Operation(
+        ('name', 'options'), _NAMED, 'property',
+        'Change Meta options on {model}', sets='Meta options',
+    ),
+    'AlterModelManagers': Operation(
+        ('name', 'managers'), _NAMED, 'property',
+        'Change managers on {model}', sets='managers',
+    ),
+    'AddIndex': Operation(
+        ('model_name', 'index'), _INDEX, 'index',
+        'Create index {target} on model {model}', lists_fields=True,
+    ),
+    'AddIndexConcurrently': Operation(
+        ('model_name', 'index'), _INDEX, 'index',
+        'Create index {target} on model {model}', lists_fields=True,
+    ),
+    'RemoveIndex': Operation(
+        ('model_name', 'name'), _BY_NAME, 'index',
+        'Remove index {target} from {model}',
+    ),
+    'RemoveIndexConcurrently': Operation(
+        ('model_name', 'name'), _BY_NAME, 'index',
+        'Remove index {target} from {model}',
+    ),
+    'RenameIndex': Operation(
+        ('model_name', 'new_name', 'old_name', 'old_fields'),
+        {
+            'model': 'model_name', 'new_name': 'new_name',
+            'target_name': 'old_name',
+        },
+        'index', 'Rename index {old} on {model} to {new_name}',
+        lists_fields=True,
+    ),
+    'AddConstraint': Operation(
+        ('model_name', 'constraint'), _CONSTRAINT, 'constraint',
+        'Create constraint {target} on model {model}', lists_fields=True,
+    ),
+    'AddConstraintNotValid': Operation(
+        ('model_name', 'constraint'), _CONSTRAINT, 'constraint',
+        'Create constraint {target} on model {model}', lists_fields=True,
+    ),
+    'RemoveConstraint': Operation(
+        ('model_name', 'name'), _BY_NAME, 'constraint',
+        'Remove constraint {target} from model {model}',
+    ),
+    'AlterConstraint': Operation(
+        ('model_name', 'name', 'constraint'), _BY_NAME, 'constraint',
+        'Alter constraint {target} on {model}',
+    ),
+    'ValidateConstraint': Operation(
+        ('model_name', 'name'), _BY_NAME, 'constraint',
+        'Validate constraint {target} on {model}',
+    ),
+    'CreateExtension': Operation(
+        ('name',), {'target_name': 'name'}, 'other', 'CreateExtension',
+    ),
+    'CreateCollation': Operation(
+        ('name', 'locale'), {'target_name': 'name'}, 'other',
+        'CreateCollation',
+    ),
+    'RemoveCollation': Operation(
+        ('name', 'locale'), {'target_name': 'name'}, 'other',
+        'RemoveCollation',
+    ),
+    'RunSQL': Operation(
+        ('sql', 'reverse_sql', 'state_operations', 'hints', 'elidable'), {},
+        'other', 'Raw SQL operation',
+    ),
+    'RunPython': Operation(
+        ('code', 'reverse_code', 'atomic', 'hints', 'elidable'), {}, 'other',
+        'Raw Python operation',
+    ),
+    'SeparateDatabaseAndState': Operation(
+        ('database_operations', 'state_operations'), {}, 'other',
+        'SeparateDatabaseAndState',
+    ),
 }
 
 # django.contrib.postgres extensions that fix their name in __init__.
@@ -97,3 +185,58 @@ POSTGRES_EXTENSIONS = {
     'TrigramExtension': 'pg_trgm',
     'UnaccentExtension': 'unaccent',
 }
+
+# Views of the table, for the evaluator and the collision rules.
+SIGNATURES = {kind: op.args for kind, op in OPERATIONS.items()}
+ROLES = {kind: op.roles for kind, op in OPERATIONS.items()}
+
+
+def _family(*families: Family) -> frozenset[str]:
+    return frozenset(k for k, op in OPERATIONS.items() if op.family in families)
+
+
+FIELD_OPS = _family('field')
+# Operations that set one property of a model: the same kind on both
+# branches means one silently overrides the other.
+MODEL_PROPERTY_OPS = {
+    kind: op.sets for kind, op in OPERATIONS.items() if op.sets is not None
+}
+INDEX_OPS = _family('index')
+CONSTRAINT_OPS = _family('constraint')
+NAMED_OPS = INDEX_OPS | CONSTRAINT_OPS
+MODEL_LIFE_OPS = _family('model')
+MODEL_OPS = _family('field', 'model', 'property', 'index', 'constraint')
+# Operations whose arguments list field names by the names of their time:
+# the parser records them in ``OperationInfo.fields``.
+FIELD_LIST_OPS = frozenset(
+    kind for kind, op in OPERATIONS.items() if op.lists_fields
+)
+# Known operations that do not name a model.
+NON_MODEL_OPS = _family('other') | frozenset(POSTGRES_EXTENSIONS)
+FIELD_VERBS = {
+    kind: op.verb for kind, op in OPERATIONS.items() if op.verb is not None
+}
+
+
+def describe(op: OperationInfo) -> str:
+    """Django's ``describe()`` wording, from what the parser recorded."""
+    known = OPERATIONS.get(op.kind)
+    if known is not None:
+        text = known.wording.format(
+            model=op.model or '?',
+            field=op.field or '?',
+            target=op.target_name or '?',
+            new_name=op.new_name or '?',
+            old=op.target_name or 'unnamed index',
+        )
+    elif op.model is not None and op.field is not None:
+        text = f'{op.kind} on {op.model}.{op.field}'
+    elif op.model is not None:
+        text = f'{op.kind} on {op.model}'
+    else:
+        text = op.kind
+    if op.kind.endswith('Concurrently'):
+        text = f'{text} (concurrently)'
+    if op.scope != 'both':
+        text = f'{text} ({op.scope} only)'
+    return text

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 from conftest import MakeMigration
 
-from mergedriver.analysis import conflicts
-from mergedriver.analysis import require_common_ancestor
 from mergedriver.errors import MigmergeError
 from mergedriver.graph.builder import build_graph
 from mergedriver.graph.model import MigrationGraph
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Unresolved
+from mergedriver.resolution.conflicts import conflicts
+from mergedriver.resolution.conflicts import require_common_ancestor
 
 
 def graph_of(*migrations: MigrationInfo) -> MigrationGraph:

@@ -9,23 +9,23 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mergedriver.apply import apply_plan
-from mergedriver.apply import ApplyError
-from mergedriver.plan import CreateFile
-from mergedriver.plan import Plan
-from mergedriver.plan import RenameFile
-from mergedriver.plan import RewriteFile
-from mergedriver.plan import Rollback
-from mergedriver.rollback import files_aside
-from mergedriver.rollback import restore_leftovers
-from mergedriver.rollback import run_rollback
-from mergedriver.rollback import RollbackFailed
 from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
+
+from mergedriver.resolution.apply import apply_plan
+from mergedriver.resolution.apply import ApplyError
+from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import RewriteFile
+from mergedriver.resolution.plan import Rollback
+from mergedriver.resolution.rollback import files_aside
+from mergedriver.resolution.rollback import restore_leftovers
+from mergedriver.resolution.rollback import RollbackFailed
+from mergedriver.resolution.rollback import run_rollback
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ import pytest
 from djangoproc import run
 from djangoproc import write_settings
 
-from mergedriver.analysis import conflicts
 from mergedriver.check import check_tree
-from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
+from mergedriver.resolution.collisions import find_collisions
+from mergedriver.resolution.conflicts import conflicts
 
 SCENARIOS = Path(__file__).parent / 'scenarios' / 'collisions'
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())

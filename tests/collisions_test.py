@@ -11,21 +11,21 @@ from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from mergedriver.analysis import conflicts
-from mergedriver.collisions import _branch_ops
-from mergedriver.collisions import _candidate_pairs
-from mergedriver.collisions import _collision
-from mergedriver.collisions import Collision
-from mergedriver.collisions import CollisionReport
-from mergedriver.collisions import describe
-from mergedriver.collisions import find_collisions
 from mergedriver.config import Config
 from mergedriver.graph.builder import build_graph
+from mergedriver.operations import describe
 from mergedriver.parsing import ast_frontend as fastparse
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.records import Scope
+from mergedriver.resolution.collisions import _branch_ops
+from mergedriver.resolution.collisions import _candidate_pairs
+from mergedriver.resolution.collisions import _collision
+from mergedriver.resolution.collisions import Collision
+from mergedriver.resolution.collisions import CollisionReport
+from mergedriver.resolution.collisions import find_collisions
+from mergedriver.resolution.conflicts import conflicts
 
 Ops = Sequence[OperationInfo]
 

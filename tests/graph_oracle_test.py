@@ -22,12 +22,12 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from mergedriver.analysis import conflicts
 from mergedriver.graph.builder import build_graph
 from mergedriver.graph.builder import loading_order
 from mergedriver.graph.model import GraphResult
 from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
+from mergedriver.resolution.conflicts import conflicts
 
 CONTRIB_APPS = [
     'django.contrib.admin',

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 from mergedriver.naming import merge_migration_name
-from mergedriver.rewrite import rename_references
-from mergedriver.rewrite import retarget_dependency
-from mergedriver.rewrite import Rewritten
-from mergedriver.rewrite import Unchanged
-from mergedriver.writer import render_merge_migration
+from mergedriver.resolution.rewrite import rename_references
+from mergedriver.resolution.rewrite import retarget_dependency
+from mergedriver.resolution.rewrite import Rewritten
+from mergedriver.resolution.rewrite import Unchanged
+from mergedriver.resolution.writer import render_merge_migration
 
 SETTINGS = '''\
 SECRET_KEY = 'oracle'

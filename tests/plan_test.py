@@ -9,18 +9,18 @@ from pathlib import Path
 from hooks_testing import add_migration
 from hooks_testing import write
 
-from mergedriver.analysis import conflicts
 from mergedriver.check import check_tree
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
-from mergedriver.plan import CreateFile
-from mergedriver.plan import make_plan
-from mergedriver.plan import Plan
-from mergedriver.plan import PlanInput
-from mergedriver.plan import Refusal
-from mergedriver.plan import RenameFile
-from mergedriver.plan import RewriteFile
 from mergedriver.records import MigrationKey
+from mergedriver.resolution.conflicts import conflicts
+from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import make_plan
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import PlanInput
+from mergedriver.resolution.plan import Refusal
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import RewriteFile
 
 NOW = datetime.datetime(2024, 1, 2, 3, 4)
 

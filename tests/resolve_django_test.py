@@ -16,9 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mergedriver.config import Config
-from mergedriver.resolve import resolve
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import write
@@ -29,6 +26,9 @@ from merge_oracle_test import INITIAL
 from merge_oracle_test import MANAGE
 from merge_oracle_test import OPERATION
 from merge_oracle_test import SETTINGS
+
+from mergedriver.config import Config
+from mergedriver.resolution.resolve import resolve
 
 
 def _project(root: Path, apps: list[str]) -> Path:

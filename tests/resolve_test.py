@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mergedriver.cli import main
-from mergedriver.resolve import resolve
 from hooks_testing import add_migration
 from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
+
+from mergedriver.cli import main
+from mergedriver.resolution.resolve import resolve
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 ADDRESS = (
@@ -453,7 +453,7 @@ def test_merge_strategy_skips_libcst_and_from_the_index_pygit2(
     # run asks libgit2 which directories are ignored.)
     code = (
         'import sys\n'
-        'from mergedriver.resolve import resolve\n'
+        'from mergedriver.resolution.resolve import resolve\n'
         f'status = resolve({str(two_leaves)!r}, strategy="merge", '
         f'index={index})\n'
         'print(status, "libcst" in sys.modules, "pygit2" in sys.modules)\n'

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from mergedriver.rewrite import Change
-from mergedriver.rewrite import Refused
-from mergedriver.rewrite import rename_references
-from mergedriver.rewrite import retarget_dependency
-from mergedriver.rewrite import Rewritten
-from mergedriver.rewrite import RewriteResult
-from mergedriver.rewrite import Unchanged
+from mergedriver.resolution.rewrite import Change
+from mergedriver.resolution.rewrite import Refused
+from mergedriver.resolution.rewrite import rename_references
+from mergedriver.resolution.rewrite import retarget_dependency
+from mergedriver.resolution.rewrite import RewriteResult
+from mergedriver.resolution.rewrite import Rewritten
+from mergedriver.resolution.rewrite import Unchanged
 
 RENAMES = {
     ('shop', '0003_userprofile_age'): '0004_userprofile_age',

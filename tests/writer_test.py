@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mergedriver.errors import MigmergeError
-from mergedriver.writer import build_merge_migration
-from mergedriver.writer import render_merge_migration
+from mergedriver.resolution.writer import build_merge_migration
+from mergedriver.resolution.writer import render_merge_migration
 
 NOW = datetime.datetime(2026, 11, 25, 12, 34, 56)
 

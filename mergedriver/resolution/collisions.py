@@ -29,66 +29,26 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Literal
 
-from mergedriver.analysis import Conflict
 from mergedriver.config import Config
 from mergedriver.config import DEFAULT_SWAPPABLE
 from mergedriver.graph.model import MigrationGraph
+from mergedriver.operations import describe
+from mergedriver.operations import FIELD_LIST_OPS
+from mergedriver.operations import FIELD_OPS
+from mergedriver.operations import FIELD_VERBS
+from mergedriver.operations import INDEX_OPS
+from mergedriver.operations import MODEL_LIFE_OPS
+from mergedriver.operations import MODEL_OPS
+from mergedriver.operations import MODEL_PROPERTY_OPS
+from mergedriver.operations import NAMED_OPS
+from mergedriver.operations import NON_MODEL_OPS
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import OperationInfo
+from mergedriver.resolution.conflicts import Conflict
 
 Verdict = Literal['independent', 'review', 'collide']
-
-FIELD_OPS = frozenset(('AddField', 'AlterField', 'RemoveField', 'RenameField'))
-# Operations that set one property of a model: the same kind on both
-# branches means one silently overrides the other.
-MODEL_PROPERTY_OPS: dict[str, str] = {
-    'AlterUniqueTogether': 'unique_together',
-    'AlterIndexTogether': 'index_together',
-    'AlterModelOptions': 'Meta options',
-    'AlterModelTable': 'db_table',
-    'AlterModelTableComment': 'db_table_comment',
-    'AlterOrderWithRespectTo': 'order_with_respect_to',
-    'AlterModelManagers': 'managers',
-}
-INDEX_OPS = frozenset((
-    'AddIndex', 'AddIndexConcurrently', 'RemoveIndex',
-    'RemoveIndexConcurrently', 'RenameIndex',
-))
-CONSTRAINT_OPS = frozenset((
-    'AddConstraint', 'AddConstraintNotValid', 'RemoveConstraint',
-    'AlterConstraint', 'ValidateConstraint',
-))
-NAMED_OPS = INDEX_OPS | CONSTRAINT_OPS
-MODEL_LIFE_OPS = frozenset(('CreateModel', 'DeleteModel', 'RenameModel'))
-MODEL_OPS = FIELD_OPS | frozenset(MODEL_PROPERTY_OPS) | NAMED_OPS | (
-    MODEL_LIFE_OPS
-)
-# Operations whose arguments list field names by the names of their time
-# (``unique_together``, ``Index(fields=...)``...): the parser records them
-# in ``OperationInfo.fields`` (ANY_FIELD when not known statically).
-FIELD_LIST_OPS = frozenset((
-    'AlterUniqueTogether', 'AlterIndexTogether', 'AlterOrderWithRespectTo',
-    'AddIndex', 'AddIndexConcurrently', 'AddConstraint',
-    'AddConstraintNotValid', 'RenameIndex',
-))
-# Known operations that do not name a model.
-NON_MODEL_OPS = frozenset((
-    'RunSQL', 'RunPython', 'SeparateDatabaseAndState', 'CreateExtension',
-    'CreateCollation', 'RemoveCollation', 'BloomExtension',
-    'BtreeGinExtension', 'BtreeGistExtension', 'CITextExtension',
-    'CryptoExtension', 'HStoreExtension', 'TrigramExtension',
-    'UnaccentExtension',
-))
-
-_FIELD_VERBS = {
-    'AddField': 'added',
-    'RenameField': 'renamed',
-    'RemoveField': 'removed',
-    'AlterField': 'altered',
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class OperationRef:
@@ -177,72 +137,6 @@ class CollisionReport:
         return tuple(c.one_line() for c in self.collisions) + tuple(
             r.one_line() for r in self.reviews
         )
-
-
-# ----------------------------------------------------------- descriptions
-
-def describe(op: OperationInfo) -> str:
-    """Django's ``describe()`` wording, from what the parser recorded."""
-    model = op.model or '?'
-    field = op.field or '?'
-    target = op.target_name or '?'
-    kind = op.kind
-    text: str
-    if kind == 'CreateModel':
-        text = f'Create model {model}'
-    elif kind == 'DeleteModel':
-        text = f'Delete model {model}'
-    elif kind == 'RenameModel':
-        text = f'Rename model {model} to {op.new_name or "?"}'
-    elif kind == 'AddField':
-        text = f'Add field {field} to {model}'
-    elif kind == 'RemoveField':
-        text = f'Remove field {field} from {model}'
-    elif kind == 'AlterField':
-        text = f'Alter field {field} on {model}'
-    elif kind == 'RenameField':
-        text = f'Rename field {field} on {model} to {op.new_name or "?"}'
-    elif kind == 'AlterModelTable':
-        text = f'Rename table for {model}'
-    elif kind == 'AlterModelTableComment':
-        text = f'Alter {model} table comment'
-    elif kind in ('AlterUniqueTogether', 'AlterIndexTogether'):
-        text = f'Alter {MODEL_PROPERTY_OPS[kind]} for {model}'
-    elif kind == 'AlterOrderWithRespectTo':
-        text = f'Set order_with_respect_to on {model}'
-    elif kind == 'AlterModelOptions':
-        text = f'Change Meta options on {model}'
-    elif kind == 'AlterModelManagers':
-        text = f'Change managers on {model}'
-    elif kind in ('AddIndex', 'AddIndexConcurrently'):
-        text = f'Create index {target} on model {model}'
-    elif kind in ('RemoveIndex', 'RemoveIndexConcurrently'):
-        text = f'Remove index {target} from {model}'
-    elif kind == 'RenameIndex':
-        old = op.target_name or 'unnamed index'
-        text = f'Rename index {old} on {model} to {op.new_name or "?"}'
-    elif kind in ('AddConstraint', 'AddConstraintNotValid'):
-        text = f'Create constraint {target} on model {model}'
-    elif kind == 'RemoveConstraint':
-        text = f'Remove constraint {target} from model {model}'
-    elif kind in ('AlterConstraint', 'ValidateConstraint'):
-        verb = 'Alter' if kind == 'AlterConstraint' else 'Validate'
-        text = f'{verb} constraint {target} on {model}'
-    elif kind == 'RunSQL':
-        text = 'Raw SQL operation'
-    elif kind == 'RunPython':
-        text = 'Raw Python operation'
-    elif op.model is not None and op.field is not None:
-        text = f'{kind} on {op.model}.{op.field}'
-    elif op.model is not None:
-        text = f'{kind} on {op.model}'
-    else:
-        text = kind
-    if kind.endswith('Concurrently'):
-        text = f'{text} (concurrently)'
-    if op.scope != 'both':
-        text = f'{text} ({op.scope} only)'
-    return text
 
 
 def operation_ref(migration: MigrationInfo, op: OperationInfo) -> OperationRef:
@@ -439,14 +333,19 @@ def _foreign_ops(
 
 # ------------------------------------------------------------------ rules
 
+# The order field changes are named in a reason: what creates or renames
+# the field first, then what removes or alters it.
+_REASON_ORDER = ['AddField', 'RenameField', 'RemoveField', 'AlterField']
+
+
 def _field_verb(op: _Op) -> str:
-    return _FIELD_VERBS.get(op.kind, f'changed by {op.kind}')
+    return FIELD_VERBS.get(op.kind, f'changed by {op.kind}')
 
 
 def _field_reason(a: _Op, b: _Op) -> str:
     # Verbs in a fixed order, so the reason does not depend on which
     # branch is which.
-    rank = list(_FIELD_VERBS)
+    rank = _REASON_ORDER
     a, b = sorted(
         (a, b), key=lambda o: (
             rank.index(o.kind) if o.kind in rank else len(rank), o.kind,

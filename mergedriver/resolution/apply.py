@@ -1,4 +1,4 @@
-"""Apply a :class:`~mergedriver.plan.Plan` to the work tree.
+"""Apply a :class:`~mergedriver.resolution.plan.Plan` to the work tree.
 
 All or nothing (DESIGN.md §4):
 
@@ -31,11 +31,11 @@ from mergedriver.errors import MigmergeError
 from mergedriver.git import location as gitdir
 from mergedriver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
-from mergedriver.plan import Action
-from mergedriver.plan import CreateFile
-from mergedriver.plan import Plan
-from mergedriver.plan import RenameFile
-from mergedriver.plan import RewriteFile
+from mergedriver.resolution.plan import Action
+from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import RewriteFile
 
 LOCK_NAMES = frozenset((MAX_MIGRATION_FILENAME, LOCKFILE_FILENAME))
 # Files whose presence in the git dir means the index holds an operation's

@@ -30,10 +30,10 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from mergedriver.errors import MigmergeError
-from mergedriver.plan import Plan
-from mergedriver.plan import RenameFile
-from mergedriver.plan import RewriteFile
-from mergedriver.plan import Rollback
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import RewriteFile
+from mergedriver.resolution.plan import Rollback
 
 ASIDE_PREFIX = 'migmerge-aside-'
 MANIFEST = 'manifest.json'

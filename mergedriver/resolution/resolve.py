@@ -8,7 +8,7 @@ refused / flagged / declined / rollback failed, 2 unusable input.
 holds the side that stays (upstream).  Every conflicting branch with a
 migration file present at the same path in that tree stays; the others
 move after it.  The rebase hook passes the commit it rebased onto.  Without
-``move``, the mainline ref decides (see :mod:`mergedriver.published`).
+``move``, the mainline ref decides (see :mod:`mergedriver.resolution.published`).
 Either way, a migration published on the mainline is never renamed.
 """
 from __future__ import annotations
@@ -20,14 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from mergedriver.analysis import Conflict
-from mergedriver.analysis import conflicts as find_conflicts
-from mergedriver.apply import apply_plan
-from mergedriver.apply import ApplyError
-from mergedriver.apply import work_tree_of
 from mergedriver.check import check_tree
 from mergedriver.check import CheckResult
-from mergedriver.collisions import find_collisions
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
@@ -35,22 +29,28 @@ from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import open_repository
 from mergedriver.git.trees import open_tree
-from mergedriver.plan import CreateFile
-from mergedriver.plan import Finding
-from mergedriver.plan import make_plan
-from mergedriver.plan import Outcome
-from mergedriver.plan import Plan
-from mergedriver.plan import PlanInput
-from mergedriver.plan import Refusal
-from mergedriver.plan import RenameFile
-from mergedriver.plan import STRATEGIES
-from mergedriver.plan import Strategy
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
-from mergedriver.rollback import manual_instructions
-from mergedriver.rollback import restore_leftovers
-from mergedriver.rollback import RollbackFailed
-from mergedriver.rollback import run_rollback
+from mergedriver.resolution.apply import apply_plan
+from mergedriver.resolution.apply import ApplyError
+from mergedriver.resolution.apply import work_tree_of
+from mergedriver.resolution.collisions import find_collisions
+from mergedriver.resolution.conflicts import Conflict
+from mergedriver.resolution.conflicts import conflicts as find_conflicts
+from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import Finding
+from mergedriver.resolution.plan import make_plan
+from mergedriver.resolution.plan import Outcome
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import PlanInput
+from mergedriver.resolution.plan import Refusal
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import STRATEGIES
+from mergedriver.resolution.plan import Strategy
+from mergedriver.resolution.rollback import manual_instructions
+from mergedriver.resolution.rollback import restore_leftovers
+from mergedriver.resolution.rollback import RollbackFailed
+from mergedriver.resolution.rollback import run_rollback
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +118,9 @@ def plan_for(
     stay = None
     if strategy == 'renumber' and conflicts:
         # Only renumbering asks git which side is published (libgit2).
-        from mergedriver.published import find_mainline
-        from mergedriver.published import keys_in
-        from mergedriver.published import revision
+        from mergedriver.resolution.published import find_mainline
+        from mergedriver.resolution.published import keys_in
+        from mergedriver.resolution.published import revision
 
         repo = open_repository(repo_dir)
         branch_infos: list[MigrationInfo] = [
@@ -257,7 +257,7 @@ def resolve(
         return EXIT_PROBLEMS
     try:
         if rollback:
-            from mergedriver.apply import validate
+            from mergedriver.resolution.apply import validate
             # Validate before touching the database: a plan that cannot be
             # applied must not have rolled anything back.
             validate(top, git_dir, outcome, force=force)

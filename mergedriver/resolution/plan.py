@@ -2,8 +2,8 @@
 
 Pure: it reads the tree it is given (never writes), computes nothing from
 the clock but the ``now`` it receives, and returns data.  Applying the plan
-(:mod:`mergedriver.apply`) and rolling databases back
-(:mod:`mergedriver.rollback`) are separate steps.
+(:mod:`mergedriver.resolution.apply`) and rolling databases back
+(:mod:`mergedriver.resolution.rollback`) are separate steps.
 
 Strategies (DESIGN.md §1):
 
@@ -28,7 +28,6 @@ from typing import Literal
 from typing import Protocol
 from typing import Union
 
-from mergedriver.analysis import Conflict
 from mergedriver.check import CheckResult
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import Tree
@@ -44,14 +43,15 @@ from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
-from mergedriver.writer import build_merge_migration
+from mergedriver.resolution.conflicts import Conflict
+from mergedriver.resolution.writer import build_merge_migration
 
 Strategy = Literal['auto', 'merge', 'renumber', 'flag']
 STRATEGIES: tuple[Strategy, ...] = ('auto', 'merge', 'renumber', 'flag')
 
 
 class Finding(Protocol):
-    """A collision or a review from :mod:`mergedriver.collisions`."""
+    """A collision or a review from :mod:`mergedriver.resolution.collisions`."""
 
     def one_line(self) -> str: ...
 
@@ -535,10 +535,10 @@ def _plan_renumber(pi: PlanInput) -> Plan:
 
     # libcst is imported only when a renumber rewrites files: a merge
     # migration (the pre-merge-commit hook's usual case) never needs it.
-    from mergedriver.rewrite import Refused
-    from mergedriver.rewrite import rename_references
-    from mergedriver.rewrite import retarget_dependency
-    from mergedriver.rewrite import Rewritten
+    from mergedriver.resolution.rewrite import Refused
+    from mergedriver.resolution.rewrite import rename_references
+    from mergedriver.resolution.rewrite import retarget_dependency
+    from mergedriver.resolution.rewrite import Rewritten
 
     actions: list[Action] = []
     old_names = {name for _, name in renames}
