@@ -6,7 +6,7 @@ Generates the 10,000-migration repository with generate_repo.py, installs
 migmerge in it (attributes in $GIT_DIR/info/attributes), and measures what
 git waits for:
   - the merge driver on a max_migration.txt both branches edited, as git
-    runs it (a fresh ``python -m mergedriver.mergefile`` per file);
+    runs it (a fresh ``python -m mergedriver.driver.mergefile`` per file);
   - the pre-merge-commit hook when one side changed no migration (most
     merges: two git calls), when both sides added migrations to different
     apps (the whole graph is read, nothing to resolve), and when it writes
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def driver() -> None:
         shutil.copy(os.path.join(scratch, 'ours'), os.path.join(scratch, 'a'))
         proc = subprocess.run(
-            (python, '-m', 'mergedriver.mergefile', files['base'],
+            (python, '-m', 'mergedriver.driver.mergefile', files['base'],
              os.path.join(scratch, 'a'), files['theirs'], lock, '7'),
             cwd=repo, capture_output=True, text=True,
             env={**os.environ, f'GITHEAD_{theirs_sha}': 'theirs'},

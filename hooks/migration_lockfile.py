@@ -23,13 +23,13 @@ from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import IndexGraph
 from hooks._graph import load_index_graph
+from mergedriver.driver.lockfiles import check_max_migration
+from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
+from mergedriver.driver.lockfiles import MaxMigrationOk
+from mergedriver.driver.lockfiles import render_max_migration
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
-from mergedriver.lockfiles import check_max_migration
-from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
-from mergedriver.lockfiles import MaxMigrationOk
-from mergedriver.lockfiles import render_max_migration
 
 LOCKFILE = MAX_MIGRATION_FILENAME
 

@@ -103,7 +103,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_merge_file(args: argparse.Namespace) -> int:
-    from mergedriver import mergefile
+    from mergedriver.driver import mergefile
     return mergefile.merge_file(
         args.base, args.ours, args.theirs, args.path, args.marker_size,
     )

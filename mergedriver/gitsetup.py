@@ -4,7 +4,7 @@ hooks into one clone.
 What install does, every step idempotent and undone by uninstall:
 
 - git config (local, never committed): ``merge.migmerge.name``,
-  ``merge.migmerge.driver`` (this interpreter, ``-m mergedriver.mergefile``
+  ``merge.migmerge.driver`` (this interpreter, ``-m mergedriver.driver.mergefile``
   -- ``migmerge merge-file`` without the CLI's imports -- so the clone keeps
   using the migmerge it was installed with; local config is machine-specific
   anyway) and
@@ -66,7 +66,7 @@ ATTRIBUTE_PATTERNS = (
 
 def driver_command(python: str = sys.executable) -> str:
     """The ``merge.migmerge.driver`` value; git runs it with the shell."""
-    return f'{shlex.quote(python)} -m mergedriver.mergefile %O %A %B %P %L'
+    return f'{shlex.quote(python)} -m mergedriver.driver.mergefile %O %A %B %P %L'
 
 
 def attributes_block() -> str:

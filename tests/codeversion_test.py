@@ -159,7 +159,7 @@ def _copy_package(tmp_path: Path) -> Path:
         ('mergedriver.parsing.evaluate', {'parser', 'snapshot'}),
         ('mergedriver.graph.model', {'snapshot', 'pieces'}),
         ('mergedriver.graph.pieces', {'snapshot', 'pieces'}),
-        ('mergedriver.mergefile', set()),
+        ('mergedriver.driver.mergefile', set()),
     ],
 )
 def test_changing_a_module_changes_the_keys_that_depend_on_it(

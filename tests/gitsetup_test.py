@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import commit_all
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
+
 from mergedriver import gitsetup
 from mergedriver.errors import MigmergeError
 
@@ -57,7 +57,7 @@ def test_install_writes_config_attributes_and_hooks(repo: Path) -> None:
     gitsetup.install(str(repo))
     driver = git(repo, 'config', 'merge.migmerge.driver').strip()
     assert driver == gitsetup.driver_command()
-    assert driver.endswith('-m mergedriver.mergefile %O %A %B %P %L')
+    assert driver.endswith('-m mergedriver.driver.mergefile %O %A %B %P %L')
     assert git(repo, 'config', 'merge.migmerge.recursive').strip() == 'text'
     attributes = (repo / '.gitattributes').read_text()
     assert '**/migrations/max_migration.txt merge=migmerge\n' in attributes

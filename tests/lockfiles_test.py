@@ -4,18 +4,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mergedriver.driver.lockfiles import check_max_migration
+from mergedriver.driver.lockfiles import ConflictSides
+from mergedriver.driver.lockfiles import has_conflict_markers
+from mergedriver.driver.lockfiles import Lockfile
+from mergedriver.driver.lockfiles import MaxMigrationOk
+from mergedriver.driver.lockfiles import MaxMigrationProblem
+from mergedriver.driver.lockfiles import parse_lockfile
+from mergedriver.driver.lockfiles import parse_max_migration
+from mergedriver.driver.lockfiles import render_lockfile
+from mergedriver.driver.lockfiles import render_max_migration
+from mergedriver.driver.lockfiles import split_conflict
 from mergedriver.errors import MigmergeError
-from mergedriver.lockfiles import check_max_migration
-from mergedriver.lockfiles import ConflictSides
-from mergedriver.lockfiles import has_conflict_markers
-from mergedriver.lockfiles import Lockfile
-from mergedriver.lockfiles import MaxMigrationOk
-from mergedriver.lockfiles import MaxMigrationProblem
-from mergedriver.lockfiles import parse_lockfile
-from mergedriver.lockfiles import parse_max_migration
-from mergedriver.lockfiles import render_lockfile
-from mergedriver.lockfiles import render_max_migration
-from mergedriver.lockfiles import split_conflict
 
 MAX = 'shop/migrations/max_migration.txt'
 LOCK = 'migrations_lockfile.txt'

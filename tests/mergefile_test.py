@@ -9,22 +9,22 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import migration_source
 from hooks_testing import write
+
 from mergedriver import gitsetup
+from mergedriver.driver.mergefile import detect_mode
+from mergedriver.driver.mergefile import merge_file
+from mergedriver.driver.mergefile import merge_lockfile
+from mergedriver.driver.mergefile import merge_max_migration
+from mergedriver.driver.mergefile import resolve_entry
+from mergedriver.driver.mergefile import Sides
+from mergedriver.driver.modulemerge import merge3
+from mergedriver.driver.modulemerge import merge_module
 from mergedriver.errors import MigmergeError
-from mergedriver.mergefile import detect_mode
-from mergedriver.mergefile import merge_file
-from mergedriver.mergefile import merge_lockfile
-from mergedriver.mergefile import merge_max_migration
-from mergedriver.mergefile import resolve_entry
-from mergedriver.mergefile import Sides
-from mergedriver.modulemerge import merge3
-from mergedriver.modulemerge import merge_module
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 
@@ -323,10 +323,14 @@ def test_cli_merge_file(tmp_path: Path, git_home: Path) -> None:
     assert ours.read_text().startswith('0004_merge_0003_x_0003_y')
     # outside a merge or rebase (stash, cherry-pick): git's text merge
     write(ours, '0003_y\n')
-    proc = subprocess.run(
-        (sys.executable, '-m', 'mergedriver.mergefile', str(base), str(ours),
-         str(theirs), 'shop/migrations/max_migration.txt'),
-        cwd=repo, capture_output=True, text=True,
-    )
-    assert proc.returncode == 1
-    assert '<<<<<<< ours' in ours.read_text()
+    # Both addresses: clones installed before the driver moved into
+    # driver/ still name mergedriver.mergefile in their git config.
+    for module in ('mergedriver.driver.mergefile', 'mergedriver.mergefile'):
+        write(ours, '0003_y\n')
+        proc = subprocess.run(
+            (sys.executable, '-m', module, str(base), str(ours),
+             str(theirs), 'shop/migrations/max_migration.txt'),
+            cwd=repo, capture_output=True, text=True,
+        )
+        assert proc.returncode == 1, module
+        assert '<<<<<<< ours' in ours.read_text()

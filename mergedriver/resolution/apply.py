@@ -27,10 +27,10 @@ import tempfile
 from collections.abc import Iterable
 from collections.abc import Sequence
 
+from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
+from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.errors import MigmergeError
 from mergedriver.git import location as gitdir
-from mergedriver.lockfiles import LOCKFILE_FILENAME
-from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.resolution.plan import Action
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Plan

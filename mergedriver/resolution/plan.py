@@ -29,16 +29,16 @@ from typing import Protocol
 from typing import Union
 
 from mergedriver.check import CheckResult
+from mergedriver.driver.lockfiles import Lockfile
+from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
+from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
+from mergedriver.driver.lockfiles import parse_lockfile
+from mergedriver.driver.lockfiles import render_lockfile
+from mergedriver.driver.lockfiles import render_max_migration
+from mergedriver.driver.lockfiles import split_conflict
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import Tree
 from mergedriver.graph.model import MigrationGraph
-from mergedriver.lockfiles import Lockfile
-from mergedriver.lockfiles import LOCKFILE_FILENAME
-from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
-from mergedriver.lockfiles import parse_lockfile
-from mergedriver.lockfiles import render_lockfile
-from mergedriver.lockfiles import render_max_migration
-from mergedriver.lockfiles import split_conflict
 from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
 from mergedriver.records import MigrationInfo
