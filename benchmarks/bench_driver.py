@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import generate_repo  # noqa: E402
 from bench_check import plain_install  # noqa: E402
 
-from mergedriver import gitsetup  # noqa: E402
+from mergedriver.integration import install as gitsetup  # noqa: E402
 
 APP = 'app01'
 OTHER_APP = 'app02'
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def hook(expect: int) -> Callable[[], None]:
         def run() -> None:
             proc = subprocess.run(
-                (python, '-m', 'mergedriver.githooks', 'pre-merge-commit'),
+                (python, '-m', 'mergedriver.integration.githooks', 'pre-merge-commit'),
                 cwd=repo, capture_output=True, text=True,
             )
             if proc.returncode != expect:
@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env = {**os.environ, f'GITHEAD_{sha}': branch}
             start = time.perf_counter()
             proc = subprocess.run(
-                (python, '-m', 'mergedriver.githooks', 'pre-merge-commit'),
+                (python, '-m', 'mergedriver.integration.githooks', 'pre-merge-commit'),
                 cwd=repo, capture_output=True, text=True, env=env,
             )
             runs.append(time.perf_counter() - start)

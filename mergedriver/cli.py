@@ -45,7 +45,7 @@ def run_check(repo: str, rev: str | None, index: bool) -> CheckResult:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mergedriver import report
+    from mergedriver import render as report
 
     # The summary, not the graph: a run on unchanged inputs is answered
     # from the snapshot the previous run stored.
@@ -63,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from mergedriver import report
+    from mergedriver import render as report
 
     result = run_check(args.repo, args.rev, args.index)
     if args.format == 'json':
@@ -83,8 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from mergedriver import gitsetup
-    lines = gitsetup.install(args.repo, local_attributes=args.local)
+    from mergedriver.integration import install
+    lines = install.install(args.repo, local_attributes=args.local)
     for line in lines:
         print(f'migmerge install: {line}')
     if any(line.startswith('.gitattributes:') for line in lines):
@@ -96,8 +96,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from mergedriver import gitsetup
-    for line in gitsetup.uninstall(args.repo):
+    from mergedriver.integration import install
+    for line in install.uninstall(args.repo):
         print(f'migmerge uninstall: {line}')
     return 0
 
@@ -110,7 +110,7 @@ def cmd_merge_file(args: argparse.Namespace) -> int:
 
 
 def cmd_hook(args: argparse.Namespace) -> int:
-    from mergedriver import githooks
+    from mergedriver.integration import githooks
     hook_args = args.hook_args
     if hook_args[:1] == ['--']:
         hook_args = hook_args[1:]

@@ -17,10 +17,10 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
 
-from mergedriver import gitsetup
 from mergedriver.check import check_tree
 from mergedriver.config import load_config
 from mergedriver.git.trees import open_tree
+from mergedriver.integration import install as gitsetup
 
 APP = 'shop'
 

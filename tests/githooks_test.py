@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import add_migration
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
-from mergedriver import githooks
-from mergedriver import gitsetup
+
+from mergedriver.integration import githooks
+from mergedriver.integration import install as gitsetup
 
 
 def commit(repo: Path, message: str = 'commit') -> None:
@@ -206,6 +206,26 @@ def test_cli_hook(repo: Path, tmp_path: Path) -> None:
     chained(hooks, 'post-rewrite', f'echo "$*" > {log}')
     proc = subprocess.run(
         (sys.executable, '-m', 'mergedriver', 'hook', '--hooks-dir', str(hooks),
+         'post-rewrite', '--', 'amend'),
+        cwd=repo, input='', capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == 'amend\n'
+
+
+@pytest.mark.parametrize(
+    'module', ['mergedriver.integration.githooks', 'mergedriver.githooks'],
+)
+def test_hook_module_addresses(
+        repo: Path, tmp_path: Path, module: str,
+) -> None:
+    """What installed hook scripts run: the current address, and the one
+    scripts written before the hooks moved into integration/ still name."""
+    log = tmp_path / 'log'
+    hooks = tmp_path / 'hooks'
+    chained(hooks, 'post-rewrite', f'echo "$*" > {log}')
+    proc = subprocess.run(
+        (sys.executable, '-m', module, '--hooks-dir', str(hooks),
          'post-rewrite', '--', 'amend'),
         cwd=repo, input='', capture_output=True, text=True,
     )

@@ -15,8 +15,8 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
 
-from mergedriver import gitsetup
 from mergedriver.errors import MigmergeError
+from mergedriver.integration import install as gitsetup
 
 HOOKS = gitsetup.HOOK_NAMES
 

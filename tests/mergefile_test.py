@@ -15,7 +15,6 @@ from hooks_testing import make_repo
 from hooks_testing import migration_source
 from hooks_testing import write
 
-from mergedriver import gitsetup
 from mergedriver.driver.mergefile import detect_mode
 from mergedriver.driver.mergefile import merge_file
 from mergedriver.driver.mergefile import merge_lockfile
@@ -25,6 +24,7 @@ from mergedriver.driver.mergefile import Sides
 from mergedriver.driver.modulemerge import merge3
 from mergedriver.driver.modulemerge import merge_module
 from mergedriver.errors import MigmergeError
+from mergedriver.integration import install as gitsetup
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 

@@ -77,29 +77,20 @@ def attributes_block() -> str:
 
 
 def hook_script(hook: str, python: str = sys.executable) -> str:
-    """A POSIX shell hook that hands over to ``migmerge hook``.
+    """The POSIX shell hook (``hook.sh`` beside this module) that hands over
+    to ``migmerge hook``.
 
     The hooks directory is passed along so the chained hook is found even
     when the pre-commit framework has renamed this script to ``.legacy``.
     """
+    with open(os.path.join(os.path.dirname(__file__), 'hook.sh')) as f:
+        template = f.read()
+    if HOOK_MARKER not in template:  # uninstall recognises hooks by it
+        raise AssertionError('hook.sh lost its marker line')
     return (
-        '#!/bin/sh\n'
-        f'{HOOK_MARKER}\n'
-        f'# `migmerge uninstall` restores the hook that was here before.\n'
-        f'MIGMERGE_PYTHON={shlex.quote(python)}\n'
-        'HOOKS_DIR="$(cd "$(dirname "$0")" && pwd)"\n'
-        'if [ -x "$MIGMERGE_PYTHON" ]; then\n'
-        '    exec "$MIGMERGE_PYTHON" -m mergedriver.githooks '
-        f'--hooks-dir "$HOOKS_DIR" {hook} -- "$@"\n'
-        'elif command -v migmerge > /dev/null; then\n'
-        f'    exec migmerge hook --hooks-dir "$HOOKS_DIR" {hook} -- "$@"\n'
-        'else\n'
-        "    echo 'migmerge: not found (run `migmerge uninstall`, or "
-        "install it again); migration checks skipped' 1>&2\n"
-        f'    CHAINED="$HOOKS_DIR/{hook}{CHAINED_SUFFIX}"\n'
-        '    if [ -x "$CHAINED" ]; then exec "$CHAINED" "$@"; fi\n'
-        '    exit 0\n'
-        'fi\n'
+        template.replace('@PYTHON@', shlex.quote(python))
+        .replace('@CHAINED_SUFFIX@', CHAINED_SUFFIX)
+        .replace('@HOOK@', hook)
     )
 
 

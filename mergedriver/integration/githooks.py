@@ -1,0 +1,484 @@
+"""The git hooks ``migmerge install`` puts in place (``migmerge hook NAME``).
+
+- ``pre-merge-commit`` (a clean ``git merge``): the merge commit's tree is
+  already fixed when the hook runs (DESIGN.md §3), so on parallel leaves the
+  hook writes the resolution (``resolve``, strategy ``auto``), stages it and
+  exits 1: the merge stays open and ``git commit`` concludes it with the new
+  files.  On colliding operations it writes nothing and prints them.
+  Nothing to do: exit 0, silently.
+- ``pre-commit``: the same, only while a merge is being concluded
+  (MERGE_HEAD exists, i.e. the merge stopped on textual conflicts) or a
+  ``git merge --squash`` is committed (SQUASH_MSG exists).
+- ``post-rewrite rebase``: upstream never moves; the rebased commits'
+  migrations are renumbered after upstream's leaf and committed as one new
+  commit.  ``amend`` rewrites are ignored.
+
+Per-clone settings (``git config``):
+
+- ``migmerge.postRewrite``: ``commit`` (default) adds one commit,
+  ``amend`` folds the renumbering into the last rebased commit, ``off``
+  only reports;
+- ``migmerge.rollback``: ``true`` rolls the developer database back before
+  renumbering (the configured ``rollback_command``); default ``false``
+  prints the command instead;
+- the environment variable ``MIGMERGE_SKIP=1`` skips every hook.
+
+A hook that was installed before migmerge (``<name>.migmerge-chained``)
+runs first with the same arguments and stdin; if it fails, its exit status
+is the hook's and migmerge does not run (``post-rewrite`` runs both).
+"""
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from mergedriver.errors import MigmergeError
+from mergedriver.integration import install
+
+BYPASS = 'git commit --no-verify'
+POST_REWRITE_MODES = ('commit', 'amend', 'off')
+
+
+# -------------------------------------------------------------- chaining
+
+
+def run_chained(
+        hooks_dir: str,
+        hook: str,
+        args: Sequence[str],
+        stdin: bytes,
+) -> int:
+    """Run the hook migmerge displaced; 0 when there is none."""
+    chained = os.path.join(hooks_dir, hook + install.CHAINED_SUFFIX)
+    if not os.access(chained, os.X_OK):
+        return 0
+    current = os.path.join(hooks_dir, hook)
+    if (
+            install.is_pre_commit_framework_hook(chained) and
+            install.is_pre_commit_framework_hook(current)
+    ):
+        # `pre-commit install` ran after us and already runs its hooks
+        # around ours: running its old script again would run them twice.
+        return 0
+    env = dict(os.environ)
+    # Our script may itself be the pre-commit framework's legacy hook; the
+    # chained script must not look like one.
+    env.pop('PRE_COMMIT_RUNNING_LEGACY', None)
+    return subprocess.run((chained, *args), input=stdin, env=env).returncode
+
+
+# ------------------------------------------------------------------- git
+
+
+def _git(top: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop('PRE_COMMIT_RUNNING_LEGACY', None)
+    return subprocess.run(
+        ('git', *args), cwd=top, capture_output=True, text=True, env=env,
+    )
+
+
+def git_config(top: str, key: str, default: str) -> str:
+    proc = _git(top, 'config', '--get', key)
+    return proc.stdout.strip() if proc.returncode == 0 else default
+
+
+def git_bool(top: str, key: str, default: bool) -> bool:
+    proc = _git(top, 'config', '--type=bool', '--get', key)
+    if proc.returncode:
+        return default
+    return proc.stdout.strip() == 'true'
+
+
+def migration_pathspec(top: str) -> tuple[str, ...]:
+    """Pathspecs covering every file that can change a migration graph:
+    ``migrations`` packages, lock files, and configured MIGRATION_MODULES
+    packages."""
+    from mergedriver.config import load_config
+
+    specs = [
+        ':(glob)**/migrations/**',
+        ':(glob)**/migrations_lockfile.txt',
+        'pyproject.toml',
+        'setup.cfg',
+    ]
+    config = load_config(top)
+    for module in config.migration_modules.values():
+        for root in config.source_roots:
+            base = '' if root == '.' else f'{root}/'
+            specs.append(f':(glob){base}{module.replace(".", "/")}/**')
+    return tuple(specs)
+
+
+CONFIG_FILES = frozenset(('pyproject.toml', 'setup.cfg'))
+
+
+def _changed(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> set[str] | None:
+    """The migration files a diff touches (both names of a rename); None
+    when git cannot tell (no HEAD yet...)."""
+    proc = _git(top, *diff_args, '--name-only', '--no-renames', '-z', '--', *pathspec)
+    if proc.returncode:
+        return None
+    return {p for p in proc.stdout.split('\0') if p}
+
+
+def _unchanged(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> bool:
+    return _changed(top, *diff_args, pathspec=pathspec) == set()
+
+
+def _merge_heads(git_dir: str) -> list[str]:
+    """The commits being merged: ``GITHEAD_<oid>`` during ``git merge``
+    (MERGE_HEAD is written only after pre-merge-commit), else MERGE_HEAD."""
+    heads = [
+        key[len('GITHEAD_'):] for key in os.environ
+        if key.startswith('GITHEAD_')
+    ]
+    if heads:
+        return heads
+    try:
+        with open(os.path.join(git_dir, 'MERGE_HEAD')) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def merge_may_add_leaves(clone: install.Clone) -> bool:
+    """False when the merge cannot have created parallel leaves, decided by
+    a few git calls instead of loading the graph: two leaves in one app need
+    migration changes in that app's package on both sides.  Theirs' side is
+    what the merged index changes against HEAD (a hand resolution
+    included); ours' is what HEAD changed since the merge base."""
+    pathspec = migration_pathspec(clone.top)
+    brought = _changed(clone.top, 'diff-index', '--cached', 'HEAD', pathspec=pathspec)
+    if brought is None:
+        return True
+    if not brought:
+        return False
+    heads = _merge_heads(clone.git_dir)
+    if len(heads) != 1:
+        return True  # octopus, or not in a merge: no shortcut
+    base = _git(clone.top, 'merge-base', 'HEAD', heads[0])
+    if base.returncode:
+        return True
+    ours = _changed(clone.top, 'diff', base.stdout.strip(), 'HEAD', pathspec=pathspec)
+    if ours is None:
+        return True
+    if not ours:
+        return False
+    if CONFIG_FILES & (ours | brought):
+        return True
+    return bool(
+        {posixpath.dirname(p) for p in ours} &
+        {posixpath.dirname(p) for p in brought},
+    )
+
+
+LOCK_PATHSPEC = (
+    ':(glob)**/max_migration.txt',
+    ':(glob)**/migrations_lockfile.txt',
+)
+
+
+def reopen_lock_files(clone: install.Clone) -> list[str]:
+    """Put back git's own conflict on lock files both sides changed.
+
+    The driver resolved them to name the merge migration; when the hook
+    then writes nothing (colliding operations), that name would dangle.
+    Only right after the automatic merge (pre-merge-commit), before anyone
+    edited them.  Returns the paths reopened.
+    """
+    heads = _merge_heads(clone.git_dir)
+    if len(heads) != 1:
+        return []
+    base = _git(clone.top, 'merge-base', 'HEAD', heads[0]).stdout.strip()
+    if not base:
+        return []
+    ours = _changed(clone.top, 'diff', base, 'HEAD', pathspec=LOCK_PATHSPEC)
+    theirs = _changed(
+        clone.top, 'diff', base, heads[0], pathspec=LOCK_PATHSPEC,
+    )
+    reopened = []
+    for path in sorted((ours or set()) & (theirs or set())):
+        entries = []
+        for stage, rev in ((1, base), (2, 'HEAD'), (3, heads[0])):
+            listed = _git(clone.top, 'ls-tree', rev, '--', path).stdout.split()
+            if len(listed) >= 3:
+                entries.append(f'{listed[0]} {listed[2]} {stage}\t{path}\n')
+        index_info = f'0 {"0" * 40}\t{path}\n' + ''.join(entries)
+        update = subprocess.run(
+            ('git', 'update-index', '--index-info'), cwd=clone.top,
+            input=index_info, capture_output=True, text=True,
+        )
+        # git's text merge, not the driver: without GITHEAD_* the driver
+        # leaves it to git
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith('GITHEAD_')
+        }
+        checkout = subprocess.run(
+            ('git', 'checkout', '-m', '--', path), cwd=clone.top,
+            capture_output=True, text=True, env=env,
+        )
+        if update.returncode == 0 and checkout.returncode == 0:
+            reopened.append(path)
+    return reopened
+
+
+def _has_parallel_leaves(top: str, *, index: bool) -> bool:
+    from mergedriver.resolution.resolve import plan_for
+    return bool(plan_for(top, index=index).conflicts)
+
+
+def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
+    from mergedriver.resolution.resolve import resolve
+    return resolve(top, out=out, **kwargs)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- hooks
+
+
+def conclude_merge(clone: install.Clone, hook: str, out: TextIO) -> int:
+    """pre-merge-commit, and pre-commit while a merge is concluded."""
+    if not merge_may_add_leaves(clone):
+        return 0
+    # One planning pass: resolve asks ``confirm`` only when its plan has
+    # something to write, so an unasked 0 means "nothing to resolve".
+    said = io.StringIO()
+    asked = []
+
+    def confirm() -> bool:
+        asked.append(True)
+        return True
+
+    try:
+        status = _resolve(
+            clone.top, said, strategy='auto', stage=True, index=True,
+            confirm=confirm,
+        )
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=said)
+        status = 2
+    if status == 0 and not asked:
+        return 0
+    if status == 2 and not _has_parallel_leaves(clone.top, index=True):
+        return 0  # unusable input, but no parallel leaves: not ours to stop
+    print(f'migmerge ({hook}): this merge leaves parallel migrations.', file=out)
+    out.write(said.getvalue())
+    if status == 0:
+        print(
+            'migmerge: the files above are written and staged; the merge is '
+            'not committed yet. Review them, then run `git commit` to '
+            'conclude the merge.',
+            file=out,
+        )
+    elif hook == 'pre-merge-commit':
+        for path in reopen_lock_files(clone):
+            print(
+                f'{path}: conflict restored (the merge driver had named '
+                f'a merge migration that is not written)', file=out,
+            )
+    if status == 1:
+        print(
+            'migmerge: nothing was written; the merge is left open. Resolve '
+            'the migrations by hand (`migmerge resolve --strategy renumber`, '
+            f'or edit them), or commit the merge as it is with `{BYPASS}`.',
+            file=out,
+        )
+    elif status != 0:
+        print(
+            'migmerge: could not resolve the migrations; the merge is left '
+            f'open. Fix the error above, or commit as it is with `{BYPASS}`.',
+            file=out,
+        )
+    return 1
+
+
+def _rebase_onto(git_dir: str, stdin: bytes, top: str) -> str | None:
+    """The commit the rebase replayed onto: upstream, which stays."""
+    for state in ('rebase-merge', 'rebase-apply'):
+        try:
+            with open(os.path.join(git_dir, state, 'onto')) as f:
+                return f.read().strip()
+        except OSError:
+            continue
+    # The state directory is gone (an older git): the parent of the first
+    # rewritten commit is where the rebase started.
+    lines = stdin.decode().split()
+    if len(lines) >= 2:
+        proc = _git(top, 'rev-parse', '--verify', '-q', f'{lines[1]}^')
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+    return None
+
+
+def post_rewrite(
+        clone: install.Clone, args: Sequence[str], stdin: bytes, out: TextIO,
+) -> int:
+    if not args or args[0] != 'rebase':
+        return 0
+    mode = git_config(clone.top, 'migmerge.postRewrite', 'commit')
+    if mode not in POST_REWRITE_MODES:
+        print(
+            f'migmerge: migmerge.postRewrite is {mode!r}; expected one of '
+            f'{", ".join(POST_REWRITE_MODES)}', file=out,
+        )
+        return 1
+    onto = _rebase_onto(clone.git_dir, stdin, clone.top)
+    if onto is not None and _unchanged(
+            clone.top, 'diff', onto, 'HEAD',
+            pathspec=migration_pathspec(clone.top),
+    ):
+        return 0  # the rebased commits carry no migrations
+    if not _has_parallel_leaves(clone.top, index=False):
+        return 0
+    if onto is None:
+        print('migmerge (post-rewrite): cannot tell what the rebase was onto', file=out)
+        return 1
+    print(
+        f'migmerge (post-rewrite): the rebased migrations run parallel to '
+        f"upstream's ({onto[:12]}); renumbering them after upstream's leaf.",
+        file=out,
+    )
+    if mode == 'off':
+        print(
+            f'migmerge: migmerge.postRewrite is off; run `migmerge resolve '
+            f'--strategy renumber --move {onto[:12]}`', file=out,
+        )
+        return 1
+    try:
+        status = _resolve(
+            clone.top, out, strategy='renumber', move=onto, stage=True,
+            rollback=git_bool(clone.top, 'migmerge.rollback', False),
+            undo_advice=False,  # this hook commits; it says how to undo that
+        )
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=out)
+        status = 2
+    if status != 0:
+        print(
+            'migmerge: the rebased branch is left as it is; once the '
+            'reason above is dealt with, `migmerge resolve --strategy '
+            f'renumber --move {onto[:12]}`, or `migmerge resolve --strategy '
+            'merge` for a merge migration instead.',
+            file=out,
+        )
+        return 1
+    if not _git(clone.top, 'diff', '--cached', '--quiet').returncode:
+        return 0  # nothing staged: nothing to commit
+    if mode == 'amend':
+        argv: tuple[str, ...] = ('commit', '--amend', '--no-edit', '--no-verify', '-q')
+    else:
+        argv = (
+            'commit', '--no-verify', '-q', '-m',
+            'Renumber migrations after rebase (migmerge)\n\n'
+            f'The rebased migrations now follow upstream ({onto[:12]}); '
+            'written by the migmerge post-rewrite hook.',
+        )
+    proc = _git(clone.top, *argv)
+    if proc.returncode:
+        print(f'migmerge: git commit failed: {proc.stderr.strip()}', file=out)
+        return 1
+    what = 'amended into the last commit' if mode == 'amend' else 'committed'
+    print(f'migmerge: renumbering {what}.', file=out)
+    if not git_bool(clone.top, 'migmerge.rollback', False):
+        undo = 'HEAD@{1}' if mode == 'amend' else 'HEAD~1'
+        print(
+            'migmerge: if your development database had applied the '
+            f'migrations renamed above, undo this (`git reset --hard {undo}`), '
+            f'run `migmerge resolve --strategy renumber --rollback --move '
+            f'{onto[:12]}` and commit; `git config migmerge.rollback true` '
+            'makes this hook roll back first.',
+            file=out,
+        )
+    return 0
+
+
+def _merge_in_progress(git_dir: str) -> bool:
+    """A merge being concluded, or a ``git merge --squash`` being
+    committed (no merge commit, so pre-merge-commit never ran)."""
+    return any(
+        os.path.exists(os.path.join(git_dir, name))
+        for name in ('MERGE_HEAD', 'SQUASH_MSG')
+    )
+
+
+def run_hook(
+        hook: str,
+        args: Sequence[str],
+        *,
+        hooks_dir: str | None = None,
+        repo_dir: str = '.',
+        stdin: bytes | None = None,
+        out: TextIO | None = None,
+) -> int:
+    """The ``migmerge hook NAME`` entry: chained hook first, then ours."""
+    out = sys.stderr if out is None else out
+    if hook == 'post-rewrite' and stdin is None:
+        stdin = sys.stdin.buffer.read()
+    stdin = stdin or b''
+    if hooks_dir is not None:
+        chained_status = run_chained(hooks_dir, hook, args, stdin)
+        if chained_status and hook != 'post-rewrite':
+            return chained_status
+    else:
+        chained_status = 0
+    if os.environ.get('MIGMERGE_SKIP'):
+        return chained_status
+    clone = install.locate(repo_dir)
+    if hook == 'pre-merge-commit':
+        status = conclude_merge(clone, hook, out)
+    elif hook == 'pre-commit':
+        if not _merge_in_progress(clone.git_dir):
+            return 0
+        status = conclude_merge(clone, hook, out)
+    elif hook == 'post-rewrite':
+        status = post_rewrite(clone, args, stdin, out)
+    else:
+        raise MigmergeError(f'unknown hook {hook!r}')
+    return chained_status or status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mergedriver.integration.githooks [--hooks-dir DIR] NAME [--] ARGS``:
+    what the installed scripts run; skips the CLI's imports, because a hook
+    that has nothing to do should cost little more than Python's start."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    hooks_dir = None
+    if args[:1] == ['--hooks-dir'] and len(args) >= 2:
+        hooks_dir = args[1]
+        args = args[2:]
+    if not args:
+        print(
+            'usage: python -m mergedriver.integration.githooks [--hooks-dir DIR] NAME '
+            '[-- ARGS]',
+            file=sys.stderr,
+        )
+        return 2
+    hook, rest = args[0], args[1:]
+    if rest[:1] == ['--']:
+        rest = rest[1:]
+    try:
+        return run_hook(hook, rest, hooks_dir=hooks_dir)
+    except MigmergeError as e:
+        print(f'migmerge: {e}', file=sys.stderr)
+        return 2
+    except Exception as e:
+        # A bug of ours: one line and the way past it, never a traceback in
+        # the middle of the user's merge or rebase.
+        if os.environ.get('MIGMERGE_DEBUG'):
+            raise
+        print(
+            f'migmerge ({hook}): internal error: {type(e).__name__}: {e}; '
+            f'MIGMERGE_SKIP=1 skips migmerge\'s hooks, MIGMERGE_DEBUG=1 '
+            f'shows the traceback',
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
