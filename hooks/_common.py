@@ -10,30 +10,15 @@ from typing import TYPE_CHECKING
 from mergedriver.config import Config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
-from mergedriver.git import location as gitdir
+from mergedriver.git import location
 
 if TYPE_CHECKING:
     import pygit2
 
 
-class Clone(gitdir.Location):
-    """A located clone with a work tree (see :func:`locate_clone`)."""
-
-    work_tree: str
-
-
-def locate_clone(path: str = '.') -> Clone:
-    """The non-bare repository containing ``path``, found without loading
-    libgit2 (most hooks only read the index)."""
-    location = gitdir.locate(path)
-    if location.work_tree is None:
-        raise MigmergeError(f'a bare repository has no work tree: {path}')
-    return Clone(*location)
-
-
 def open_repository(path: str = '.') -> pygit2.Repository:
     """The libgit2 repository of :func:`locate_clone` (loads pygit2)."""
-    return gitdir.repository(locate_clone(path))
+    return location.repository(location.locate_clone(path))
 
 
 def work_tree(repo: pygit2.Repository) -> str:

@@ -5,7 +5,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-from hooks._common import Clone
 from mergedriver.cache import Cache
 from mergedriver.check import graph_of
 from mergedriver.check import snapshot_key
@@ -14,6 +13,7 @@ from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
+from mergedriver.git.location import Clone
 from mergedriver.git.trees import open_tree
 from mergedriver.graph.builder import graph_from_blob
 from mergedriver.graph.builder import graph_to_blob

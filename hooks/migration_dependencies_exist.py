@@ -20,11 +20,11 @@ import dataclasses
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import Finding
 from hooks._graph import load_index_graph
 from hooks._graph import report
+from mergedriver.git.location import locate_clone
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
 

@@ -19,7 +19,6 @@ import os
 import tempfile
 from collections.abc import Sequence
 
-from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import IndexGraph
 from hooks._graph import load_index_graph
@@ -30,6 +29,7 @@ from mergedriver.driver.lockfiles import render_max_migration
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import locate_clone
 
 LOCKFILE = MAX_MIGRATION_FILENAME
 

@@ -25,7 +25,6 @@ import re
 from collections.abc import Sequence
 
 from hooks._common import configured_packages
-from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from mergedriver.config import Config
 from mergedriver.config import load_config
@@ -33,6 +32,7 @@ from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import locate_clone
 from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo

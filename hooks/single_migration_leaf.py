@@ -12,15 +12,15 @@ is wired in.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
-from hooks._common import Clone
-from hooks._common import locate_clone
 from hooks._common import run_reporting_errors
 from hooks._graph import IndexGraph
 from hooks._graph import load_index_graph
 from hooks._graph import report
+from mergedriver.git import state
+from mergedriver.git.location import Clone
+from mergedriver.git.location import locate_clone
 from mergedriver.records import Problem
 
 RESOLVE_COMMAND = 'migmerge resolve'
@@ -50,7 +50,7 @@ def explain(index: IndexGraph, problems: Sequence[Problem]) -> list[str]:
 
 
 def merge_in_progress(clone: Clone) -> bool:
-    return os.path.exists(os.path.join(clone.git_dir, 'MERGE_HEAD'))
+    return state.merging(clone.git_dir)
 
 
 def report_leaves(index: IndexGraph) -> int:

@@ -16,8 +16,8 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import work_tree_top
 from mergedriver.git.trees import open_tree
-from mergedriver.git.trees import work_tree_top
 from mergedriver.parsing.load import gc_paused
 
 

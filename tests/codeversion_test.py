@@ -14,7 +14,6 @@ import mergedriver
 from mergedriver.cache import PARSER_ROOTS
 from mergedriver.check import SNAPSHOT_ROOTS
 from mergedriver.codeversion import code_modules
-from mergedriver.graph.pieces import PIECE_ROOTS
 
 PACKAGE_DIR = Path(mergedriver.__file__).parent
 FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'

@@ -12,9 +12,9 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
 
-from hooks._common import locate_clone
 from hooks._graph import load_index_graph
 from mergedriver.config import Config
+from mergedriver.git.location import locate_clone
 from mergedriver.git.trees import directory_tree
 from mergedriver.graph.builder import build_graph
 from mergedriver.graph.builder import graph_from_blob

@@ -17,7 +17,6 @@ from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import MigmergeError
 from mergedriver.git import index as git_index
 from mergedriver.git import location as gitdir
-from mergedriver.git import trees as source
 from mergedriver.git.index import parse_index
 from mergedriver.git.trees import cat_file
 from mergedriver.git.trees import directory_tree

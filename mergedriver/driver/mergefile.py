@@ -36,6 +36,7 @@ from typing import TextIO
 
 from mergedriver.driver import lockfiles
 from mergedriver.errors import MigmergeError
+from mergedriver.git import state
 from mergedriver.naming import merge_migration_name
 from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
@@ -196,12 +197,9 @@ def _git_dir() -> str | None:
 def detect_mode(environ: Mapping[str, str], git_dir: str | None) -> Mode | None:
     """'merge' during ``git merge``, 'rebase' while a rebase replays commits,
     None for anything else (stash, checkout -m, cherry-pick...)."""
-    if any(key.startswith('GITHEAD_') for key in environ):
+    if state.in_git_merge(environ):
         return 'merge'
-    if git_dir is not None and any(
-            os.path.isdir(os.path.join(git_dir, d))
-            for d in ('rebase-merge', 'rebase-apply')
-    ):
+    if git_dir is not None and state.rebasing(git_dir):
         return 'rebase'
     return None
 

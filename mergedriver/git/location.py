@@ -133,6 +133,27 @@ def locate(start: str) -> Location:
     return _fast(start) or _from_libgit2(start)
 
 
+class Clone(Location):
+    """A located repository with a work tree (see :func:`locate_clone`)."""
+
+    work_tree: str
+
+
+def locate_clone(start: str) -> Clone:
+    """The non-bare repository containing ``start``, found like
+    :func:`locate`; a bare one is unusable input."""
+    location = locate(start)
+    if location.work_tree is None:
+        raise MigmergeError(f'a bare repository has no work tree: {start}')
+    return Clone(*location)
+
+
+def work_tree_top(start: str) -> str:
+    """The top of the work tree containing ``start`` (``start`` itself in a
+    bare repository, where only commits are read)."""
+    return locate(start).work_tree or start
+
+
 def repository(location: Location) -> pygit2.Repository:
     """The libgit2 repository at ``location`` (loads pygit2)."""
     import pygit2

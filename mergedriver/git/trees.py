@@ -576,12 +576,6 @@ def open_repository(repo_dir: str) -> pygit2.Repository:
     return gitdir.repository(gitdir.locate(repo_dir))
 
 
-def work_tree_top(repo_dir: str) -> str:
-    """The top of the work tree containing ``repo_dir`` (``repo_dir``
-    itself in a bare repository), found without loading libgit2."""
-    return gitdir.locate(repo_dir).work_tree or repo_dir
-
-
 def open_tree(
         repo_dir: str,
         *,

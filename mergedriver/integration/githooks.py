@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from mergedriver.errors import MigmergeError
+from mergedriver.git import state
 from mergedriver.integration import install
 
 BYPASS = 'git commit --no-verify'
@@ -131,22 +132,6 @@ def _unchanged(top: str, *diff_args: str, pathspec: tuple[str, ...]) -> bool:
     return _changed(top, *diff_args, pathspec=pathspec) == set()
 
 
-def _merge_heads(git_dir: str) -> list[str]:
-    """The commits being merged: ``GITHEAD_<oid>`` during ``git merge``
-    (MERGE_HEAD is written only after pre-merge-commit), else MERGE_HEAD."""
-    heads = [
-        key[len('GITHEAD_'):] for key in os.environ
-        if key.startswith('GITHEAD_')
-    ]
-    if heads:
-        return heads
-    try:
-        with open(os.path.join(git_dir, 'MERGE_HEAD')) as f:
-            return f.read().split()
-    except OSError:
-        return []
-
-
 def merge_may_add_leaves(clone: install.Clone) -> bool:
     """False when the merge cannot have created parallel leaves, decided by
     a few git calls instead of loading the graph: two leaves in one app need
@@ -159,7 +144,7 @@ def merge_may_add_leaves(clone: install.Clone) -> bool:
         return True
     if not brought:
         return False
-    heads = _merge_heads(clone.git_dir)
+    heads = state.merge_heads(clone.git_dir, os.environ)
     if len(heads) != 1:
         return True  # octopus, or not in a merge: no shortcut
     base = _git(clone.top, 'merge-base', 'HEAD', heads[0])
@@ -192,7 +177,7 @@ def reopen_lock_files(clone: install.Clone) -> list[str]:
     Only right after the automatic merge (pre-merge-commit), before anyone
     edited them.  Returns the paths reopened.
     """
-    heads = _merge_heads(clone.git_dir)
+    heads = state.merge_heads(clone.git_dir, os.environ)
     if len(heads) != 1:
         return []
     base = _git(clone.top, 'merge-base', 'HEAD', heads[0]).stdout.strip()
@@ -299,12 +284,9 @@ def conclude_merge(clone: install.Clone, hook: str, out: TextIO) -> int:
 
 def _rebase_onto(git_dir: str, stdin: bytes, top: str) -> str | None:
     """The commit the rebase replayed onto: upstream, which stays."""
-    for state in ('rebase-merge', 'rebase-apply'):
-        try:
-            with open(os.path.join(git_dir, state, 'onto')) as f:
-                return f.read().strip()
-        except OSError:
-            continue
+    onto = state.rebase_onto(git_dir)
+    if onto is not None:
+        return onto
     # The state directory is gone (an older git): the parent of the first
     # rewritten commit is where the rebase started.
     lines = stdin.decode().split()
@@ -397,15 +379,6 @@ def post_rewrite(
     return 0
 
 
-def _merge_in_progress(git_dir: str) -> bool:
-    """A merge being concluded, or a ``git merge --squash`` being
-    committed (no merge commit, so pre-merge-commit never ran)."""
-    return any(
-        os.path.exists(os.path.join(git_dir, name))
-        for name in ('MERGE_HEAD', 'SQUASH_MSG')
-    )
-
-
 def run_hook(
         hook: str,
         args: Sequence[str],
@@ -432,7 +405,7 @@ def run_hook(
     if hook == 'pre-merge-commit':
         status = conclude_merge(clone, hook, out)
     elif hook == 'pre-commit':
-        if not _merge_in_progress(clone.git_dir):
+        if not state.concluding_merge(clone.git_dir):
             return 0
         status = conclude_merge(clone, hook, out)
     elif hook == 'post-rewrite':

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.errors import MigmergeError
-from mergedriver.git import location as gitdir
+from mergedriver.git import state
+from mergedriver.git.location import locate_clone
 from mergedriver.resolution.plan import Action
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Plan
@@ -38,12 +39,6 @@ from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import RewriteFile
 
 LOCK_NAMES = frozenset((MAX_MIGRATION_FILENAME, LOCKFILE_FILENAME))
-# Files whose presence in the git dir means the index holds an operation's
-# result rather than the user's staged edits.
-_IN_PROGRESS = (
-    'MERGE_HEAD', 'CHERRY_PICK_HEAD', 'REVERT_HEAD', 'rebase-merge',
-    'rebase-apply',
-)
 _UNMERGED = frozenset(('DD', 'AU', 'UD', 'UA', 'DU', 'AA', 'UU'))
 
 
@@ -57,22 +52,8 @@ class Applied:
     removed: tuple[str, ...]  # renamed-from paths
 
 
-def work_tree_of(repo_dir: str) -> tuple[str, str]:
-    """(work tree top, git dir) of the repository containing repo_dir."""
-    location = gitdir.locate(repo_dir)
-    if location.work_tree is None:
-        raise MigmergeError(
-            f'bare repository has no work tree: {location.git_dir}',
-        )
-    return location.work_tree, location.git_dir
-
-
 def _git(top: str, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(('git', *args), cwd=top, capture_output=True)
-
-
-def operation_in_progress(git_dir: str) -> bool:
-    return any(os.path.exists(os.path.join(git_dir, n)) for n in _IN_PROGRESS)
 
 
 def git_status(top: str, paths: Sequence[str]) -> dict[str, str]:
@@ -142,7 +123,7 @@ def validate(
                     f'{source}:1: changed since the plan was made; run again',
                 )
     if not force:
-        merging = operation_in_progress(git_dir)
+        merging = state.operation_in_progress(git_dir)
         status = git_status(top, _touched(plan.actions))
         for path, xy in sorted(status.items()):
             is_lock = posixpath.basename(path) in LOCK_NAMES
@@ -267,7 +248,8 @@ def apply_plan(
         staged: bool = False,
 ) -> Applied:
     """Validate, then write the plan into the work tree (and the index)."""
-    top, git_dir = work_tree_of(repo_dir)
+    clone = locate_clone(repo_dir)
+    top, git_dir = clone.work_tree, clone.git_dir
     validate(top, git_dir, plan, force=force)
     applied = _write_all(top, plan.actions)
     if staged:

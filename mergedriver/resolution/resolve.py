@@ -27,13 +27,13 @@ from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import locate_clone
 from mergedriver.git.trees import open_repository
 from mergedriver.git.trees import open_tree
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
 from mergedriver.resolution.apply import apply_plan
 from mergedriver.resolution.apply import ApplyError
-from mergedriver.resolution.apply import work_tree_of
 from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
@@ -100,7 +100,7 @@ def plan_for(
             f'unknown strategy {strategy!r} (choose from '
             f'{", ".join(STRATEGIES)})',
         )
-    top, _ = work_tree_of(repo_dir)
+    top = locate_clone(repo_dir).work_tree
     config = load_config(top)
     tree = open_tree(repo_dir, index=index)
     check = check_tree(tree, config)
@@ -223,7 +223,8 @@ def resolve(
     like the post-rewrite hook, gives its own advice instead).
     MigmergeError (unusable input) propagates for the caller to report.
     """
-    top, git_dir = work_tree_of(repo_dir)
+    clone = locate_clone(repo_dir)
+    top, git_dir = clone.work_tree, clone.git_dir
     if not dry_run:
         for path in restore_leftovers(top, git_dir):
             print(
