@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import os
 import posixpath
-import re
 import subprocess
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -32,11 +31,12 @@ from hooks._common import run_reporting_errors
 from hooks._common import work_tree
 from mergedriver.config import Config
 from mergedriver.config import load_config
+from mergedriver.discovery.modules import is_migration_filename
 from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
+from mergedriver.naming import parse_number
 
-MIGRATION_FILE = re.compile(r'^\d{4}_\w+\.py$')
 # Directories that hold other people's code or build output: their
 # migrations are not the project's, even when a rule ignores them.
 FOREIGN_DIRS = frozenset(('.git', 'node_modules', 'site-packages', '__pycache__'))
@@ -73,11 +73,17 @@ class IgnoredMigration:
 
 
 def is_migrations_package(name: str, filenames: Iterable[str]) -> bool:
-    """Django's default layout: ``<app>/migrations/`` with modules in it."""
+    """Django's default layout: ``<app>/migrations/``, a package or holding
+    modules named the way makemigrations names them (``0001_initial.py``):
+    a ``migrations`` directory of other tools (Alembic's ``env.py``) is not
+    one."""
     if name != 'migrations':
         return False
     return any(
-        f == '__init__.py' or MIGRATION_FILE.match(f) for f in filenames
+        f == '__init__.py' or (
+            is_migration_filename(f) and parse_number(f[:-3]) is not None
+        )
+        for f in filenames
     )
 
 
@@ -137,7 +143,8 @@ def ignored_migrations(
             for filename in sorted(filenames):
                 path = prefix + filename
                 if (
-                        filename.endswith('.py') and
+                        (filename == '__init__.py' or
+                         is_migration_filename(filename)) and
                         not is_tracked(path) and
                         is_ignored(path) and
                         wanted(path)

@@ -28,6 +28,7 @@ from hooks._common import configured_packages
 from hooks._common import run_reporting_errors
 from mergedriver.config import Config
 from mergedriver.config import load_config
+from mergedriver.discovery.modules import is_migration_path
 from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
@@ -100,16 +101,7 @@ def is_allowed(path: str, config: Config) -> bool:
 
 def is_migration_module(path: str, config: Config) -> bool:
     """A module Django would load from a migrations package."""
-    directory, filename = posixpath.split(path)
-    return (
-        (
-            posixpath.basename(directory) == 'migrations' or
-            directory in configured_packages(config)
-        ) and
-        filename.endswith('.py') and
-        # Django's loader skips names starting with '_' or '~'
-        not filename.startswith(('_', '~'))
-    )
+    return is_migration_path(path, configured_packages(config))
 
 
 def check_file(path: str, source: bytes, config: Config) -> MixedMigration | None:

@@ -298,3 +298,18 @@ def test_bad_configuration_is_one_line_and_exit_2(
     assert out == ''
     assert err.startswith('pyproject.toml:2: ')
     assert len(err.splitlines()) == 1
+
+
+def test_an_unnumbered_migration_is_a_migration_too(
+        repo: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Django loads any module name of a migrations package: one rule
+    # (discovery/modules.py) for the hook, discovery and the driver.
+    commit_all(repo)
+    write(repo / 'blog/.gitignore', 'auto_*.py\n_*.py\n')
+    add_migration(repo, 'blog', 'auto_scratch', [('blog', '0002_post_title')])
+    write(repo / 'blog/migrations/_helpers.py', '')  # Django skips '_' names
+    assert run_hook(main, capsys) == (1, [
+        "blog/.gitignore:1: 'auto_*.py' ignores the migration "
+        'blog/migrations/auto_scratch.py; migrations must be committed',
+    ])

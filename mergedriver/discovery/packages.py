@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from mergedriver.config import Config
 from mergedriver.discovery.labels import app_label_from_apps_py
+from mergedriver.discovery.modules import is_migration_filename
 from mergedriver.errors import MigmergeError
 from mergedriver.git.trees import Entry
 from mergedriver.git.trees import join
@@ -231,10 +232,10 @@ def migration_module_names(tree: Tree, package: str) -> tuple[str, ...]:
     listing = tree.listing(package)
     names = []
     for name, kind in listing.items():
-        if (kind == 'file' or kind == 'symlink') and name.endswith('.py'):
-            stem = name[:-3]
-            if stem and '.' not in stem and stem[0] not in '_~':
-                names.append(stem)
+        if (kind == 'file' or kind == 'symlink') and (
+                is_migration_filename(name)
+        ):
+            names.append(name[:-3])
     shadowed = {
         stem for stem in names
         if listing.get(stem) == 'dir' and _has_init(tree, join(package, stem))

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import Literal
 from typing import TextIO
 
+from mergedriver.discovery.modules import is_migration_path
 from mergedriver.driver import lockfiles
 from mergedriver.errors import MigmergeError
 from mergedriver.git import state
@@ -175,14 +176,6 @@ def lock_kind(path: str) -> str | None:
     return None
 
 
-def is_migration_module(path: str) -> bool:
-    parts = path.replace('\\', '/').split('/')
-    return (
-        len(parts) >= 2 and parts[-2] == 'migrations' and
-        parts[-1].endswith('.py') and parts[-1] != '__init__.py'
-    )
-
-
 # ------------------------------------------------------------------ I/O
 
 
@@ -244,7 +237,7 @@ def structured_merge(
             return None
         merge = merge_max_migration if kind == 'max_migration' else merge_lockfile
         return merge(sides, path=path, mode=mode, now=now, marker_size=marker_size)
-    if is_migration_module(path):
+    if is_migration_path(path):
         # libcst is imported only for modules, never for lock files
         from mergedriver.driver.modulemerge import merge_module
         return merge_module(base, ours, theirs)
