@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import tempfile
 from collections.abc import Sequence
 
 from hooks._common import run_reporting_errors
@@ -29,6 +28,7 @@ from mergedriver.driver.lockfiles import render_max_migration
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.files import write_atomic
 from mergedriver.git.location import locate_clone
 
 LOCKFILE = MAX_MIGRATION_FILENAME
@@ -69,18 +69,6 @@ def _read(path: str) -> str | None:
         raise MigmergeError(f'cannot read: {e.strerror}', path=path)
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{LOCKFILE}.')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def sync(top: str, wanted: Sequence[Lockfile]) -> list[str]:
     """Fix what is out of date; the lines to print."""
     lines = []
@@ -103,7 +91,7 @@ def sync(top: str, wanted: Sequence[Lockfile]) -> list[str]:
         )
         if isinstance(status, MaxMigrationOk) and current == lock.expected:
             continue
-        _write_atomically(full, lock.expected)
+        write_atomic(full, lock.expected, like=full if os.path.exists(full) else None)
         if isinstance(status, MaxMigrationOk):  # right name, other bytes
             lines.append(f'{lock.path}:1: normalized to {lock.leaves[0]!r}')
         else:

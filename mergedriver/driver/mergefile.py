@@ -37,6 +37,7 @@ from typing import TextIO
 from mergedriver.discovery.modules import is_migration_path
 from mergedriver.driver import lockfiles
 from mergedriver.errors import MigmergeError
+from mergedriver.files import write_atomic
 from mergedriver.git import state
 from mergedriver.naming import merge_migration_name
 from mergedriver.naming import parse_number
@@ -202,15 +203,6 @@ def _read(path: str) -> str:
         return f.read()
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace ``path`` in one step: git must never see half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f'.{os.path.basename(path)}.migmerge-tmp')
-    with open(tmp, 'w', encoding='utf-8', newline='') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def text_merge(base: str, ours: str, theirs: str, marker_size: int) -> int:
     """git's own three-way text merge into ``ours``; the conflict count."""
     style = subprocess.run(
@@ -273,7 +265,7 @@ def merge_file(
         )
         merged = None
     if merged is not None:
-        write_atomic(ours_path, merged)
+        write_atomic(ours_path, merged, like=ours_path)
         return 0
     return text_merge(base_path, ours_path, theirs_path, marker_size)
 

@@ -32,6 +32,7 @@ import subprocess
 import sys
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import write_atomic
 
 DRIVER_NAME = 'migmerge'
 HOOK_NAMES = ('pre-merge-commit', 'pre-commit', 'post-rewrite')
@@ -201,12 +202,7 @@ def _read(path: str) -> str | None:
 
 def _write_atomic(path: str, text: str, mode: int | None = None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f'{path}.migmerge-tmp'
-    with open(tmp, 'w', encoding='utf-8', newline='') as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=mode)
 
 
 def attributes_path(clone: Clone, *, local: bool) -> str:

@@ -23,13 +23,13 @@ import dataclasses
 import os
 import posixpath
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from collections.abc import Sequence
 
 from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.errors import MigmergeError
+from mergedriver.files import write_atomic
 from mergedriver.git import state
 from mergedriver.git.location import locate_clone
 from mergedriver.resolution.plan import Action
@@ -146,30 +146,6 @@ def validate(
         raise ApplyError('\n'.join(errors))
 
 
-def _write_atomically(path: str, text: str, *, like: str | None = None) -> None:
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
-    )
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(text.encode('utf-8'))
-        mode = os.stat(like).st_mode if like is not None else None
-        if mode is not None:
-            os.chmod(tmp, mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _undo(top: str, done: list[tuple[str, bytes | None]]) -> None:
     """Put back what the steps so far changed: path -> previous bytes
     (None: the file did not exist)."""
@@ -195,18 +171,18 @@ def _write_all(top: str, actions: Sequence[Action]) -> Applied:
                 path = os.path.join(top, action.path)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 done.append((action.path, None))
-                _write_atomically(path, action.text)
+                write_atomic(path, action.text)
                 written.append(action.path)
             elif isinstance(action, RewriteFile):
                 path = os.path.join(top, action.path)
                 done.append((action.path, action.old_text.encode('utf-8')))
-                _write_atomically(path, action.text, like=path)
+                write_atomic(path, action.text, like=path)
                 written.append(action.path)
             else:
                 old = os.path.join(top, action.old_path)
                 new = os.path.join(top, action.new_path)
                 done.append((action.new_path, None))
-                _write_atomically(new, action.text, like=old)
+                write_atomic(new, action.text, like=old)
                 done.append(
                     (action.old_path, action.old_text.encode('utf-8')),
                 )
