@@ -39,6 +39,7 @@ from mergedriver.driver import lockfiles
 from mergedriver.errors import MigmergeError
 from mergedriver.files import write_atomic
 from mergedriver.git import state
+from mergedriver.git.runner import run_git_text
 from mergedriver.naming import merge_migration_name
 from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
@@ -181,10 +182,7 @@ def lock_kind(path: str) -> str | None:
 
 
 def _git_dir() -> str | None:
-    proc = subprocess.run(
-        ('git', 'rev-parse', '--absolute-git-dir'),
-        capture_output=True, text=True,
-    )
+    proc = run_git_text('.', 'rev-parse', '--absolute-git-dir')
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
@@ -205,9 +203,8 @@ def _read(path: str) -> str:
 
 def text_merge(base: str, ours: str, theirs: str, marker_size: int) -> int:
     """git's own three-way text merge into ``ours``; the conflict count."""
-    style = subprocess.run(
-        ('git', 'config', '--get', 'merge.conflictStyle'),
-        capture_output=True, text=True,
+    style = run_git_text(
+        '.', 'config', '--get', 'merge.conflictStyle',
     ).stdout.strip()
     argv = ['git', 'merge-file', f'--marker-size={marker_size}']
     if style in ('diff3', 'zdiff3'):

@@ -39,6 +39,7 @@ from typing import TextIO
 
 from mergedriver.errors import MigmergeError
 from mergedriver.git import state
+from mergedriver.git.runner import run_git_text
 from mergedriver.integration import install
 
 BYPASS = 'git commit --no-verify'
@@ -77,11 +78,10 @@ def run_chained(
 
 
 def _git(top: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # Hooks of the git commands run here are not the chained legacy hook.
     env = dict(os.environ)
     env.pop('PRE_COMMIT_RUNNING_LEGACY', None)
-    return subprocess.run(
-        ('git', *args), cwd=top, capture_output=True, text=True, env=env,
-    )
+    return run_git_text(top, *args, env=env)
 
 
 def git_config(top: str, key: str, default: str) -> str:
@@ -195,18 +195,16 @@ def reopen_lock_files(clone: install.Clone) -> list[str]:
             if len(listed) >= 3:
                 entries.append(f'{listed[0]} {listed[2]} {stage}\t{path}\n')
         index_info = f'0 {"0" * 40}\t{path}\n' + ''.join(entries)
-        update = subprocess.run(
-            ('git', 'update-index', '--index-info'), cwd=clone.top,
-            input=index_info, capture_output=True, text=True,
+        update = run_git_text(
+            clone.top, 'update-index', '--index-info', stdin=index_info,
         )
         # git's text merge, not the driver: without GITHEAD_* the driver
         # leaves it to git
         env = {
             k: v for k, v in os.environ.items() if not k.startswith('GITHEAD_')
         }
-        checkout = subprocess.run(
-            ('git', 'checkout', '-m', '--', path), cwd=clone.top,
-            capture_output=True, text=True, env=env,
+        checkout = run_git_text(
+            clone.top, 'checkout', '-m', '--', path, env=env,
         )
         if update.returncode == 0 and checkout.returncode == 0:
             reopened.append(path)

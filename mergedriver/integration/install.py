@@ -28,11 +28,11 @@ import dataclasses
 import os
 import shlex
 import stat
-import subprocess
 import sys
 
 from mergedriver.errors import MigmergeError
 from mergedriver.files import write_atomic
+from mergedriver.git.runner import git_output
 
 DRIVER_NAME = 'migmerge'
 HOOK_NAMES = ('pre-merge-commit', 'pre-commit', 'post-rewrite')
@@ -98,17 +98,6 @@ def hook_script(hook: str, python: str = sys.executable) -> str:
 # ------------------------------------------------------------------ git
 
 
-def _git(repo_dir: str, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(
-        ('git', *args), cwd=repo_dir, capture_output=True, text=True,
-    )
-    if check and proc.returncode:
-        raise MigmergeError(
-            f'git {" ".join(args)} failed: {proc.stderr.strip()}',
-        )
-    return proc.stdout
-
-
 @dataclasses.dataclass(frozen=True)
 class Clone:
     top: str  # work tree top, absolute
@@ -118,7 +107,7 @@ class Clone:
 
 def locate(repo_dir: str) -> Clone:
     # one git call: every hook pays for it
-    lines = _git(
+    lines = git_output(
         repo_dir, 'rev-parse', '--show-toplevel', '--absolute-git-dir',
         '--git-path', 'hooks', check=False,
     ).splitlines()
@@ -329,11 +318,11 @@ def install(
     )
     for key, value in settings:
         name = f'merge.{DRIVER_NAME}.{key}'
-        current = _git(
+        current = git_output(
             clone.top, 'config', '--local', '--get', name, check=False,
         )
         if current.rstrip('\n') != value:
-            _git(clone.top, 'config', '--local', name, value)
+            git_output(clone.top, 'config', '--local', name, value)
             done.append(f'git config {name}')
     attributes = attributes_path(clone, local=local_attributes)
     if _install_attributes(attributes):
@@ -364,11 +353,11 @@ def uninstall(repo_dir: str) -> list[str]:
     clone = locate(repo_dir)
     done = []
     section = f'merge.{DRIVER_NAME}'
-    if _git(
+    if git_output(
             clone.top, 'config', '--local', '--get-regexp', rf'^{section}\.',
             check=False,
     ):
-        _git(clone.top, 'config', '--local', '--remove-section', section)
+        git_output(clone.top, 'config', '--local', '--remove-section', section)
         done.append(f'git config {section}: removed')
     for local in (False, True):
         attributes = attributes_path(clone, local=local)

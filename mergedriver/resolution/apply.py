@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-import subprocess
 from collections.abc import Iterable
 from collections.abc import Sequence
 
@@ -32,6 +31,7 @@ from mergedriver.errors import MigmergeError
 from mergedriver.files import write_atomic
 from mergedriver.git import state
 from mergedriver.git.location import locate_clone
+from mergedriver.git.runner import run_git
 from mergedriver.resolution.plan import Action
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Plan
@@ -52,16 +52,12 @@ class Applied:
     removed: tuple[str, ...]  # renamed-from paths
 
 
-def _git(top: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(('git', *args), cwd=top, capture_output=True)
-
-
 def git_status(top: str, paths: Sequence[str]) -> dict[str, str]:
     """``XY`` of ``git status --porcelain`` for those of ``paths`` that
     are not clean (untracked ones included)."""
     if not paths:
         return {}
-    proc = _git(
+    proc = run_git(
         top, 'status', '--porcelain=v1', '-z', '--untracked-files=all',
         '--no-renames', '--', *paths,
     )
@@ -198,7 +194,7 @@ def _write_all(top: str, actions: Sequence[Action]) -> Applied:
 def stage(top: str, applied: Applied) -> None:
     """Record the result in the index: new contents and removed names."""
     if applied.removed:
-        proc = _git(
+        proc = run_git(
             top, 'rm', '--cached', '-q', '--ignore-unmatch', '--',
             *applied.removed,
         )
@@ -208,7 +204,7 @@ def stage(top: str, applied: Applied) -> None:
                 f'{proc.stderr.decode(errors="replace").strip()}',
             )
     if applied.written:
-        proc = _git(top, 'add', '--', *applied.written)
+        proc = run_git(top, 'add', '--', *applied.written)
         if proc.returncode:
             raise MigmergeError(
                 f'git add failed: '
