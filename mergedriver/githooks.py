@@ -443,7 +443,7 @@ def run_hook(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mergedriver.githooks [--hooks-dir DIR] NAME [--] ARGS``:
+    """``python -I -m mergedriver.githooks [--hooks-dir DIR] NAME [--] ARGS``:
     what the installed scripts run; skips the CLI's imports, because a hook
     that has nothing to do should cost little more than Python's start."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -453,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[2:]
     if not args:
         print(
-            'usage: python -m mergedriver.githooks [--hooks-dir DIR] NAME '
+            'usage: python -I -m mergedriver.githooks [--hooks-dir DIR] NAME '
             '[-- ARGS]',
             file=sys.stderr,
         )
@@ -481,4 +481,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+    if not sys.flags.isolated:
+        # Written by an older `migmerge install`: Python had the work
+        # tree on sys.path, so a branch could run code through us.
+        print(
+            'migmerge: this clone\'s hooks start Python with the work '
+            'tree on sys.path; run `migmerge install` again',
+            file=sys.stderr,
+        )
     raise SystemExit(main())

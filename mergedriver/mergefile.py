@@ -288,13 +288,13 @@ def merge_file(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mergedriver.mergefile %O %A %B %P [%L]``: what
+    """``python -I -m mergedriver.mergefile %O %A %B %P [%L]``: what
     ``merge.migmerge.driver`` runs (the same as ``migmerge merge-file``,
     without the CLI's imports: git waits for every driver call)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (4, 5):
         print(
-            'usage: python -m mergedriver.mergefile %O %A %B %P [%L]',
+            'usage: python -I -m mergedriver.mergefile %O %A %B %P [%L]',
             file=sys.stderr,
         )
         return 2
@@ -304,4 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+    if not sys.flags.isolated:
+        # Written by an older `migmerge install`: Python had the work
+        # tree on sys.path, so a branch could run code through us.
+        print(
+            'migmerge: this clone\'s merge driver starts Python with the work '
+            'tree on sys.path; run `migmerge install` again',
+            file=sys.stderr,
+        )
     raise SystemExit(main())
