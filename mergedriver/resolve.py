@@ -28,6 +28,7 @@ from mergedriver.apply import work_tree_of
 from mergedriver.check import check_tree
 from mergedriver.collisions import find_collisions
 from mergedriver.check import CheckResult
+from mergedriver import gitdir
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
@@ -45,7 +46,10 @@ from mergedriver.plan import STRATEGIES
 from mergedriver.plan import Strategy
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Problem
+from mergedriver.rollback import APPROVE_COMMAND
+from mergedriver.rollback import is_approved
 from mergedriver.rollback import manual_instructions
+from mergedriver.rollback import require_approval
 from mergedriver.rollback import restore_leftovers
 from mergedriver.rollback import RollbackFailed
 from mergedriver.rollback import run_rollback
@@ -247,9 +251,17 @@ def resolve(
     out.write(describe_plan(outcome))
     if dry_run and outcome.rollbacks and not rollback:
         out.write(manual_instructions(outcome.rollbacks, applied=False))
+    template = planned.check.config.rollback_command
     if dry_run:
         for rb in outcome.rollbacks if rollback else ():
             print(f'would run: {rb.command()}', file=out)
+        if rollback and outcome.rollbacks and not is_approved(
+                gitdir.locate(top).common_dir, template,
+        ):
+            print(
+                f'not approved in this clone yet: run `{APPROVE_COMMAND}` '
+                f'to approve rollback_command', file=out,
+            )
         print('dry run: nothing written', file=out)
         return EXIT_CLEAN
     if confirm is not None and not confirm():
@@ -258,6 +270,9 @@ def resolve(
     try:
         if rollback:
             from mergedriver.apply import validate
+
+            if outcome.rollbacks:
+                require_approval(gitdir.locate(top).common_dir, template)
             # Validate before touching the database: a plan that cannot be
             # applied must not have rolled anything back.
             validate(top, git_dir, outcome, force=force)

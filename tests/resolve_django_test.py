@@ -19,6 +19,7 @@ import pytest
 
 from mergedriver.config import Config
 from mergedriver.resolve import resolve
+from mergedriver.rollback import approve
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import write
@@ -42,6 +43,7 @@ def _project(root: Path, apps: list[str]) -> Path:
         root / 'setup.cfg',
         f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
     )
+    approve(str(root / '.git'), argv)  # as `migmerge approve-rollback` does
     return root
 
 
@@ -392,6 +394,7 @@ def test_default_rollback_passes_a_project_check_on_migration_files(
         root / 'setup.cfg',
         f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
     )
+    approve(str(root / '.git'), argv)
     if git(root, 'status', '--porcelain'):
         _commit(root, 'rollback with this interpreter')
     status, out = _run(root, strategy='renumber', rollback=True)
