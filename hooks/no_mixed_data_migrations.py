@@ -36,6 +36,7 @@ from mergedriver.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.source import glob_regex
+from mergedriver.source import read_file
 
 PRAGMA = '# migmerge: allow-mixed-data'
 PRAGMA_RE = re.compile(r'#\s*migmerge:\s*allow-mixed-data\b')
@@ -129,12 +130,11 @@ def check_file(path: str, source: bytes, config: Config) -> MixedMigration | Non
     return mixed(migration)
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, relative: str, top: str) -> bytes:
     try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError as e:
-        raise MigmergeError(f'cannot read: {e.strerror}', path=path)
+        return read_file(path, path=relative, top=top)
+    except FileNotFoundError:
+        raise MigmergeError('cannot read: no such file', path=relative)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(top)
         found = []
         for filename in args.filenames:
-            relative = os.path.relpath(os.path.abspath(filename), top)
+            relative = os.path.relpath(
+                os.path.abspath(filename), top,
+            ).replace(os.sep, '/')
             finding = check_file(
-                relative.replace(os.sep, '/'), _read(filename), config,
+                relative, _read(filename, relative, top), config,
             )
             if finding is not None:
                 found.append(finding)

@@ -36,6 +36,7 @@ from mergedriver.plan import CreateFile
 from mergedriver.plan import Plan
 from mergedriver.plan import RenameFile
 from mergedriver.plan import RewriteFile
+from mergedriver.source import read_file
 
 LOCK_NAMES = frozenset((MAX_MIGRATION_FILENAME, LOCKFILE_FILENAME))
 # Files whose presence in the git dir means the index holds an operation's
@@ -105,10 +106,9 @@ def _touched(actions: Iterable[Action]) -> list[str]:
     return paths
 
 
-def _read_bytes(path: str) -> bytes | None:
+def _read_bytes(path: str, shown: str) -> bytes | None:
     try:
-        with open(path, 'rb') as f:
-            return f.read()
+        return read_file(path, path=shown)
     except FileNotFoundError:
         return None
 
@@ -134,7 +134,7 @@ def validate(
                 action.old_path if isinstance(action, RenameFile)
                 else action.path
             )
-            current = _read_bytes(os.path.join(top, source))
+            current = _read_bytes(os.path.join(top, source), source)
             if current is None:
                 errors.append(f'{source}:1: no longer exists')
             elif current != action.old_text.encode('utf-8'):

@@ -340,14 +340,20 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
     return _build(values)
 
 
-def _read_text(path: str) -> str | None:
+def _read_text(path: str, shown: str) -> str | None:
+    # The work tree's guarded reader (no symlinks, regular files, size
+    # limit); imported here because source.py imports this module.
+    from mergedriver.source import read_file
+
     try:
-        with open(path, encoding='utf-8') as f:
-            return f.read()
+        data = read_file(path, path=shown)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as e:
-        raise MigmergeError(f'cannot read configuration: {e}', path=path)
+    try:
+        # universal newlines, as open() in text mode reads them
+        return data.decode('utf-8').replace('\r\n', '\n').replace('\r', '\n')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(f'cannot read configuration: {e}', path=shown)
 
 
 def load_config(repo_dir: str) -> Config:
@@ -358,8 +364,8 @@ def load_config(repo_dir: str) -> Config:
     """
     pyproject = os.path.join(repo_dir, 'pyproject.toml')
     setup_cfg = os.path.join(repo_dir, 'setup.cfg')
-    pyproject_text = _read_text(pyproject)
-    setup_cfg_text = _read_text(setup_cfg)
+    pyproject_text = _read_text(pyproject, 'pyproject.toml')
+    setup_cfg_text = _read_text(setup_cfg, 'setup.cfg')
     # Errors name the files repo-relative, like every path migmerge prints.
     from_toml = (
         None if pyproject_text is None

@@ -313,6 +313,22 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _read_attributes(path: str, top: str) -> str | None:
+    """``.gitattributes`` comes from the repository: the guarded reader."""
+    from mergedriver.source import read_file
+
+    try:
+        data = read_file(path, path=os.path.relpath(path, top))
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(
+            f'not UTF-8 ({e.reason})', path=os.path.relpath(path, top),
+        )
+
+
 def _write_atomic(path: str, text: str, mode: int | None = None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f'{path}.migmerge-tmp'
@@ -329,8 +345,8 @@ def attributes_path(clone: Clone, *, local: bool) -> str:
     return os.path.join(clone.top, '.gitattributes')
 
 
-def _install_attributes(path: str) -> bool:
-    before = _read(path)
+def _install_attributes(path: str, top: str) -> bool:
+    before = _read_attributes(path, top)
     after = add_block(before, attributes_block())
     if after == before:
         return False
@@ -338,8 +354,8 @@ def _install_attributes(path: str) -> bool:
     return True
 
 
-def _uninstall_attributes(path: str) -> bool:
-    before = _read(path)
+def _uninstall_attributes(path: str, top: str) -> bool:
+    before = _read_attributes(path, top)
     if before is None or not has_block(before):
         return False
     after = remove_block(before)
@@ -454,7 +470,7 @@ def install(
             _git(clone.top, 'config', '--local', name, value)
             done.append(f'git config {name}')
     attributes = attributes_path(clone, local=local_attributes)
-    if _install_attributes(attributes):
+    if _install_attributes(attributes, clone.top):
         where = os.path.relpath(attributes, clone.top)
         done.append(f'{where}: merge=migmerge lines added')
     os.makedirs(clone.hooks_dir, exist_ok=True)
@@ -490,7 +506,7 @@ def uninstall(repo_dir: str) -> list[str]:
         done.append(f'git config {section}: removed')
     for local in (False, True):
         attributes = attributes_path(clone, local=local)
-        if _uninstall_attributes(attributes):
+        if _uninstall_attributes(attributes, clone.top):
             where = os.path.relpath(attributes, clone.top)
             done.append(f'{where}: merge=migmerge lines removed')
     for hook in HOOK_NAMES:

@@ -207,8 +207,14 @@ def detect_mode(environ: Mapping[str, str], git_dir: str | None) -> Mode | None:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding='utf-8', newline='') as f:
-        return f.read()
+    # git's temporary files, through the guarded reader like every file
+    # migmerge reads: too large (or anything odd) merges as text.
+    from mergedriver.source import read_file
+
+    try:
+        return read_file(path).decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(f'not UTF-8 ({e.reason})', path=path)
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -466,3 +466,26 @@ def test_configured_paths_outside_the_repository(
         assert len(output) == 1, output
         assert output[0].startswith(line.replace('{outside}', str(outside))), output
     assert sorted(p.name for p in (outside / 'stolen/migrations').iterdir()) == before
+
+
+@pytest.mark.parametrize('case', ('dev-zero', 'fifo', 'outside'))
+def test_configuration_file_is_read_guarded(
+        repo: Path, tmp_path: Path, case: str,
+) -> None:
+    """pyproject.toml linking to /dev/zero or outside, or a FIFO: one line,
+    exit 2, promptly (the timeout fails a hang)."""
+    config = repo / 'pyproject.toml'
+    if case == 'dev-zero':
+        config.symlink_to('/dev/zero')
+    elif case == 'fifo':
+        os.mkfifo(config)
+    else:
+        config.symlink_to(write(tmp_path / 'elsewhere.toml', '[tool.migmerge]\n'))
+    for args in (('check',), ('resolve', '--dry-run')):
+        proc = subprocess.run(
+            (MIGMERGE, *args), cwd=repo, capture_output=True, text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.startswith('pyproject.toml:1: '), proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
