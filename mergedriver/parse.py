@@ -18,6 +18,7 @@ from libcst.metadata import PositionProvider
 
 from mergedriver import evaluate as ir
 from mergedriver.errors import ParseError
+from mergedriver.nesting import check_nesting
 from mergedriver.records import MigrationInfo
 
 _CONSTANT_NAMES = {'True': True, 'False': False, 'None': None}
@@ -343,6 +344,8 @@ def _short(message: str) -> str:
 
 def module_ir(text: str, path: str) -> ir.ModuleIR:
     """Translate module source into the evaluator's IR with libcst."""
+    # libcst's native parser crashes the process on deep nesting
+    check_nesting(text, path)
     try:
         module = cst.parse_module(text)
         # One metadata pass per module; the tree is not reused, so no copy.
