@@ -108,7 +108,10 @@ def read_file(
         chunks = []
         total = 0
         # st_size can lie (a file growing meanwhile): count what is read
-        while total <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - total))):
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
             chunks.append(chunk)
             total += len(chunk)
         if total > limit or st.st_size > limit:
@@ -124,7 +127,9 @@ def read_file(
 def _streamed_blob_id(fs_path: str, shown: str) -> str:
     """The blob id of a regular file too large to hold, read in chunks."""
     try:
-        fd = os.open(fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY)
+        fd = os.open(
+            fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY,
+        )
     except OSError as e:
         raise MigmergeError(f'cannot read: {e.strerror}', path=shown)
     try:

@@ -434,20 +434,6 @@ def run_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_hostile_modules_would_run_under_plain_python_m(
-        tmp_path: Path, git_home: Path,
-) -> None:
-    """The hostile work tree is live: what older installs wrote (``python
-    -m``, the work tree on sys.path) runs the branch's modules."""
-    repo, marks = hostile_project(tmp_path)
-    git(repo, 'checkout', '-q', 'hostile')
-    subprocess.run(
-        (sys.executable, '-m', 'mergedriver.githooks', 'pre-commit'),
-        cwd=repo, capture_output=True,
-    )
-    assert 'mergedriver' in {p.name for p in marks.iterdir()}
-
-
 def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
         tmp_path: Path, git_home: Path,
 ) -> None:
@@ -482,6 +468,13 @@ def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
     git(repo, 'add', 'README')
     assert run_git(repo, 'commit', '-q', '-m', 'more').returncode == 0
     assert sorted(p.name for p in marks.iterdir()) == []
+    # The hostile work tree is live: what older installs wrote (``python
+    # -m``, the work tree on sys.path) runs the branch's modules.
+    subprocess.run(
+        (sys.executable, '-m', 'mergedriver.githooks', 'pre-commit'),
+        cwd=repo, capture_output=True,
+    )
+    assert 'mergedriver' in {p.name for p in marks.iterdir()}
 
 
 def test_console_scripts_do_not_import_from_the_work_tree(
