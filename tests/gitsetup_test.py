@@ -95,6 +95,39 @@ def test_install_is_idempotent_and_uninstall_restores(repo: Path) -> None:
     assert snapshot(repo) == before
 
 
+def test_reinstall_rewrites_commands_of_an_older_install(repo: Path) -> None:
+    """An older migmerge wrote ``python -m`` (the work tree on sys.path):
+    those commands still work but say so, and `migmerge install` rewrites
+    them isolated; uninstall still restores everything."""
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    current = snapshot(repo)
+    hooks_dir = repo / '.git/hooks'
+    driver = git(repo, 'config', 'merge.migmerge.driver').strip()
+    git(repo, 'config', 'merge.migmerge.driver', driver.replace(' -I -m ', ' -m '))
+    for hook in HOOKS:
+        path = hooks_dir / hook
+        path.write_text(path.read_text().replace(' -I -m ', ' -m '))
+    proc = subprocess.run(
+        (str(hooks_dir / 'pre-commit'),), cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == (
+        "migmerge: this clone's hooks start Python with the work tree on "
+        'sys.path; run `migmerge install` again\n'
+    )
+    lines = gitsetup.install(str(repo))
+    assert 'git config merge.migmerge.driver' in lines
+    assert {f'{hook}: updated' for hook in HOOKS} <= set(lines)
+    assert snapshot(repo) == current
+    proc = subprocess.run(
+        (str(hooks_dir / 'pre-commit'),), cwd=repo, capture_output=True, text=True,
+    )
+    assert (proc.returncode, proc.stderr) == (0, '')
+    gitsetup.uninstall(str(repo))
+    assert snapshot(repo) == before
+
+
 @pytest.mark.parametrize('attributes', [
     None, '', '*.png binary\n', '*.png binary', '*.png binary\r\n',
     '# only a comment, no final newline',
