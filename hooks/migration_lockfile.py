@@ -26,11 +26,11 @@ from hooks._graph import load_index_graph
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.lockfiles import check_max_migration
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.lockfiles import MaxMigrationOk
 from mergedriver.lockfiles import render_max_migration
-from mergedriver.source import read_file
 
 LOCKFILE = MAX_MIGRATION_FILENAME
 

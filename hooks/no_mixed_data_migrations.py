@@ -32,11 +32,11 @@ from mergedriver.config import load_config
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.source import glob_regex
-from mergedriver.source import read_file
 
 PRAGMA = '# migmerge: allow-mixed-data'
 PRAGMA_RE = re.compile(r'#\s*migmerge:\s*allow-mixed-data\b')

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from mergedriver import gitdir
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.plan import Action
@@ -36,7 +37,6 @@ from mergedriver.plan import CreateFile
 from mergedriver.plan import Plan
 from mergedriver.plan import RenameFile
 from mergedriver.plan import RewriteFile
-from mergedriver.source import read_file
 
 LOCK_NAMES = frozenset((MAX_MIGRATION_FILENAME, LOCKFILE_FILENAME))
 # Files whose presence in the git dir means the index holds an operation's

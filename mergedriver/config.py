@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 
 if sys.version_info >= (3, 11):  # pragma: >=3.11 cover
     def _toml_loads(text: str) -> dict[str, Any]:
@@ -341,11 +342,8 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
 
 
 def _read_text(path: str, shown: str) -> str | None:
-    # The work tree's guarded reader (no symlinks, regular files, size
-    # limit); imported here because source.py imports this module.
-    from mergedriver.source import read_file
-
     try:
+        # the guarded reader: no symlinks, regular files, a size limit
         data = read_file(path, path=shown)
     except FileNotFoundError:
         return None

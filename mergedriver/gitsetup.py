@@ -45,6 +45,7 @@ import subprocess
 import sys
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 
 DRIVER_NAME = 'migmerge'
 HOOK_NAMES = ('pre-merge-commit', 'pre-commit', 'post-rewrite')
@@ -315,8 +316,6 @@ def _read(path: str) -> str | None:
 
 def _read_attributes(path: str, top: str) -> str | None:
     """``.gitattributes`` comes from the repository: the guarded reader."""
-    from mergedriver.source import read_file
-
     try:
         data = read_file(path, path=os.path.relpath(path, top))
     except FileNotFoundError:

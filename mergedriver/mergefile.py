@@ -36,6 +36,7 @@ from typing import TextIO
 
 from mergedriver import lockfiles
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.naming import merge_migration_name
 from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
@@ -209,8 +210,6 @@ def detect_mode(environ: Mapping[str, str], git_dir: str | None) -> Mode | None:
 def _read(path: str) -> str:
     # git's temporary files, through the guarded reader like every file
     # migmerge reads: too large (or anything odd) merges as text.
-    from mergedriver.source import read_file
-
     try:
         return read_file(path).decode('utf-8')
     except UnicodeDecodeError as e:

@@ -30,6 +30,9 @@ from typing import TYPE_CHECKING
 from mergedriver import gitdir
 from mergedriver.config import Config
 from mergedriver.errors import MigmergeError
+from mergedriver.files import MAX_FILE_BYTES
+from mergedriver.files import read_file
+from mergedriver.files import streamed_blob_id
 from mergedriver.gitdir import Location
 from mergedriver.ignores import IgnoreRules
 
@@ -37,14 +40,6 @@ if TYPE_CHECKING:
     import pygit2
 
 EntryKind = Literal['dir', 'file', 'symlink', 'other']
-_O_NOFOLLOW: int = getattr(os, 'O_NOFOLLOW', 0)
-_O_BINARY: int = getattr(os, 'O_BINARY', 0)
-# Opening a FIFO for reading waits for a writer; non-blocking, it does not,
-# and fstat then says what it is.
-_O_NONBLOCK: int = getattr(os, 'O_NONBLOCK', 0)
-# Larger than any real migration, lock file or configuration; the same
-# limit as a migration module's (cache.MAX_MIGRATION_BYTES).
-MAX_FILE_BYTES = 2 * 1024 * 1024
 # Files changed less than this long ago may change again within the same
 # mtime tick; their stat data is not trusted by the next run.
 _RACY_NS = 3_000_000_000
@@ -54,105 +49,6 @@ _RACY_NS = 3_000_000_000
 # (size, mtime, ctime, inode), as git's index checks it.  A tuple: making
 # a string of it cost a warm run more than the lstat calls.
 StatKey = tuple[int, int, int, int]
-
-
-def read_file(
-        fs_path: str,
-        *,
-        path: str | None = None,
-        top: str | None = None,
-        limit: int = MAX_FILE_BYTES,
-        link_target: bool = False,
-) -> bytes:
-    """The one way migmerge reads a file of the work tree.
-
-    Never through a symbolic link (``O_NOFOLLOW``; with ``top``, no
-    directory on the way may lead outside ``top`` either), only a regular
-    file (a FIFO, a device or a directory is refused, without waiting on
-    it), at most ``limit`` bytes.  ``path`` is how errors name the file
-    (repo-relative).  A missing file raises FileNotFoundError, for the
-    caller to decide; everything else unreadable is a MigmergeError.
-    ``link_target``: a symbolic link reads as its target, the data git
-    stores for it (for blob ids), instead of being an error.
-    """
-    shown = fs_path if path is None else path
-    if top is not None:
-        real_top = os.path.realpath(top)
-        parent = os.path.realpath(os.path.dirname(os.path.abspath(fs_path)))
-        if parent != real_top and not parent.startswith(
-                real_top.rstrip(os.sep) + os.sep,
-        ):
-            raise MigmergeError(
-                'its directory leads outside the repository (a symbolic '
-                'link): not read', path=shown,
-            )
-    if not _O_NOFOLLOW and os.path.islink(fs_path):
-        return _link(fs_path, shown, link_target)
-    try:
-        fd = os.open(
-            fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY,
-        )
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        if os.path.islink(fs_path):  # O_NOFOLLOW refused a symlink
-            return _link(fs_path, shown, link_target)
-        raise MigmergeError(f'cannot read: {e.strerror}', path=shown)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise MigmergeError(
-                'not a regular file (a FIFO, device or directory): not read',
-                path=shown,
-            )
-        chunks = []
-        total = 0
-        # st_size can lie (a file growing meanwhile): count what is read
-        while total <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit or st.st_size > limit:
-            raise MigmergeError(
-                f'file is over the {limit // 1024 // 1024} MB limit: not read',
-                path=shown,
-            )
-        return b''.join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _streamed_blob_id(fs_path: str, shown: str) -> str:
-    """The blob id of a regular file too large to hold, read in chunks."""
-    try:
-        fd = os.open(
-            fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY,
-        )
-    except OSError as e:
-        raise MigmergeError(f'cannot read: {e.strerror}', path=shown)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise MigmergeError('not a regular file: not read', path=shown)
-        digest = hashlib.sha1(usedforsecurity=False)
-        digest.update(b'blob %d\0' % st.st_size)
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    finally:
-        os.close(fd)
-
-
-def _link(fs_path: str, shown: str, link_target: bool) -> bytes:
-    target = os.readlink(fs_path)
-    if link_target:
-        return os.fsencode(target)
-    raise MigmergeError(
-        f'symbolic link to {target!r}: migmerge never reads through '
-        f'symbolic links', path=shown,
-    )
 
 
 class Entry(NamedTuple):
@@ -397,7 +293,7 @@ class _FilesystemTree(Tree):
             oid = known[1]
         elif stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
             # Never read whole: discovery refuses it by its size.
-            oid = _streamed_blob_id(self._fs(path), path)
+            oid = streamed_blob_id(self._fs(path), path)
         else:
             data = self.read(path)
             self._hashed[path] = data

@@ -13,6 +13,7 @@ from mergedriver import gitdir
 from mergedriver import source
 from mergedriver.config import Config
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.source import app_label_from_apps_py
 from mergedriver.source import cat_file
 from mergedriver.source import directory_tree
@@ -22,7 +23,6 @@ from mergedriver.source import git_blob_id
 from mergedriver.source import glob_regex
 from mergedriver.source import open_tree
 from mergedriver.source import parse_index
-from mergedriver.source import read_file
 from mergedriver.source import Tree
 
 MIGRATION = b'''\
