@@ -28,6 +28,7 @@ from mergedriver.driver.lockfiles import render_max_migration
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.files import write_atomic
 from mergedriver.git.location import locate_clone
 
@@ -59,14 +60,23 @@ def lockfiles(index: IndexGraph) -> list[Lockfile]:
     return found
 
 
-def _read(path: str) -> str | None:
+def _read(top: str, path: str) -> str | None:
+    """The lock file at repo-relative ``path``; None when there is none.
+    Never through a symbolic link (nor replacing one), never a FIFO or a
+    huge file: those are errors (exit 2)."""
+    full = os.path.join(top, *path.split('/'))
     try:
-        with open(path, encoding='utf-8', errors='replace') as f:
-            return f.read()
+        data = read_file(full, path=path, top=top)
     except FileNotFoundError:
+        if os.path.lexists(full):  # a dangling symbolic link
+            raise MigmergeError(
+                'symbolic link: migmerge never reads or replaces one',
+                path=path,
+            )
         return None
-    except OSError as e:
-        raise MigmergeError(f'cannot read: {e.strerror}', path=path)
+    # universal newlines, as a text-mode read gives them
+    text = data.decode('utf-8', 'replace')
+    return text.replace('\r\n', '\n').replace('\r', '\n')
 
 
 def sync(top: str, wanted: Sequence[Lockfile]) -> list[str]:
@@ -81,7 +91,7 @@ def sync(top: str, wanted: Sequence[Lockfile]) -> list[str]:
             )
             continue
         full = os.path.join(top, *lock.path.split('/'))
-        current = _read(full)
+        current = _read(top, lock.path)
         status = check_max_migration(
             current,
             path=lock.path,

@@ -33,6 +33,7 @@ from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.git.location import locate_clone
 from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
@@ -121,12 +122,11 @@ def check_file(path: str, source: bytes, config: Config) -> MixedMigration | Non
     return mixed(migration)
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, relative: str, top: str) -> bytes:
     try:
-        with open(path, 'rb') as f:
-            return f.read()
-    except OSError as e:
-        raise MigmergeError(f'cannot read: {e.strerror}', path=path)
+        return read_file(path, path=relative, top=top)
+    except FileNotFoundError:
+        raise MigmergeError('cannot read: no such file', path=relative)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,9 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(top)
         found = []
         for filename in args.filenames:
-            relative = os.path.relpath(os.path.abspath(filename), top)
+            relative = os.path.relpath(
+                os.path.abspath(filename), top,
+            ).replace(os.sep, '/')
             finding = check_file(
-                relative.replace(os.sep, '/'), _read(filename), config,
+                relative, _read(filename, relative, top), config,
             )
             if finding is not None:
                 found.append(finding)

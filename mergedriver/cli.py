@@ -117,6 +117,24 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return githooks.run_hook(args.hook, hook_args, hooks_dir=args.hooks_dir)
 
 
+def cmd_approve_rollback(args: argparse.Namespace) -> int:
+    import shlex
+
+    from mergedriver.git import location as gitdir
+    from mergedriver.resolution import rollback
+
+    top = os.path.normpath(work_tree_top(args.repo))
+    argv = load_config(top).rollback_command
+    command = shlex.join(argv)
+    if not rollback.needs_approval(argv):
+        print(f'migmerge: the default rollback_command needs no approval: {command}')
+    elif rollback.approve(gitdir.locate(top).common_dir, argv):
+        print(f'migmerge: approved for this clone: {command}')
+    else:
+        print(f'migmerge: already approved for this clone: {command}')
+    return 0
+
+
 def _add_git_integration(sub: argparse._SubParsersAction[
         argparse.ArgumentParser]) -> None:
     install = sub.add_parser(
@@ -140,6 +158,17 @@ def _add_git_integration(sub: argparse._SubParsersAction[
     )
     uninstall.add_argument('-C', dest='repo', default='.', metavar='DIR')
     uninstall.set_defaults(func=cmd_uninstall)
+
+    approve = sub.add_parser(
+        'approve-rollback',
+        help='approve the configured rollback_command for this clone',
+        description='resolve --rollback and the post-rewrite hook (with '
+                    'migmerge.rollback) run a rollback_command from the '
+                    'repository\'s configuration only once it is approved '
+                    'here; a changed command needs approving again.',
+    )
+    approve.add_argument('-C', dest='repo', default='.', metavar='DIR')
+    approve.set_defaults(func=cmd_approve_rollback)
 
     merge_file = sub.add_parser(
         'merge-file',

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 import sys
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 
 if sys.version_info >= (3, 11):  # pragma: >=3.11 cover
     def _toml_loads(text: str) -> dict[str, Any]:
@@ -126,8 +129,37 @@ def _clean_dir(value: str) -> str:
     return '/'.join(parts) or '.'
 
 
+def _escapes(value: str) -> bool:
+    """Whether a repo-relative directory setting points outside the
+    repository (absolute, or up through ``..``): migmerge reads and writes
+    only inside the work tree."""
+    path = value.replace('\\', '/')
+    if path.startswith('/') or re.match(r'[A-Za-z]:', path):
+        return True
+    normal = posixpath.normpath(path)
+    return normal == '..' or normal.startswith('../')
+
+
+def _outside_message(key: str, value: str) -> str:
+    return (
+        f'{key}: {value!r} is outside the repository; migmerge reads and '
+        f'writes only inside the work tree'
+    )
+
+
+def _check_dirs(key: str, values: Sequence[str]) -> str | None:
+    for value in values:
+        if _escapes(value):
+            return _outside_message(key, value)
+    return None
+
+
 def _check_mapping_values(key: str, mapping: dict[str, str]) -> str | None:
     """A message when a mapping's entries cannot be right, else None."""
+    if key == 'app_labels':
+        message = _check_dirs(key, list(mapping))
+        if message is not None:
+            return message
     for k, v in mapping.items():
         if key == 'app_labels' and not v.isidentifier():
             return (
@@ -210,6 +242,10 @@ def parse_pyproject(text: str, path: str) -> Config | None:
                 raise fail(f'{key} must be a list of strings')
             if key in _ARGV_KEYS and not value:
                 raise fail(f'{key} must not be empty')
+            if key == 'source_roots':
+                message = _check_dirs(key, value)
+                if message is not None:
+                    raise fail(message)
             values[key] = tuple(value)
         else:
             if not (
@@ -280,7 +316,12 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
             else:
                 raise fail(f'{key} must be true or false, got {value!r}')
         elif key in _LIST_KEYS:
-            values[key] = _cfg_list(value)
+            items = _cfg_list(value)
+            if key == 'source_roots':
+                message = _check_dirs(key, items)
+                if message is not None:
+                    raise fail(message)
+            values[key] = items
         elif key in _ARGV_KEYS:
             try:
                 argv = tuple(_split(value))
@@ -300,14 +341,17 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
     return _build(values)
 
 
-def _read_text(path: str) -> str | None:
+def _read_text(path: str, shown: str) -> str | None:
     try:
-        with open(path, encoding='utf-8') as f:
-            return f.read()
+        # the guarded reader: no symlinks, regular files, a size limit
+        data = read_file(path, path=shown)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as e:
-        raise MigmergeError(f'cannot read configuration: {e}', path=path)
+    try:
+        # universal newlines, as open() in text mode reads them
+        return data.decode('utf-8').replace('\r\n', '\n').replace('\r', '\n')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(f'cannot read configuration: {e}', path=shown)
 
 
 def load_config(repo_dir: str) -> Config:
@@ -318,8 +362,8 @@ def load_config(repo_dir: str) -> Config:
     """
     pyproject = os.path.join(repo_dir, 'pyproject.toml')
     setup_cfg = os.path.join(repo_dir, 'setup.cfg')
-    pyproject_text = _read_text(pyproject)
-    setup_cfg_text = _read_text(setup_cfg)
+    pyproject_text = _read_text(pyproject, 'pyproject.toml')
+    setup_cfg_text = _read_text(setup_cfg, 'setup.cfg')
     # Errors name the files repo-relative, like every path migmerge prints.
     from_toml = (
         None if pyproject_text is None
@@ -336,4 +380,45 @@ def load_config(repo_dir: str) -> Config:
             'keep one',
             path='setup.cfg', line=_section_line(setup_cfg_text, 'migmerge'),
         )
-    return from_toml or from_cfg or Config()
+    if from_toml is not None:
+        assert pyproject_text is not None
+        _check_inside(
+            repo_dir, from_toml, 'pyproject.toml', pyproject_text,
+            'tool.migmerge',
+        )
+        return from_toml
+    if from_cfg is not None:
+        assert setup_cfg_text is not None
+        _check_inside(repo_dir, from_cfg, 'setup.cfg', setup_cfg_text, 'migmerge')
+        return from_cfg
+    return Config()
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _check_inside(
+        repo_dir: str, config: Config, path: str, text: str, section: str,
+) -> None:
+    """The configured directories as they are on disk: one that resolves
+    outside the work tree (through a symbolic link) is an error, like
+    ``../`` in the setting itself."""
+    top = os.path.realpath(repo_dir)
+
+    def check(key: str, rel: str, shown: str) -> None:
+        full = os.path.join(top, *rel.split('/'))
+        if os.path.lexists(full) and not _inside(os.path.realpath(full), top):
+            raise MigmergeError(
+                _outside_message(key, shown) + ' (through a symbolic link)',
+                path=path, line=_key_line(text, key, section=section),
+            )
+
+    for root in config.source_roots:
+        check('source_roots', root, root)
+    for app_dir in config.app_labels:
+        check('app_labels', app_dir, app_dir)
+    for module in config.migration_modules.values():
+        for root in config.source_roots if module else ():
+            rel = posixpath.join(root, *module.split('.'))
+            check('migration_modules', posixpath.normpath(rel), module)

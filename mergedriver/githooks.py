@@ -7,6 +7,8 @@ imports this.
 from __future__ import annotations
 
 from mergedriver.integration.githooks import main
+from mergedriver.integration.isolation import warn_unless_isolated
 
 if __name__ == '__main__':
+    warn_unless_isolated('hooks start')
     raise SystemExit(main())

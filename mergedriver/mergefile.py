@@ -7,6 +7,8 @@ Clones set up by an older ``migmerge install`` name this module in their
 from __future__ import annotations
 
 from mergedriver.driver.mergefile import main
+from mergedriver.integration.isolation import warn_unless_isolated
 
 if __name__ == '__main__':
+    warn_unless_isolated('merge driver starts')
     raise SystemExit(main())

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import add_migration
 from hooks_testing import commit_all
 from hooks_testing import git
@@ -420,3 +419,72 @@ def test_bad_configuration_is_one_repo_relative_line(repo: Path) -> None:
         assert proc.stderr == (
             "pyproject.toml:2: unknown setting 'bogus' in [tool.migmerge]\n"
         )
+
+
+def outside_project(tmp_path: Path) -> Path:
+    """A Django app with two leaves next to the repository, not in it."""
+    outside = tmp_path / 'outside'
+    add_migration(outside, 'stolen', '0001_initial')
+    add_migration(outside, 'stolen', '0002_a', [('stolen', '0001_initial')])
+    add_migration(outside, 'stolen', '0002_b', [('stolen', '0001_initial')])
+    return outside
+
+
+@pytest.mark.parametrize(('config', 'line'), (
+    ('[tool.migmerge]\nsource_roots = [".", "../outside"]\n',
+     "pyproject.toml:2: source_roots: '../outside' is outside the repository"),
+    ('[tool.migmerge]\nsource_roots = ["{outside}"]\n',
+     "pyproject.toml:2: source_roots: '{outside}' is outside the repository"),
+    ('[tool.migmerge]\nsource_roots = ["src/../.."]\n',
+     "pyproject.toml:2: source_roots: 'src/../..' is outside the repository"),
+    ('[tool.migmerge]\n[tool.migmerge.app_labels]\n"../outside/stolen" = "x"\n',
+     "pyproject.toml:2: app_labels: '../outside/stolen' is outside the repository"),
+    ('[migmerge]\nsource_roots =\n    .\n    ../outside\n',
+     "setup.cfg:2: source_roots: '../outside' is outside the repository"),
+    ('[tool.migmerge]\nsource_roots = ["linked"]\n',
+     "pyproject.toml:2: source_roots: 'linked' is outside the repository"),
+    ('[tool.migmerge]\nsource_roots = ["."]\n[tool.migmerge.migration_modules]\nstolen = "linked.stolen.migrations"\n',
+     "pyproject.toml:3: migration_modules: 'linked.stolen.migrations' is outside the repository"),
+    ('[tool.migmerge]\n[tool.migmerge.app_labels]\n"linked/stolen" = "x"\n',
+     "pyproject.toml:2: app_labels: 'linked/stolen' is outside the repository"),
+))
+def test_configured_paths_outside_the_repository(
+        repo: Path, tmp_path: Path, config: str, line: str,
+) -> None:
+    """check and resolve refuse (exit 2, one line naming the file and the
+    key) before reading or writing anything out there."""
+    outside = outside_project(tmp_path)
+    (repo / 'linked').symlink_to(outside, target_is_directory=True)
+    filename = 'setup.cfg' if config.startswith('[migmerge]') else 'pyproject.toml'
+    write(repo / filename, config.replace('{outside}', str(outside)))
+    before = sorted(p.name for p in (outside / 'stolen/migrations').iterdir())
+    for args in (('check',), ('resolve',)):
+        proc = migmerge(repo, *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        output = (proc.stdout + proc.stderr).splitlines()
+        assert len(output) == 1, output
+        assert output[0].startswith(line.replace('{outside}', str(outside))), output
+    assert sorted(p.name for p in (outside / 'stolen/migrations').iterdir()) == before
+
+
+@pytest.mark.parametrize('case', ('dev-zero', 'fifo', 'outside'))
+def test_configuration_file_is_read_guarded(
+        repo: Path, tmp_path: Path, case: str,
+) -> None:
+    """pyproject.toml linking to /dev/zero or outside, or a FIFO: one line,
+    exit 2, promptly (the timeout fails a hang)."""
+    config = repo / 'pyproject.toml'
+    if case == 'dev-zero':
+        config.symlink_to('/dev/zero')
+    elif case == 'fifo':
+        os.mkfifo(config)
+    else:
+        config.symlink_to(write(tmp_path / 'elsewhere.toml', '[tool.migmerge]\n'))
+    for args in (('check',), ('resolve', '--dry-run')):
+        proc = subprocess.run(
+            (MIGMERGE, *args), cwd=repo, capture_output=True, text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.startswith('pyproject.toml:1: '), proc.stderr
+        assert len(proc.stderr.splitlines()) == 1

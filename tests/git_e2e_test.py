@@ -4,6 +4,8 @@ the merge driver resolve, and real Django migrates the result from an empty
 SQLite database."""
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from mergedriver.git.trees import open_tree
 from mergedriver.integration import install as gitsetup
 
 APP = 'shop'
+MIGMERGE = str(Path(sys.executable).parent / 'migmerge')
 
 
 def commit_all(repo: Path, message: str = 'commit') -> None:
@@ -371,6 +374,8 @@ def test_rebase_rolls_back_the_developer_database(tmp_path: Path, git_home: Path
     migrated = run(repo, *manage, 'migrate', '-v0')
     assert migrated.returncode == 0, migrated.stderr
     git(repo, 'config', 'migmerge.rollback', 'true')
+    approved = run(repo, MIGMERGE, 'approve-rollback')
+    assert approved.returncode == 0, approved.stderr
     proc = run(repo, 'git', 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
     assert (repo / APP / 'migrations/0004_userprofile_address.py').exists()
@@ -473,3 +478,63 @@ def test_rebase_with_a_merge_migration_on_the_branch_is_refused(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_one_leaf(repo)
     assert_migrates(repo, ['name', 'a', 'b', 'age'])
+
+
+def test_rollback_command_runs_only_once_approved(tmp_path: Path, git_home: Path) -> None:
+    """rollback_command comes from the committed configuration: the
+    post-rewrite hook runs it only once approved in this clone, shows it
+    when refusing, and asks again when upstream changes it."""
+    repo = make_project(tmp_path / 'repo')
+    ran = tmp_path / 'ran'
+
+    def configure(word: str) -> str:
+        program = f'open({str(ran)!r}, "a").write({word!r} + " ")'
+        argv = [sys.executable, '-c', program, '{app}', '{target}']
+        write(repo / 'pyproject.toml', (
+            f'[tool.migmerge]\nrollback_command = {json.dumps(argv)}\n'
+        ))
+        return shlex.join(argv)
+
+    first = configure('first')
+    commit_all(repo, 'rollback command')
+    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))])
+    address = git(repo, 'rev-parse', 'address').strip()
+    branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
+    git(repo, 'config', 'migmerge.rollback', 'true')
+
+    def rebase(branch: str) -> subprocess.CompletedProcess[str]:
+        git(repo, 'checkout', '-q', '-B', branch, address)
+        return run(repo, 'git', 'rebase', 'main')
+
+    proc = rebase('refused')
+    assert proc.returncode == 0, proc.stderr
+    assert 'is not approved in this clone' in proc.stderr
+    assert first in proc.stderr  # the command is shown
+    assert '`migmerge approve-rollback`' in proc.stderr
+    assert 'the rebased branch is left as it is' in proc.stderr
+    assert not ran.exists()
+    assert not (repo / APP / 'migrations/0004_userprofile_address.py').exists()
+
+    approved = run(repo, MIGMERGE, 'approve-rollback')
+    assert approved.returncode == 0
+    assert approved.stdout.startswith('migmerge: approved for this clone: ')
+    assert first in approved.stdout
+    assert '.git' not in git(repo, 'status', '--porcelain')  # kept outside the work tree
+    proc = rebase('approved')
+    assert proc.returncode == 0, proc.stderr
+    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert ran.read_text() == 'first '
+    assert (repo / APP / 'migrations/0004_userprofile_address.py').exists()
+
+    # upstream changes the command: refused again until approved again
+    git(repo, 'checkout', '-q', 'main')
+    second = configure('second')
+    commit_all(repo, 'another rollback command')
+    proc = rebase('changed')
+    assert 'is not approved in this clone' in proc.stderr
+    assert second in proc.stderr
+    assert ran.read_text() == 'first '
+    assert run(repo, MIGMERGE, 'approve-rollback').returncode == 0
+    proc = rebase('changed-again')
+    assert proc.returncode == 0, proc.stderr
+    assert ran.read_text() == 'first second '

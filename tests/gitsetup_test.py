@@ -15,6 +15,7 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
 
+import mergedriver
 from mergedriver.errors import MigmergeError
 from mergedriver.integration import install as gitsetup
 
@@ -92,6 +93,39 @@ def test_install_is_idempotent_and_uninstall_restores(repo: Path) -> None:
     gitsetup.uninstall(str(repo))
     assert snapshot(repo) == before
     gitsetup.uninstall(str(repo))  # twice: nothing left to do, no error
+    assert snapshot(repo) == before
+
+
+def test_reinstall_rewrites_commands_of_an_older_install(repo: Path) -> None:
+    """An older migmerge wrote ``python -m`` (the work tree on sys.path):
+    those commands still work but say so, and `migmerge install` rewrites
+    them isolated; uninstall still restores everything."""
+    before = snapshot(repo)
+    gitsetup.install(str(repo))
+    current = snapshot(repo)
+    hooks_dir = repo / '.git/hooks'
+    driver = git(repo, 'config', 'merge.migmerge.driver').strip()
+    git(repo, 'config', 'merge.migmerge.driver', driver.replace(' -I -m ', ' -m '))
+    for hook in HOOKS:
+        path = hooks_dir / hook
+        path.write_text(path.read_text().replace(' -I -m ', ' -m '))
+    proc = subprocess.run(
+        (str(hooks_dir / 'pre-commit'),), cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == (
+        "migmerge: this clone's hooks start Python with the work tree on "
+        'sys.path; run `migmerge install` again\n'
+    )
+    lines = gitsetup.install(str(repo))
+    assert 'git config merge.migmerge.driver' in lines
+    assert {f'{hook}: updated' for hook in HOOKS} <= set(lines)
+    assert snapshot(repo) == current
+    proc = subprocess.run(
+        (str(hooks_dir / 'pre-commit'),), cwd=repo, capture_output=True, text=True,
+    )
+    assert (proc.returncode, proc.stderr) == (0, '')
+    gitsetup.uninstall(str(repo))
     assert snapshot(repo) == before
 
 
@@ -352,3 +386,190 @@ def test_shared_hooks_path_is_pointed_out(repo: Path, tmp_path: Path) -> None:
     assert gitsetup.is_our_hook(str(shared / 'pre-commit'))
     git(repo, 'config', '--unset', 'core.hooksPath')
     assert not any('outside' in line for line in gitsetup.install(str(repo)))
+
+
+# ------------------------------------------------------ hostile branches
+
+# Top-level names a branch could add to hijack a Python started in the work
+# tree: every standard-library module, migmerge's own packages and its
+# dependencies.  Importing any of them writes a marker outside the repository.
+HOSTILE_NAMES = tuple(sorted(
+    set(sys.stdlib_module_names) - {'__future__'} | {
+        'mergedriver', 'hooks', 'libcst', 'pygit2', 'tomli', 'yaml',
+        'sitecustomize', 'usercustomize', '__future__',
+    },
+))
+PACKAGES = ('mergedriver', 'hooks', 'libcst', 'pygit2')
+
+
+def add_hostile_modules(repo: Path, marks: Path) -> None:
+    for name in HOSTILE_NAMES:
+        payload = f'open({str(marks / name)!r}, "w").close()\n'
+        if name in PACKAGES:
+            write(repo / name / '__init__.py', payload)
+            write(repo / name / 'mergefile.py', payload)
+            write(repo / name / 'githooks.py', payload)
+        else:
+            write(repo / f'{name}.py', payload)
+
+
+def migration(name: str, parent: str, field: str) -> str:
+    return (
+        'from django.db import migrations, models\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        f"    dependencies = [('shop', {parent!r})]\n"
+        '    operations = [\n'
+        f"        migrations.AddField('profile', {field!r}, "
+        "models.TextField(default='')),\n"
+        '    ]\n'
+    )
+
+
+def add_shop_migration(repo: Path, name: str, parent: str, field: str) -> None:
+    write(repo / 'shop/migrations' / f'{name}.py', migration(name, parent, field))
+    write(repo / 'shop/migrations/max_migration.txt', f'{name}\n')
+
+
+def hostile_project(tmp_path: Path) -> tuple[Path, Path]:
+    """main adds 0002_age; branch `hostile` adds 0002_address and a module
+    for every name in HOSTILE_NAMES; migmerge installed."""
+    marks = tmp_path / 'marks'
+    marks.mkdir()
+    repo = make_repo(tmp_path / 'repo')
+    for path in ('shop/__init__.py', 'shop/models.py', 'shop/migrations/__init__.py'):
+        write(repo / path, '')
+    write(repo / 'shop/migrations/0001_initial.py', (
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        '    initial = True\n'
+        '    dependencies = []\n'
+        '    operations = []\n'
+    ))
+    write(repo / 'shop/migrations/max_migration.txt', '0001_initial\n')
+    gitsetup.install(str(repo))
+    commit_all(repo, 'initial')
+    git(repo, 'checkout', '-q', '-b', 'hostile')
+    add_hostile_modules(repo, marks)
+    add_shop_migration(repo, '0002_address', '0001_initial', 'address')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '--no-verify', '-m', 'hostile')
+    git(repo, 'checkout', '-q', 'main')
+    add_shop_migration(repo, '0002_age', '0001_initial', 'age')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '--no-verify', '-m', 'age')
+    return repo, marks
+
+
+def run_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # PYTHONPATH and friends must not matter to what install wrote
+    env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+    return subprocess.run(
+        ('git', *args), cwd=repo, capture_output=True, text=True, env=env,
+    )
+
+
+def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    repo, marks = hostile_project(tmp_path)
+    # rebase: the merge driver (max_migration.txt) and post-rewrite
+    git(repo, 'branch', 'hostile-rebased', 'hostile')
+    git(repo, 'checkout', '-q', 'hostile-rebased')
+    proc = run_git(repo, 'rebase', 'main')
+    assert proc.returncode == 0, proc.stderr
+    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert (repo / 'shop/migrations/0003_address.py').exists()
+    assert sorted(p.name for p in marks.iterdir()) == []
+    # cherry-pick: the merge driver, outside a merge (git's text merge)
+    git(repo, 'checkout', '-q', 'main')
+    proc = run_git(repo, 'cherry-pick', 'hostile')
+    assert proc.returncode != 0
+    assert (repo / 'shop/migrations/max_migration.txt').read_text().startswith('<<<<<<< ')
+    assert run_git(repo, 'cherry-pick', '--abort').returncode == 0
+    assert sorted(p.name for p in marks.iterdir()) == []
+    # merge: the driver and pre-merge-commit still stop two leaves
+    proc = run_git(repo, 'merge', '--no-edit', 'hostile')
+    assert proc.returncode != 0
+    assert 'migmerge (pre-merge-commit): this merge leaves parallel migrations.' in proc.stderr
+    assert 'wrote shop/migrations/0003_merge_0002_address_0002_age.py' in proc.stderr
+    # commit: pre-commit concludes the merge
+    proc = run_git(repo, 'commit', '--no-edit')
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, 'status', '--porcelain') == ''
+    assert sorted(p.name for p in marks.iterdir()) == []
+    # and in the merged work tree, the next commit's hook runs nothing
+    write(repo / 'README', 'x\n')
+    git(repo, 'add', 'README')
+    assert run_git(repo, 'commit', '-q', '-m', 'more').returncode == 0
+    assert sorted(p.name for p in marks.iterdir()) == []
+    # The hostile work tree is live: what older installs wrote (``python
+    # -m``, the work tree on sys.path) runs the branch's modules.
+    subprocess.run(
+        (sys.executable, '-m', 'mergedriver.githooks', 'pre-commit'),
+        cwd=repo, capture_output=True,
+    )
+    assert 'mergedriver' in {p.name for p in marks.iterdir()}
+
+
+def test_console_scripts_do_not_import_from_the_work_tree(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    """What the pre-commit framework runs: the console scripts of an
+    install (here this environment's), started in the work tree."""
+    repo, marks = hostile_project(tmp_path)
+    git(repo, 'checkout', '-q', 'hostile')
+    bin_dir = Path(sys.executable).parent
+    scripts = sorted(bin_dir.glob('migmerge-*')) + [bin_dir / 'migmerge']
+    assert len(scripts) == 6
+    for script in scripts:
+        args = ['check'] if script.name == 'migmerge' else []
+        proc = subprocess.run(
+            (str(script), *args), cwd=repo, capture_output=True, text=True,
+        )
+        assert proc.returncode in (0, 1), (script, proc.stderr)
+    assert sorted(p.name for p in marks.iterdir()) == []
+
+
+def test_user_site_install_still_isolated(tmp_path: Path, git_home: Path) -> None:
+    """``pip install --user``: migmerge is importable only through the user
+    site-packages, which ``-I`` drops.  The written commands name it, still
+    isolated: the hooks run (and stop two leaves) without PYTHONUSERBASE,
+    and run nothing of the branch."""
+    import sysconfig
+
+    base_python = getattr(sys, '_base_executable', sys.executable)
+    user_base = tmp_path / 'userbase'
+    version = f'python{sys.version_info[0]}.{sys.version_info[1]}'
+    user_site = user_base / 'lib' / version / 'site-packages'
+    checkout = Path(mergedriver.__file__).resolve().parent.parent
+    # what an editable --user install leaves there: a .pth naming the code
+    # (and, standing in for the dependencies, this environment's packages)
+    write(user_site / 'migmerge-user.pth', (
+        f'{checkout}\n{sysconfig.get_paths()["purelib"]}\n'
+    ))
+    repo, marks = hostile_project(tmp_path)
+    for hook in HOOKS:
+        (repo / '.git/hooks' / hook).unlink()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith('PYTHON')},
+        'PYTHONUSERBASE': str(user_base),
+    }
+    isolated = subprocess.run(
+        (base_python, '-I', '-c', 'import mergedriver'), env=env,
+        capture_output=True,
+    )
+    assert isolated.returncode != 0  # not found without the user site
+    proc = subprocess.run(
+        (base_python, '-c', 'from mergedriver.cli import main; raise SystemExit(main(["install"]))'),
+        cwd=repo, env=env,
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    driver = git(repo, 'config', 'merge.migmerge.driver')
+    assert f'{base_python} -I -c ' in driver
+    assert str(user_site) in driver
+    proc = run_git(repo, 'merge', '--no-edit', 'hostile')
+    assert proc.returncode != 0
+    assert 'wrote shop/migrations/0003_merge_0002_address_0002_age.py' in proc.stderr
+    assert run_git(repo, 'commit', '--no-edit').returncode == 0
+    assert sorted(p.name for p in marks.iterdir()) == []

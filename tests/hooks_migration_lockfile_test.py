@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
-from hooks.migration_lockfile import main
 from hooks_testing import add_migration
 from hooks_testing import commit_all
 from hooks_testing import git
@@ -12,6 +13,8 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import run_hook
 from hooks_testing import write
+
+from hooks.migration_lockfile import main
 
 INITIAL = ('blog', '0001_initial')
 SECOND = ('blog', '0002_post_title')
@@ -149,3 +152,43 @@ def test_no_temp_files_left(repo: Path, capsys: pytest.CaptureFixture[str]) -> N
         '0001_initial.py', '0002_post_title.py', '__init__.py',
         'max_migration.txt',
     ]
+
+
+@pytest.mark.parametrize('case', ('dev-zero', 'outside', 'fifo', 'huge', 'directory-link'))
+def test_unsafe_lock_file_is_refused_not_read_or_replaced(
+        repo: Path, tmp_path: Path, case: str,
+) -> None:
+    """A max_migration.txt that links to /dev/zero or outside the
+    repository, a FIFO, a huge file: one line and exit 2, promptly (a hang
+    fails the test by its timeout), and nothing read or replaced."""
+    lock = repo / BLOG_LOCK
+    outside = write(tmp_path / 'outside.txt', 'not_a_migration\n')
+    shown = BLOG_LOCK
+    lock.unlink()
+    if case == 'dev-zero':
+        lock.symlink_to('/dev/zero')
+    elif case == 'outside':
+        lock.symlink_to(outside)
+    elif case == 'fifo':
+        os.mkfifo(lock)
+    elif case == 'huge':
+        write(lock, '0002_post_title\n' + '#' * (3 * 1024 * 1024))
+    else:  # the migrations directory itself leads outside
+        elsewhere = tmp_path / 'elsewhere'
+        (repo / 'blog/migrations').rename(elsewhere)
+        (repo / 'blog/migrations').symlink_to(elsewhere, target_is_directory=True)
+        write(elsewhere / 'max_migration.txt', 'not_a_migration\n')
+    if case in ('dev-zero', 'outside', 'huge'):  # committed like that
+        git(repo, 'add', '-A')
+    script = os.path.join(os.path.dirname(sys.executable), 'migmerge-migration-lockfile')
+    proc = subprocess.run(
+        (script,), cwd=repo, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f'{shown}:1: '), proc.stderr
+    assert outside.read_text() == 'not_a_migration\n'
+    if case in ('dev-zero', 'outside'):
+        assert lock.is_symlink()
+    if case == 'directory-link':
+        assert (tmp_path / 'elsewhere/max_migration.txt').read_text() == 'not_a_migration\n'

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
-from hooks.no_mixed_data_migrations import main
 from hooks_testing import add_migration
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import run_hook
 from hooks_testing import write
+
+from hooks.no_mixed_data_migrations import main
 
 ADD_FIELD = "        migrations.AddField('post', 'slug', models.SlugField(default='')),\n"
 ALTER_FIELD = "        migrations.AlterField('post', 'title', models.TextField()),\n"
@@ -262,3 +265,44 @@ def test_run_python_in_state_operations_never_runs(
     )
     path = migration(repo, operations, header=FUNCTION)
     assert run_hook(main, capsys, path) == (0, [])
+
+
+@pytest.mark.parametrize('case', ('dev-zero', 'outside', 'fifo', 'huge', 'directory-link'))
+def test_unsafe_file_argument_is_refused_not_read(
+        repo: Path, tmp_path: Path, case: str,
+) -> None:
+    """A migration argument that links to /dev/zero or outside the
+    repository, a FIFO, a huge file: one line and exit 2, promptly (a hang
+    fails the test by its timeout)."""
+    mixed = (
+        'from django.db import migrations\n\n\n'
+        'class Migration(migrations.Migration):\n'
+        '    operations = [\n'
+        "        migrations.RunPython(migrations.RunPython.noop),\n"
+        "        migrations.DeleteModel('Old'),\n"
+        '    ]\n'
+    )
+    outside = write(tmp_path / 'outside' / '0003_mixed.py', mixed)
+    relative = 'blog/migrations/0003_mixed.py'
+    target = repo / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if case == 'dev-zero':
+        target.symlink_to('/dev/zero')
+    elif case == 'outside':
+        target.symlink_to(outside)
+    elif case == 'fifo':
+        os.mkfifo(target)
+    elif case == 'huge':
+        write(target, mixed + '#' * (3 * 1024 * 1024))
+    else:
+        relative = 'linked/migrations/0003_mixed.py'
+        (repo / 'linked').mkdir()
+        (repo / 'linked/migrations').symlink_to(outside.parent, target_is_directory=True)
+    script = os.path.join(os.path.dirname(sys.executable), 'migmerge-no-mixed-data-migrations')
+    proc = subprocess.run(
+        (script, relative), cwd=repo, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f'{relative}:1: '), proc.stderr
+    assert proc.stdout == ''

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from hooks_testing import add_migration
 from hooks_testing import commit_all
 from hooks_testing import git
@@ -427,3 +426,40 @@ def test_every_hook_at_once_on_a_clean_project(
     # no-mixed-data-migrations is file-based: --all-files gives it the
     # migration modules, so nothing is skipped
     assert output.count('Passed') == len(HOOK_IDS), output
+
+
+def test_hooks_run_nothing_from_the_work_tree(
+        hook_repo: HookRepo, project: Path, tmp_path: Path,
+) -> None:
+    """The hooks' console scripts, in pre-commit's own virtualenv, started
+    in a work tree carrying modules named like migmerge's packages and the
+    whole standard library: none of them is imported.  (pre-commit itself
+    runs with -I here: its own git hook script starts ``python -mpre_commit``
+    in the work tree, which is the framework's business, not ours.)"""
+    marks = tmp_path / 'marks'
+    marks.mkdir()
+    names = (set(sys.stdlib_module_names) - {'__future__'}) | {
+        'hooks', 'mergedriver', 'libcst', 'pygit2', 'yaml',
+    }
+    for name in names:
+        payload = f'open({str(marks / name)!r}, "w").close()\n'
+        if name in ('hooks', 'mergedriver', 'libcst', 'pygit2'):
+            write(project / name / '__init__.py', payload)
+        else:
+            write(project / f'{name}.py', payload)
+    add_migration(project, 'blog', '0002_other', [('blog', '0001_initial')])
+    write(project / '.pre-commit-config.yaml', _config(hook_repo, HOOK_IDS))
+    git(project, 'add', '-A')
+    proc = subprocess.run(
+        (sys.executable, '-I', '-m', 'pre_commit', 'run', '--all-files'),
+        cwd=project, capture_output=True, text=True,
+        env={
+            **os.environ, 'PRE_COMMIT_HOME': str(hook_repo.pre_commit_home),
+            'PRE_COMMIT_COLOR': 'never',
+        },
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    # the checks ran: two leaves in blog
+    assert 'Conflicting migrations detected' in output, output
+    assert sorted(p.name for p in marks.iterdir()) == []

@@ -29,6 +29,7 @@ from merge_oracle_test import SETTINGS
 
 from mergedriver.config import Config
 from mergedriver.resolution.resolve import resolve
+from mergedriver.resolution.rollback import approve
 
 
 def _project(root: Path, apps: list[str]) -> Path:
@@ -42,6 +43,7 @@ def _project(root: Path, apps: list[str]) -> Path:
         root / 'setup.cfg',
         f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
     )
+    approve(str(root / '.git'), argv)  # as `migmerge approve-rollback` does
     return root
 
 
@@ -392,6 +394,7 @@ def test_default_rollback_passes_a_project_check_on_migration_files(
         root / 'setup.cfg',
         f'[migmerge]\nrollback_command = {shlex.join(argv)}\n',
     )
+    approve(str(root / '.git'), argv)
     if git(root, 'status', '--porcelain'):
         _commit(root, 'rollback with this interpreter')
     status, out = _run(root, strategy='renumber', rollback=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -508,3 +509,28 @@ def test_renumber_refuses_a_reference_built_conditionally(
     status, out = _run(repo, strategy='merge')
     assert status == 0, out
     assert (repo / 'shop/migrations/0004_merge_0003_address_0003_age.py').exists()
+
+
+def test_configured_rollback_command_needs_approval(
+        two_leaves: Path, tmp_path: Path,
+) -> None:
+    """A rollback_command from the repository runs only once approved in
+    this clone; refusing shows it and changes nothing."""
+    ran = tmp_path / 'ran'
+    argv = (sys.executable, '-c', f'open({str(ran)!r}, "w").close()', '{app}', '{target}')
+    write(two_leaves / 'setup.cfg', f'[migmerge]\nrollback_command = {shlex.join(argv)}\n')
+    commit_all(two_leaves, 'rollback command')
+    before = _files(two_leaves)
+    status, out = _run(two_leaves, strategy='renumber', rollback=True, dry_run=True)
+    assert status == 0, out
+    assert 'not approved in this clone yet: run `migmerge approve-rollback`' in out
+    status, out = _run(two_leaves, strategy='renumber', rollback=True)
+    assert status == 1
+    assert 'is not approved in this clone' in out
+    assert 'nothing was rolled back or renamed' in out
+    assert not ran.exists()
+    assert _files(two_leaves) == before
+    assert main(['approve-rollback', '-C', str(two_leaves)]) == 0
+    status, out = _run(two_leaves, strategy='renumber', rollback=True)
+    assert status == 0, out
+    assert ran.exists()

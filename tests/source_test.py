@@ -15,6 +15,7 @@ from mergedriver.discovery.packages import discover
 from mergedriver.discovery.packages import discover_packages
 from mergedriver.discovery.packages import glob_regex
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.git import index as git_index
 from mergedriver.git import location as gitdir
 from mergedriver.git.index import parse_index
@@ -703,3 +704,37 @@ def test_index_reader_refuses_what_it_cannot_read(data: bytes) -> None:
 
 def test_index_reader_reads_an_empty_index() -> None:
     assert parse_index(b'DIRC\0\0\0\2\0\0\0\0' + b'\0' * 20) == {}
+
+
+@pytest.mark.parametrize('case', ('dev-zero', 'outside', 'fifo', 'directory', 'huge', 'parent-link'))
+def test_read_file_refuses_what_is_not_a_regular_file_of_the_tree(
+        tmp_path: Path, case: str,
+) -> None:
+    """The one guarded reader: one MigmergeError naming the file, never a
+    hang on a FIFO, never a read through a link or of unbounded size."""
+    top = tmp_path / 'top'
+    top.mkdir()
+    (tmp_path / 'outside').mkdir()
+    outside = tmp_path / 'outside' / 'f.txt'
+    outside.write_text('secret\n')
+    path = top / 'f.txt'
+    if case == 'dev-zero':
+        path.symlink_to('/dev/zero')
+    elif case == 'outside':
+        path.symlink_to(outside)
+    elif case == 'fifo':
+        os.mkfifo(path)
+    elif case == 'directory':
+        path.mkdir()
+    elif case == 'huge':
+        path.write_bytes(b'x' * (2 * 1024 * 1024 + 1))
+    else:
+        (top / 'sub').symlink_to(tmp_path / 'outside', target_is_directory=True)
+        path = top / 'sub' / 'f.txt'
+    with pytest.raises(MigmergeError) as raised:
+        read_file(str(path), path='f.txt', top=str(top))
+    assert str(raised.value).startswith('f.txt:1: ')
+    # a regular file inside, at the limit, reads whole
+    ok = top / 'ok.txt'
+    ok.write_bytes(b'y' * (2 * 1024 * 1024))
+    assert len(read_file(str(ok), top=str(top))) == 2 * 1024 * 1024

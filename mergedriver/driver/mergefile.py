@@ -37,9 +37,11 @@ from typing import TextIO
 from mergedriver.discovery.modules import is_migration_path
 from mergedriver.driver import lockfiles
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.files import write_atomic
 from mergedriver.git import state
 from mergedriver.git.runner import run_git_text
+from mergedriver.integration.isolation import warn_unless_isolated
 from mergedriver.naming import merge_migration_name
 from mergedriver.naming import parse_number
 from mergedriver.naming import renumbered_name
@@ -197,8 +199,12 @@ def detect_mode(environ: Mapping[str, str], git_dir: str | None) -> Mode | None:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding='utf-8', newline='') as f:
-        return f.read()
+    # git's temporary files, through the guarded reader like every file
+    # migmerge reads: too large (or anything odd) merges as text.
+    try:
+        return read_file(path).decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(f'not UTF-8 ({e.reason})', path=path)
 
 
 def text_merge(base: str, ours: str, theirs: str, marker_size: int) -> int:
@@ -268,13 +274,14 @@ def merge_file(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mergedriver.driver.mergefile %O %A %B %P [%L]``: what
+    """``python -I -m mergedriver.driver.mergefile %O %A %B %P [%L]``: what
     ``merge.migmerge.driver`` runs (the same as ``migmerge merge-file``,
     without the CLI's imports: git waits for every driver call)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (4, 5):
         print(
-            'usage: python -m mergedriver.driver.mergefile %O %A %B %P [%L]',
+            'usage: python -I -m mergedriver.driver.mergefile %O %A %B %P '
+            '[%L]',
             file=sys.stderr,
         )
         return 2
@@ -284,4 +291,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+    warn_unless_isolated('merge driver starts')
     raise SystemExit(main())

@@ -25,6 +25,9 @@ from libcst.metadata import CodeRange
 from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
+from mergedriver.parsing.nesting import MESSAGE as NESTING_MESSAGE
+from mergedriver.parsing.nesting import too_deep
+
 T = TypeVar('T')
 LISTS = ('dependencies', 'operations')
 _PLACEHOLDER = '__MIGMERGE_{}__'
@@ -212,6 +215,8 @@ class _Replace(cst.CSTTransformer):
 
 
 def parse(text: str) -> Parsed:
+    if too_deep(text) is not None:  # libcst would crash the driver
+        raise _Unmergeable(NESTING_MESSAGE)
     try:
         wrapper = MetadataWrapper(cst.parse_module(text))
     except cst.ParserSyntaxError as e:

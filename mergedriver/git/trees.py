@@ -24,6 +24,9 @@ from typing import NamedTuple
 from typing import TYPE_CHECKING
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import MAX_FILE_BYTES
+from mergedriver.files import read_file
+from mergedriver.files import streamed_blob_id
 from mergedriver.git import location as gitdir
 from mergedriver.git.ignores import IgnoreRules
 from mergedriver.git.index import read_index
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
     import pygit2
 
 EntryKind = Literal['dir', 'file', 'symlink', 'other']
-_O_NOFOLLOW: int = getattr(os, 'O_NOFOLLOW', 0)
-_O_BINARY: int = getattr(os, 'O_BINARY', 0)
 # Files changed less than this long ago may change again within the same
 # mtime tick; their stat data is not trusted by the next run.
 _RACY_NS = 3_000_000_000
@@ -245,24 +246,8 @@ class _FilesystemTree(Tree):
         data = self._hashed.pop(path, None)
         if data is not None:
             return data
-        fs_path = self._fs(path)
-        if not _O_NOFOLLOW and os.path.islink(fs_path):
-            return os.fsencode(os.readlink(fs_path))
-        try:
-            # os-level calls: a warm run reads every file, and io.open's
-            # objects cost more than the read itself.
-            fd = os.open(fs_path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
-        except OSError:
-            if os.path.islink(fs_path):  # O_NOFOLLOW refused a symlink
-                return os.fsencode(os.readlink(fs_path))
-            raise
-        try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        return b''.join(chunks)
+        # A symlink's data is its target, as git stores it.
+        return read_file(self._fs(path), path=path, link_target=True)
 
     def size(self, path: str) -> int:
         st = self._lstat(path)
@@ -302,6 +287,9 @@ class _FilesystemTree(Tree):
         known = self._known.get(path)
         if known is not None and known[0] == key:
             oid = known[1]
+        elif stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
+            # Never read whole: discovery refuses it by its size.
+            oid = streamed_blob_id(self._fs(path), path)
         else:
             data = self.read(path)
             self._hashed[path] = data

@@ -41,6 +41,7 @@ from mergedriver.errors import MigmergeError
 from mergedriver.git import state
 from mergedriver.git.runner import run_git_text
 from mergedriver.integration import install
+from mergedriver.integration.isolation import warn_unless_isolated
 
 BYPASS = 'git commit --no-verify'
 POST_REWRITE_MODES = ('commit', 'amend', 'off')
@@ -414,7 +415,8 @@ def run_hook(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mergedriver.integration.githooks [--hooks-dir DIR] NAME [--] ARGS``:
+    """``python -I -m mergedriver.integration.githooks [--hooks-dir DIR] NAME
+    [--] ARGS``:
     what the installed scripts run; skips the CLI's imports, because a hook
     that has nothing to do should cost little more than Python's start."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -424,7 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[2:]
     if not args:
         print(
-            'usage: python -m mergedriver.integration.githooks [--hooks-dir DIR] NAME '
+            'usage: python -I -m mergedriver.integration.githooks '
+            '[--hooks-dir DIR] NAME '
             '[-- ARGS]',
             file=sys.stderr,
         )
@@ -452,4 +455,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+    warn_unless_isolated('hooks start')
     raise SystemExit(main())

@@ -4,7 +4,7 @@
 MIGMERGE_PYTHON=@PYTHON@
 HOOKS_DIR="$(cd "$(dirname "$0")" && pwd)"
 if [ -x "$MIGMERGE_PYTHON" ]; then
-    exec "$MIGMERGE_PYTHON" -m mergedriver.integration.githooks --hooks-dir "$HOOKS_DIR" @HOOK@ -- "$@"
+    exec "$MIGMERGE_PYTHON" @RUN@ --hooks-dir "$HOOKS_DIR" @HOOK@ -- "$@"
 elif command -v migmerge > /dev/null; then
     exec migmerge hook --hooks-dir "$HOOKS_DIR" @HOOK@ -- "$@"
 else

@@ -4,10 +4,10 @@ hooks into one clone.
 What install does, every step idempotent and undone by uninstall:
 
 - git config (local, never committed): ``merge.migmerge.name``,
-  ``merge.migmerge.driver`` (this interpreter, ``-m mergedriver.driver.mergefile``
-  -- ``migmerge merge-file`` without the CLI's imports -- so the clone keeps
-  using the migmerge it was installed with; local config is machine-specific
-  anyway) and
+  ``merge.migmerge.driver`` (this interpreter, ``-I -m
+  mergedriver.driver.mergefile`` -- ``migmerge merge-file`` without the CLI's
+  imports -- so the clone keeps using the migmerge it was installed with;
+  local config is machine-specific anyway) and
   ``merge.migmerge.recursive = text``: inner merges of a criss-cross history
   use git's text merge, and the driver reads the virtual base's conflict
   markers (DESIGN.md §6);
@@ -21,16 +21,31 @@ What install does, every step idempotent and undone by uninstall:
   pre-commit framework's scripts are chained like any other; when
   ``pre-commit install`` later moves our script to ``<name>.legacy`` the
   framework runs it, and uninstall puts the chained hook back there.
+
+Git runs drivers and hooks from the work-tree top, and ``python -m`` puts
+the current directory first on ``sys.path``: a branch carrying a
+``mergedriver/`` package or a module named like a standard-library one
+(``subprocess.py``, ``typing.py``...) would run in place of ours.  So every
+command written here starts Python isolated (``-I``, Python 3.4+; unlike
+``-P`` it exists on 3.10): neither the current directory nor the user's
+site-packages nor ``PYTHON*`` variables reach ``sys.path``.  Where migmerge
+is only importable through what ``-I`` drops (``pip install --user``,
+``PYTHONPATH``), the command names its import directory explicitly
+(:class:`Launcher`).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import shlex
 import stat
+import subprocess
 import sys
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.files import write_atomic
 from mergedriver.git.runner import git_output
 
@@ -65,9 +80,99 @@ ATTRIBUTE_PATTERNS = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class Launcher:
+    """How installed commands start migmerge's Python modules.
+
+    Always isolated (``-I``), so that the work tree git runs them in is never
+    on ``sys.path``.  ``path`` is empty when ``python -I`` finds migmerge by
+    itself (a virtualenv, the system's site-packages, an editable install's
+    ``.pth``).  Otherwise it holds what ``-I`` drops and migmerge was found
+    through: ``PYTHONPATH`` entries and the user site-packages of ``pip
+    install --user`` (``site_dir``, whose ``.pth`` files are read as Python
+    reads them), put back explicitly by a small ``-c`` program.
+    """
+
+    python: str
+    path: tuple[str, ...] = ()
+    site_dir: str | None = None
+
+    def argv(self, module: str) -> tuple[str, ...]:
+        """The argv running ``module``'s ``main()`` (arguments follow)."""
+        if not self.path:
+            return (self.python, '-I', '-m', module)
+        # JSON strings are Python string literals, in double quotes: the
+        # shell quoting around the program stays readable.
+        program = f'import sys; sys.path[:0] = {json.dumps(list(self.path))}; '
+        if self.site_dir is not None:
+            program += f'import site; site.addsitedir({json.dumps(self.site_dir)}); '
+        program += f'from {module} import main; raise SystemExit(main())'
+        return (self.python, '-I', '-c', program)
+
+    def command(self, module: str) -> str:
+        """:meth:`argv` as a POSIX shell command line."""
+        return shlex.join(self.argv(module))
+
+
+def _package_dir() -> str:
+    import mergedriver
+
+    return os.path.dirname(os.path.abspath(mergedriver.__file__))
+
+
+def _dropped_by_isolation() -> tuple[tuple[str, ...], str | None]:
+    """The ``sys.path`` entries ``-I`` would drop from this interpreter,
+    except the current directory: PYTHONPATH's and the user site."""
+    import site
+
+    path = [
+        os.path.abspath(p)
+        for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p
+    ]
+    user_site = None
+    if site.ENABLE_USER_SITE:
+        candidate = site.getusersitepackages()
+        if os.path.isdir(candidate):
+            user_site = candidate
+            path.append(candidate)
+    return tuple(dict.fromkeys(path)), user_site
+
+
+@functools.lru_cache(maxsize=None)
+def launcher_for(python: str = sys.executable) -> Launcher:
+    """The :class:`Launcher` for ``python``.
+
+    For another interpreter than this one migmerge cannot tell where that
+    one finds it: plain ``-I``.  For this one, ask ``python -I`` where it
+    imports migmerge from; when that is not the package running now, put
+    back what isolation drops.
+    """
+    if os.path.abspath(python) != os.path.abspath(sys.executable):
+        return Launcher(python)
+    ours = _package_dir()
+    try:
+        proc = subprocess.run(
+            (python, '-I', '-c',
+             'import mergedriver; print(mergedriver.__file__)'),
+            capture_output=True, text=True, cwd=os.path.dirname(ours),
+        )
+    except OSError:
+        return Launcher(python)
+    found = proc.stdout.strip()
+    if proc.returncode == 0 and found and os.path.realpath(
+            os.path.dirname(found),
+    ) == os.path.realpath(ours):
+        return Launcher(python)
+    path, site_dir = _dropped_by_isolation()
+    return Launcher(python, path, site_dir)
+
+
 def driver_command(python: str = sys.executable) -> str:
     """The ``merge.migmerge.driver`` value; git runs it with the shell."""
-    return f'{shlex.quote(python)} -m mergedriver.driver.mergefile %O %A %B %P %L'
+    return (
+        f'{launcher_for(python).command("mergedriver.driver.mergefile")} '
+        f'%O %A %B %P %L'
+    )
 
 
 def attributes_block() -> str:
@@ -83,13 +188,19 @@ def hook_script(hook: str, python: str = sys.executable) -> str:
 
     The hooks directory is passed along so the chained hook is found even
     when the pre-commit framework has renamed this script to ``.legacy``.
+    Python starts isolated (:class:`Launcher`); the fallback, an installed
+    ``migmerge`` console script, puts its own directory on ``sys.path``,
+    not the current one.
     """
+    launcher = launcher_for(python)
+    run = shlex.join(launcher.argv('mergedriver.integration.githooks')[1:])
     with open(os.path.join(os.path.dirname(__file__), 'hook.sh')) as f:
         template = f.read()
     if HOOK_MARKER not in template:  # uninstall recognises hooks by it
         raise AssertionError('hook.sh lost its marker line')
     return (
         template.replace('@PYTHON@', shlex.quote(python))
+        .replace('@RUN@', run)
         .replace('@CHAINED_SUFFIX@', CHAINED_SUFFIX)
         .replace('@HOOK@', hook)
     )
@@ -189,6 +300,20 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _read_attributes(path: str, top: str) -> str | None:
+    """``.gitattributes`` comes from the repository: the guarded reader."""
+    try:
+        data = read_file(path, path=os.path.relpath(path, top))
+    except FileNotFoundError:
+        return None
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise MigmergeError(
+            f'not UTF-8 ({e.reason})', path=os.path.relpath(path, top),
+        )
+
+
 def _write_atomic(path: str, text: str, mode: int | None = None) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, text, mode=mode)
@@ -200,8 +325,8 @@ def attributes_path(clone: Clone, *, local: bool) -> str:
     return os.path.join(clone.top, '.gitattributes')
 
 
-def _install_attributes(path: str) -> bool:
-    before = _read(path)
+def _install_attributes(path: str, top: str) -> bool:
+    before = _read_attributes(path, top)
     after = add_block(before, attributes_block())
     if after == before:
         return False
@@ -209,8 +334,8 @@ def _install_attributes(path: str) -> bool:
     return True
 
 
-def _uninstall_attributes(path: str) -> bool:
-    before = _read(path)
+def _uninstall_attributes(path: str, top: str) -> bool:
+    before = _read_attributes(path, top)
     if before is None or not has_block(before):
         return False
     after = remove_block(before)
@@ -325,7 +450,7 @@ def install(
             git_output(clone.top, 'config', '--local', name, value)
             done.append(f'git config {name}')
     attributes = attributes_path(clone, local=local_attributes)
-    if _install_attributes(attributes):
+    if _install_attributes(attributes, clone.top):
         where = os.path.relpath(attributes, clone.top)
         done.append(f'{where}: merge=migmerge lines added')
     os.makedirs(clone.hooks_dir, exist_ok=True)
@@ -361,7 +486,7 @@ def uninstall(repo_dir: str) -> list[str]:
         done.append(f'git config {section}: removed')
     for local in (False, True):
         attributes = attributes_path(clone, local=local)
-        if _uninstall_attributes(attributes):
+        if _uninstall_attributes(attributes, clone.top):
             where = os.path.relpath(attributes, clone.top)
             done.append(f'{where}: merge=migmerge lines removed')
     for hook in HOOK_NAMES:

@@ -11,6 +11,7 @@ import ast
 
 from mergedriver.parsing import ir
 from mergedriver.parsing.migration_class import evaluate_module
+from mergedriver.parsing.nesting import check_nesting
 from mergedriver.records import MigrationInfo
 
 
@@ -221,15 +222,20 @@ def _stmts(nodes: list[ast.stmt]) -> tuple[ir.Stmt, ...]:  # noqa: C901
     return tuple(out)
 
 
-def module_ir(text: str) -> ir.ModuleIR:
-    """Translate module source; FastPathUnavailable if ast rejects it."""
+def module_ir(text: str, path: str = '') -> ir.ModuleIR:
+    """Translate module source; FastPathUnavailable if ast rejects it, and
+    ParseError (``module is too deeply nested``) when that is why: libcst
+    must never be given such input (see :mod:`mergedriver.parsing.nesting`).  The
+    scan runs only on this rare path; Python's own parser guards itself."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+        check_nesting(text, path)
         raise FastPathUnavailable(str(e))
     try:
         body = _stmts(tree.body)
     except RecursionError as e:
+        check_nesting(text, path)
         raise FastPathUnavailable(str(e))
     return ir.ModuleIR(body, ir.source_segment(text, byte_columns=True))
 
@@ -244,5 +250,5 @@ def parse_migration(
     """
     text = ir.decode_source(data, path)
     return evaluate_module(
-        module_ir(text), app_label=app_label, name=name, path=path,
+        module_ir(text, path), app_label=app_label, name=name, path=path,
     )

@@ -19,6 +19,7 @@ from libcst.metadata import PositionProvider
 from mergedriver.errors import ParseError
 from mergedriver.parsing import ir
 from mergedriver.parsing.migration_class import evaluate_module
+from mergedriver.parsing.nesting import check_nesting
 from mergedriver.records import MigrationInfo
 
 _CONSTANT_NAMES = {'True': True, 'False': False, 'None': None}
@@ -344,6 +345,8 @@ def _short(message: str) -> str:
 
 def module_ir(text: str, path: str) -> ir.ModuleIR:
     """Translate module source into the evaluator's IR with libcst."""
+    # libcst's native parser crashes the process on deep nesting
+    check_nesting(text, path)
     try:
         module = cst.parse_module(text)
         # One metadata pass per module; the tree is not reused, so no copy.

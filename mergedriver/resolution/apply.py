@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
 from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
 from mergedriver.files import write_atomic
 from mergedriver.git import state
 from mergedriver.git.location import locate_clone
@@ -82,10 +83,9 @@ def _touched(actions: Iterable[Action]) -> list[str]:
     return paths
 
 
-def _read_bytes(path: str) -> bytes | None:
+def _read_bytes(path: str, shown: str) -> bytes | None:
     try:
-        with open(path, 'rb') as f:
-            return f.read()
+        return read_file(path, path=shown)
     except FileNotFoundError:
         return None
 
@@ -111,7 +111,7 @@ def validate(
                 action.old_path if isinstance(action, RenameFile)
                 else action.path
             )
-            current = _read_bytes(os.path.join(top, source))
+            current = _read_bytes(os.path.join(top, source), source)
             if current is None:
                 errors.append(f'{source}:1: no longer exists')
             elif current != action.old_text.encode('utf-8'):

@@ -47,7 +47,10 @@ from mergedriver.resolution.plan import Refusal
 from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import STRATEGIES
 from mergedriver.resolution.plan import Strategy
+from mergedriver.resolution.rollback import APPROVE_COMMAND
+from mergedriver.resolution.rollback import is_approved
 from mergedriver.resolution.rollback import manual_instructions
+from mergedriver.resolution.rollback import require_approval
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
 from mergedriver.resolution.rollback import run_rollback
@@ -248,9 +251,17 @@ def resolve(
     out.write(describe_plan(outcome))
     if dry_run and outcome.rollbacks and not rollback:
         out.write(manual_instructions(outcome.rollbacks, applied=False))
+    template = planned.check.config.rollback_command
     if dry_run:
         for rb in outcome.rollbacks if rollback else ():
             print(f'would run: {rb.command()}', file=out)
+        if rollback and outcome.rollbacks and not is_approved(
+                clone.common_dir, template,
+        ):
+            print(
+                f'not approved in this clone yet: run `{APPROVE_COMMAND}` '
+                f'to approve rollback_command', file=out,
+            )
         print('dry run: nothing written', file=out)
         return EXIT_CLEAN
     if confirm is not None and not confirm():
@@ -259,6 +270,9 @@ def resolve(
     try:
         if rollback:
             from mergedriver.resolution.apply import validate
+
+            if outcome.rollbacks:
+                require_approval(clone.common_dir, template)
             # Validate before touching the database: a plan that cannot be
             # applied must not have rolled anything back.
             validate(top, git_dir, outcome, force=force)

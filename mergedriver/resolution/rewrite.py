@@ -23,6 +23,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
+from mergedriver.parsing.nesting import MESSAGE as NESTING_MESSAGE
+from mergedriver.parsing.nesting import too_deep
 from mergedriver.records import MigrationKey
 
 EDGE_ATTRIBUTES = frozenset(('dependencies', 'run_before', 'replaces'))
@@ -259,6 +261,9 @@ class _ReplaceStrings(cst.CSTTransformer):
 def _analyse(
         code: str, attributes: frozenset[str],
 ) -> tuple[_Analysis, None] | tuple[None, Refused]:
+    line = too_deep(code)
+    if line is not None:  # libcst would crash the process
+        return None, Refused(NESTING_MESSAGE, line)
     try:
         module = cst.parse_module(code)
     except cst.ParserSyntaxError as e:

@@ -15,9 +15,19 @@ command: Django then sees only the branch being moved.  They are put back
 in a ``finally``, also on failure or KeyboardInterrupt; a manifest in that
 directory lets :func:`restore_leftovers` put them back should the process
 have been killed outright.
+
+``rollback_command`` comes from the committed configuration, which any
+upstream commit can change, and it runs on the developer's machine (also
+from the post-rewrite hook, without anyone watching).  So a configured
+command runs only once the developer approved it in this clone
+(``migmerge approve-rollback``, which shows it): approvals are remembered
+in the git dir, outside the work tree, keyed by a hash of the argv
+template, so a changed command needs approving again.  migmerge's default
+command needs none.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -29,6 +39,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
+from mergedriver.config import DEFAULT_ROLLBACK_COMMAND
 from mergedriver.errors import MigmergeError
 from mergedriver.resolution.plan import Plan
 from mergedriver.resolution.plan import RenameFile
@@ -41,6 +52,68 @@ MANIFEST = 'manifest.json'
 
 class RollbackFailed(MigmergeError):
     """The rollback command failed; nothing was renamed."""
+
+
+class RollbackNotApproved(RollbackFailed):
+    """The configured rollback command was never approved in this clone."""
+
+
+# In the common git dir: one approval per clone, shared by its work trees.
+APPROVALS = os.path.join('migmerge', 'approved-rollback-commands')
+APPROVE_COMMAND = 'migmerge approve-rollback'
+
+
+def command_key(argv: Sequence[str]) -> str:
+    """What an approval remembers: a hash of the argv template."""
+    return hashlib.sha256(json.dumps(list(argv)).encode()).hexdigest()
+
+
+def needs_approval(argv: Sequence[str]) -> bool:
+    return tuple(argv) != DEFAULT_ROLLBACK_COMMAND
+
+
+def _approvals(common_dir: str) -> set[str]:
+    try:
+        with open(os.path.join(common_dir, APPROVALS), encoding='ascii') as f:
+            return set(f.read().split())
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def is_approved(common_dir: str, argv: Sequence[str]) -> bool:
+    return not needs_approval(argv) or command_key(argv) in _approvals(common_dir)
+
+
+def approve(common_dir: str, argv: Sequence[str]) -> bool:
+    """Remember ``argv`` as approved; False when it already was."""
+    known = _approvals(common_dir)
+    key = command_key(argv)
+    if key in known:
+        return False
+    path = os.path.join(common_dir, APPROVALS)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.approved-')
+    try:
+        with os.fdopen(fd, 'w', encoding='ascii') as f:
+            f.write(''.join(f'{k}\n' for k in sorted(known | {key})))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return True
+
+
+def require_approval(common_dir: str, argv: Sequence[str]) -> None:
+    """Raise :class:`RollbackNotApproved`, showing the command, unless it
+    may run."""
+    if is_approved(common_dir, argv):
+        return
+    raise RollbackNotApproved(
+        f'rollback_command from the repository\'s configuration is not '
+        f'approved in this clone: {shlex.join(argv)}; review it, then run '
+        f'`{APPROVE_COMMAND}` (it shows the command again); nothing was '
+        f'rolled back or renamed',
+    )
 
 
 def _move(src: str, dst: str) -> None:
