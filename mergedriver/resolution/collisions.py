@@ -491,9 +491,11 @@ def _same_model(a: _Op, b: _Op) -> bool:
 def _reason(a: _Op, b: _Op) -> Found | None:
     """Why ``a`` and ``b`` (on different branches) collide, or None."""
     for rule in _RULES:
-        found = rule(a, b) or rule(b, a)
-        if found is not None:
-            return found
+        # Both directions may match (each branch deletes a model the other
+        # references): the same answer whichever branch is ``a``.
+        found = [f for f in (rule(a, b), rule(b, a)) if f is not None]
+        if found:
+            return min(found, key=lambda f: tuple(str(x) for x in f))
     return None
 
 
