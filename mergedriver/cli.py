@@ -1,6 +1,6 @@
 """The ``migmerge`` command line.
 
-Exit statuses (DESIGN.md §4): 0 clean, 1 problems found, 2 unusable input.
+Exit statuses (docs/design.md, "Rules that must always hold"): 0 clean, 1 problems found, 2 unusable input.
 MigmergeError becomes one ``path:line: message`` line here and nowhere else.
 """
 from __future__ import annotations

@@ -51,7 +51,7 @@ DEFAULT_ROLLBACK_COMMAND = (
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    # Ref whose history is "published" (DESIGN.md §4); None: origin/HEAD,
+    # Ref whose history is "published" (docs/design.md, "Rules that must always hold"); None: origin/HEAD,
     # else main, else master.
     mainline: str | None = None
     # App directory (repo-relative, posix) -> app label, for apps whose label

@@ -1,4 +1,4 @@
-"""``migmerge demo``: the problem of DESIGN.md §1, built and shown live.
+"""``migmerge demo``: the problem of docs/design.md, "The problem", built and shown live.
 
 Creates a small Django project in a temporary git repository, adds
 ``0003_userprofile_address`` on one branch and ``0003_userprofile_age`` on

@@ -1,4 +1,4 @@
-"""The one error type, and the exit statuses (DESIGN.md §4)."""
+"""The one error type, and the exit statuses (docs/design.md, "Rules that must always hold")."""
 from __future__ import annotations
 
 EXIT_CLEAN = 0

@@ -62,7 +62,7 @@ def check_migration_name(
 ) -> str:
     """Return ``text`` if it can be a migration name, else raise.
 
-    Names read from files become paths and argv items (DESIGN.md §4).
+    Names read from files become paths and argv items (docs/design.md, "Rules that must always hold").
     """
     if not is_migration_name(text):
         raise MigmergeError(

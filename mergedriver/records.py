@@ -1,4 +1,4 @@
-"""Immutable records passed between the stages (DESIGN.md §2).
+"""Immutable records passed between the stages (docs/design.md, "The pipeline").
 
 source -> parse -> graph -> analysis -> plan -> apply -> git / report
 
@@ -27,7 +27,7 @@ ProblemKind = Literal[
     'unresolved-expression',
 ]
 
-# Problem kinds that make the input unusable (exit status 2, DESIGN.md §4);
+# Problem kinds that make the input unusable (exit status 2, docs/design.md, "Rules that must always hold");
 # everything else is a finding (exit status 1).
 UNUSABLE_KINDS: frozenset[str] = frozenset(
     ('parse-error', 'unresolved-expression', 'cycle', 'missing-dependency'),

@@ -63,7 +63,7 @@ def test_applies_everything_and_stages(repo: Path) -> None:
         'A  new/c.py', 'A  tool2.sh', 'D  tool.sh', 'M  a.py',
     ]
     # No temp files left behind.
-    assert not [p for p in repo.rglob('.*.tmp')]
+    assert not [*repo.rglob('*.migmerge-tmp')]
 
 
 def test_validation_fails_as_a_whole(repo: Path) -> None:

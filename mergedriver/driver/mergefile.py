@@ -1,6 +1,6 @@
 """``migmerge merge-file %O %A %B %P %L``: the git merge driver.
 
-Git calls it for a path both sides changed (DESIGN.md §3, §6); the result
+Git calls it for a path both sides changed (docs/design.md, "Facts about git"); the result
 goes into ``%A``.  Exit 0: clean, git takes ``%A``.  Exit 1: ``%A`` holds
 conflict markers, like git's own text merge.
 

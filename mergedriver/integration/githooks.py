@@ -1,7 +1,7 @@
 """The git hooks ``migmerge install`` puts in place (``migmerge hook NAME``).
 
 - ``pre-merge-commit`` (a clean ``git merge``): the merge commit's tree is
-  already fixed when the hook runs (DESIGN.md §3), so on parallel leaves the
+  already fixed when the hook runs (docs/design.md, "Facts about git"), so on parallel leaves the
   hook writes the resolution (``resolve``, strategy ``auto``), stages it and
   exits 1: the merge stays open and ``git commit`` concludes it with the new
   files.  On colliding operations it writes nothing and prints them.

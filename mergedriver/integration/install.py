@@ -10,7 +10,7 @@ What install does, every step idempotent and undone by uninstall:
   local config is machine-specific anyway) and
   ``merge.migmerge.recursive = text``: inner merges of a criss-cross history
   use git's text merge, and the driver reads the virtual base's conflict
-  markers (DESIGN.md §6);
+  markers (docs/design.md, "Conventions");
 - a marked block of ``merge=migmerge`` lines in ``.gitattributes`` (or in
   ``$GIT_DIR/info/attributes`` with ``--local``); an unconfigured driver is
   silently replaced by git's text merge, so committing the block is safe;

@@ -1,5 +1,5 @@
 """Does SQL text change rows?  The rule that tells a data ``RunSQL`` from a
-schema one (docs/design.md: data and schema operations are not mixed).
+schema one (docs/design.md, "What the hooks prevent").
 
 A small tokenizer, not a SQL parser: statements are classified by their
 leading keyword, and what could hide a keyword (strings, quoted names,

@@ -1,6 +1,6 @@
 """Apply a :class:`~mergedriver.resolution.plan.Plan` to the work tree.
 
-All or nothing (DESIGN.md §4):
+All or nothing (docs/design.md, "Rules that must always hold"):
 
 1. validate the whole plan first: created and renamed-to paths do not
    exist, every file to rename or rewrite still holds the text the plan was

@@ -5,7 +5,7 @@ the clock but the ``now`` it receives, and returns data.  Applying the plan
 (:mod:`mergedriver.resolution.apply`) and rolling databases back
 (:mod:`mergedriver.resolution.rollback`) are separate steps.
 
-Strategies (DESIGN.md §1):
+Strategies (docs/design.md, "The problem"):
 
 - ``merge``: one merge migration per conflicting app, the file
   ``makemigrations --merge`` would write;

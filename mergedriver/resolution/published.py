@@ -1,4 +1,4 @@
-"""Which migrations are published: the rule DESIGN.md §4 protects.
+"""Which migrations are published: the rule docs/design.md, "Rules that must always hold" protects.
 
 A migration is *published* when a file exists at the same path in the tree
 of the mainline ref's commit.  The path, not the content, is what counts:
