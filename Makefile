@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test typecheck clean
+.PHONY: demo test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+# The formatters, linters and migmerge's own hooks (.pre-commit-config.yaml);
+# the hooks' environments come from PyPI on first use.
+lint: $(VENV)/.installed-test
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/python -m mypy

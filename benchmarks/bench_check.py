@@ -27,7 +27,6 @@ import argparse
 import os
 import resource
 import shutil
-import site
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import generate_repo  # noqa: E402
+from benchlib import plain_install  # noqa: E402
+from benchlib import remove_bytecode  # noqa: E402
 
 DJANGO_LOAD = '''
 import django
@@ -82,33 +83,8 @@ def timed(
     )
 
 
-def remove_bytecode(root: str) -> None:
-    for dirpath, dirnames, _ in os.walk(root):
-        if '__pycache__' in dirnames:
-            shutil.rmtree(os.path.join(dirpath, '__pycache__'))
-
-
 def git_dir_cache(repo: str) -> str:
     return os.path.join(repo, '.git', 'migmerge')
-
-
-def plain_install(where: str) -> str:
-    """A virtualenv that imports this checkout and the current site-packages
-    through a plain path (no editable finder); its python."""
-    subprocess.run(
-        (sys.executable, '-m', 'venv', '--without-pip', where), check=True,
-    )
-    python = os.path.join(where, 'bin', 'python')
-    purelib = subprocess.run(
-        (
-            python, '-c',
-            'import sysconfig; print(sysconfig.get_paths()["purelib"])',
-        ),
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    with open(os.path.join(purelib, 'migmerge-bench.pth'), 'w') as f:
-        f.write('\n'.join([ROOT, *site.getsitepackages()]) + '\n')
-    return python
 
 
 def main(argv: Sequence[str] | None = None) -> int:

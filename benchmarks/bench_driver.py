@@ -39,36 +39,16 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import generate_repo  # noqa: E402
-from bench_check import plain_install  # noqa: E402
+from benchlib import commit  # noqa: E402
+from benchlib import git  # noqa: E402
+from benchlib import leaf_of  # noqa: E402
+from benchlib import median_seconds as timed  # noqa: E402
+from benchlib import plain_install  # noqa: E402
 
 from mergedriver.integration import install as gitsetup  # noqa: E402
 
 APP = 'app01'
 OTHER_APP = 'app02'
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
-
-
-def git(repo: str, *args: str, check: bool = True) -> str:
-    return subprocess.run(
-        ('git', *args), cwd=repo, check=check, capture_output=True, text=True,
-    ).stdout
-
-
-def leaf(repo: str) -> str:
-    migrations = os.path.join(repo, APP, 'migrations')
-    names = sorted(
-        f[:-3] for f in os.listdir(migrations)
-        if f[:1].isdigit() and f.endswith('.py')
-    )
-    return names[-1]
 
 
 def add_migration(
@@ -85,11 +65,6 @@ def add_migration(
         f.write(f'{name}\n')
 
 
-def commit(repo: str, message: str) -> None:
-    git(repo, 'add', '-A')
-    git(repo, 'commit', '-q', '--no-verify', '-m', message)
-
-
 def prepare(repo: str) -> tuple[str, str]:
     """Branches ``ours`` and ``theirs``, each adding a migration after the
     same leaf and editing the lock file; returns the two new names."""
@@ -99,7 +74,7 @@ def prepare(repo: str) -> tuple[str, str]:
     root = git(repo, 'rev-list', '--max-parents=0', 'HEAD').split()[0]
     git(repo, 'checkout', '-q', '-f', '-B', 'bench-base', root)
     git(repo, 'clean', '-q', '-f', '-d')
-    parent = leaf(repo)
+    parent = leaf_of(repo, APP)
     number = int(parent[:4])
     with open(os.path.join(repo, APP, 'migrations', 'max_migration.txt'), 'w') as f:
         f.write(f'{parent}\n')
@@ -111,7 +86,7 @@ def prepare(repo: str) -> tuple[str, str]:
     commit(repo, 'theirs')
     git(repo, 'checkout', '-q', '-B', 'elsewhere', base)
     other = os.path.join(repo, OTHER_APP, 'migrations')
-    other_leaf = sorted(f[:-3] for f in os.listdir(other) if f[:1].isdigit() and f.endswith('.py'))[-1]
+    other_leaf = leaf_of(repo, OTHER_APP)
     with open(os.path.join(other, f'{int(other_leaf[:4]) + 1:04d}_elsewhere.py'), 'w') as f:
         f.write(
             'from django.db import migrations\n\n\n'
@@ -190,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_runs[0] += 1
         git(repo, 'checkout', '-q', '-B', 'theirs-fresh', 'theirs~1')
         add_migration(
-            repo, theirs, leaf(repo),
+            repo, theirs, leaf_of(repo, APP),
             comment=f'  # run {time.time_ns()} {fresh_runs[0]}',
         )
         commit(repo, 'theirs, new content')

@@ -32,7 +32,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import generate_repo  # noqa: E402
-from bench_check import plain_install  # noqa: E402
+from benchlib import git  # noqa: E402
+from benchlib import leaf_of  # noqa: E402
+from benchlib import plain_install  # noqa: E402
 
 HOOKS = (
     'single-migration-leaf',
@@ -79,20 +81,6 @@ def run_timed(argv: Sequence[str], cwd: str) -> tuple[float, float, int]:
     if proc.returncode not in (0, 1):
         raise SystemExit(f'{argv[0]} failed:\n{proc.stdout}{proc.stderr}')
     return wall, cpu, proc.returncode
-
-
-def git(repo: str, *args: str) -> str:
-    return subprocess.run(
-        ('git', *args), cwd=repo, check=True, capture_output=True, text=True,
-    ).stdout
-
-
-def leaf_of(repo: str, app: str) -> str:
-    names = sorted(
-        f[:-3] for f in os.listdir(os.path.join(repo, app, 'migrations'))
-        if f.endswith('.py') and f[0].isdigit()
-    )
-    return names[-1]
 
 
 def stage_commit(repo: str, round_no: int, apps: Sequence[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """The ``migmerge`` command line.
 
-Exit statuses (docs/design.md, "Rules that must always hold"): 0 clean, 1 problems found, 2 unusable input.
+Exit statuses (docs/design.md, "Rules that must always hold"): 0 clean, 1
+problems found, 2 unusable input.
 MigmergeError becomes one ``path:line: message`` line here and nowhere else.
 """
 from __future__ import annotations
@@ -191,16 +192,18 @@ def _add_git_integration(sub: argparse._SubParsersAction[
     hook.set_defaults(func=cmd_hook)
 
 
+def _ask_to_apply() -> bool:
+    answer = input('Apply this plan? [y/N] ')
+    return answer.strip().lower() in ('y', 'yes')
+
+
 def cmd_resolve(args: argparse.Namespace) -> int:
     from mergedriver.resolution.resolve import resolve
 
-    confirm = None
     # Ask only when someone can answer; without a terminal (CI, scripts,
     # hooks) the plan is applied as if --yes was given.
-    if not args.yes and not args.dry_run and sys.stdin.isatty():
-        def confirm() -> bool:
-            answer = input('Apply this plan? [y/N] ')
-            return answer.strip().lower() in ('y', 'yes')
+    asks = not args.yes and not args.dry_run and sys.stdin.isatty()
+    confirm = _ask_to_apply if asks else None
     return resolve(
         args.repo,
         strategy=args.strategy,

@@ -34,6 +34,7 @@ else:  # pragma: <3.11 cover
         data: dict[str, Any] = tomli.loads(text)
         return data
 
+
 def _split(value: str) -> list[str]:
     import shlex  # only for a configured command
 
@@ -51,7 +52,8 @@ DEFAULT_ROLLBACK_COMMAND = (
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    # Ref whose history is "published" (docs/design.md, "Rules that must always hold"); None: origin/HEAD,
+    # Ref whose history is "published" (docs/design.md, "Rules that must
+    # always hold"); None: origin/HEAD,
     # else main, else master.
     mainline: str | None = None
     # App directory (repo-relative, posix) -> app label, for apps whose label

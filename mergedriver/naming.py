@@ -62,7 +62,8 @@ def check_migration_name(
 ) -> str:
     """Return ``text`` if it can be a migration name, else raise.
 
-    Names read from files become paths and argv items (docs/design.md, "Rules that must always hold").
+    Names read from files become paths and argv items (docs/design.md,
+    "Rules that must always hold").
     """
     if not is_migration_name(text):
         raise MigmergeError(

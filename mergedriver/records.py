@@ -27,7 +27,8 @@ ProblemKind = Literal[
     'unresolved-expression',
 ]
 
-# Problem kinds that make the input unusable (exit status 2, docs/design.md, "Rules that must always hold");
+# Problem kinds that make the input unusable (exit status 2, docs/design.md,
+# "Rules that must always hold");
 # everything else is a finding (exit status 1).
 UNUSABLE_KINDS: frozenset[str] = frozenset(
     ('parse-error', 'unresolved-expression', 'cycle', 'missing-dependency'),

@@ -145,7 +145,6 @@ def _looks_like_app(tree: Tree, app_dir: str) -> bool:
     )
 
 
-
 def _parent(path: str) -> str:
     return path.rpartition('/')[0]
 

@@ -7,7 +7,8 @@
 
 Also splits a file holding git conflict markers (plain or diff3 style, any
 marker size) into the ours / base / theirs texts.  Every name read from a
-file is validated (docs/design.md, "Rules that must always hold") before anyone can use it as a path.
+file is validated (docs/design.md, "Rules that must always hold") before
+anyone can use it as a path.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from mergedriver.records import MigrationKey
 
+
 def cycle_candidates(
         parents: Mapping[MigrationKey, frozenset[MigrationKey]],
         children: Mapping[MigrationKey, Iterable[MigrationKey]] | None = None,

@@ -138,7 +138,7 @@ def _dropped_by_isolation() -> tuple[tuple[str, ...], str | None]:
     return tuple(dict.fromkeys(path)), user_site
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def launcher_for(python: str = sys.executable) -> Launcher:
     """The :class:`Launcher` for ``python``.
 

@@ -47,6 +47,7 @@ _DEFAULTS: dict[str, object] = {
     'initial': None, 'atomic': True,
 }
 
+
 class _Collector:
     def __init__(self, segment: Callable[[Span], str]) -> None:
         self.segment = segment

@@ -50,6 +50,7 @@ from mergedriver.resolution.conflicts import Conflict
 
 Verdict = Literal['independent', 'review', 'collide']
 
+
 @dataclasses.dataclass(frozen=True)
 class OperationRef:
     """One operation of one migration, for messages."""

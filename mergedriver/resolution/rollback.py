@@ -262,7 +262,7 @@ def undo_paths(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def describe(rollback: Rollback) -> str:
-    aside = ' '.join(shlex.quote(p) for p in rollback.aside) or '(nothing)'
+    aside = shlex.join(rollback.aside) or '(nothing)'
     return (
         f'roll back {rollback.app} to {rollback.target}: '
         f'{rollback.command()}\n'
