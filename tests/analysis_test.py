@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MakeMigration
 
 from mergedriver.errors import MigmergeError
 from mergedriver.graph.builder import build_graph
@@ -10,6 +9,7 @@ from mergedriver.records import MigrationInfo
 from mergedriver.records import Unresolved
 from mergedriver.resolution.conflicts import conflicts
 from mergedriver.resolution.conflicts import require_common_ancestor
+from testing.migrations import MakeMigration
 
 
 def graph_of(*migrations: MigrationInfo) -> MigrationGraph:

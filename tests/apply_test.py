@@ -9,11 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.resolution.apply import apply_plan
 from mergedriver.resolution.apply import ApplyError
@@ -26,6 +21,10 @@ from mergedriver.resolution.rollback import files_aside
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
 from mergedriver.resolution.rollback import run_rollback
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
 
 
 @pytest.fixture

@@ -6,12 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.cache import Cache
 from mergedriver.check import check_summary
@@ -26,6 +20,11 @@ from mergedriver.git import location as gitdir
 from mergedriver.git.trees import directory_tree
 from mergedriver.git.trees import open_tree
 from mergedriver.parsing.load import discover_files
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import make_repo
-from hooks_testing import write
+
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
 
 MIGMERGE = os.path.join(os.path.dirname(sys.executable), 'migmerge')
 

@@ -16,14 +16,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from djangoproc import run
-from djangoproc import write_settings
 
 from mergedriver.check import check_tree
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
 from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.conflicts import conflicts
+from testing.django import run
+from testing.django import write_settings
 
 SCENARIOS = Path(__file__).parent / 'scenarios' / 'collisions'
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())

@@ -4,7 +4,6 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from conftest import MakeMigration
 from hypothesis import given
 from hypothesis import HealthCheck
 from hypothesis import settings
@@ -25,6 +24,7 @@ from mergedriver.resolution.collisions import Collision
 from mergedriver.resolution.collisions import CollisionReport
 from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.conflicts import conflicts
+from testing.migrations import MakeMigration
 
 Ops = Sequence[OperationInfo]
 

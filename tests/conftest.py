@@ -1,17 +1,52 @@
-"""Shared fixtures.  Keep this small: helpers with more than a few lines go
-in their own module under tests/ (e.g. djangoproc.py)."""
+"""Shared fixtures.  Keep this small: helpers go in the ``testing``
+package (tests/testing/), one module per chore."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from pathlib import Path
 
+import pygit2
 import pytest
+from pygit2.enums import ConfigLevel
 
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
+from testing.migrations import MakeMigration
 
 Edge = tuple[str, str]
-MakeMigration = Callable[..., MigrationInfo]
+
+
+@pytest.fixture
+def git_home(
+        tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """A HOME of its own, so the developer's global git config and global
+    excludes file cannot change a result.  Yields that HOME."""
+    home = tmp_path_factory.mktemp('home')
+    for var in (
+            'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'XDG_CONFIG_HOME',
+            'GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE',
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv('HOME', str(home))
+    monkeypatch.setenv('GIT_CONFIG_NOSYSTEM', '1')
+    for role in ('AUTHOR', 'COMMITTER'):
+        monkeypatch.setenv(f'GIT_{role}_NAME', 'Test')
+        monkeypatch.setenv(f'GIT_{role}_EMAIL', 'test@example.com')
+    # libgit2 read HOME once, when pygit2 was imported: point its config
+    # search path at the same HOME for the in-process hook calls.
+    levels = (ConfigLevel.SYSTEM, ConfigLevel.XDG, ConfigLevel.GLOBAL)
+    saved = {level: pygit2.settings.search_path[level] for level in levels}
+    pygit2.settings.search_path[ConfigLevel.SYSTEM] = str(home / 'no-system')
+    pygit2.settings.search_path[ConfigLevel.XDG] = str(home / '.config/git')
+    pygit2.settings.search_path[ConfigLevel.GLOBAL] = str(home)
+    try:
+        yield home
+    finally:
+        for level, value in saved.items():
+            pygit2.settings.search_path[level] = value
 
 
 def _deps(entries: Sequence[Edge | Dependency]) -> tuple[Dependency, ...]:

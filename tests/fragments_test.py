@@ -9,14 +9,14 @@ from pathlib import Path
 
 import hypothesis
 import pytest
+from hypothesis import strategies as st
+
 from graph_oracle_test import projects
 from graph_oracle_test import read_project
 from graph_oracle_test import Spec
 from graph_oracle_test import SWAP_SETTING
 from graph_oracle_test import SWAP_VALUE
 from graph_oracle_test import write_project
-from hypothesis import strategies as st
-
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree

@@ -11,28 +11,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import djangoproc
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.check import check_tree
 from mergedriver.config import load_config
 from mergedriver.git.trees import open_tree
 from mergedriver.integration import install as gitsetup
+from testing import django as djangoproc
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
 
 APP = 'shop'
 MIGMERGE = str(Path(sys.executable).parent / 'migmerge')
-
-
-def commit_all(repo: Path, message: str = 'commit') -> None:
-    # --no-verify: setting up history needs no hooks, and each costs a
-    # Python start-up
-    git(repo, 'add', '-A')
-    git(repo, 'commit', '-q', '--no-verify', '-m', message)
 
 
 def add_field(name: str, field: str = "models.TextField(default='')") -> str:
@@ -90,7 +83,7 @@ def make_project(repo: Path, *, lock: str | None = None) -> Path:
     elif lock == 'sentry':
         write(repo / 'migrations_lockfile.txt', LOCK_HEADER + f'{APP}: 0002_userprofile_name\n')
     gitsetup.install(str(repo))
-    commit_all(repo, 'initial')
+    commit_all(repo, 'initial', hooks=False)
     return repo
 
 
@@ -113,7 +106,7 @@ def branch_with(
             write(repo / APP / 'migrations/max_migration.txt', f'{name}\n')
         elif lock == 'sentry':
             write(repo / 'migrations_lockfile.txt', LOCK_HEADER + f'{APP}: {name}\n')
-        commit_all(repo, f'add {name}')
+        commit_all(repo, f'add {name}', hooks=False)
 
 
 def assert_migrates(repo: Path, columns: Sequence[str]) -> None:
@@ -180,10 +173,10 @@ def test_merge_with_textual_conflict_elsewhere(project: Path) -> None:
     repo = project
     git(repo, 'checkout', '-q', 'address')
     write(repo / 'README', 'theirs\n')
-    commit_all(repo)
+    commit_all(repo, hooks=False)
     git(repo, 'checkout', '-q', 'main')
     write(repo / 'README', 'ours\n')
-    commit_all(repo)
+    commit_all(repo, hooks=False)
     proc = run(repo, 'git', 'merge', '--no-edit', 'address')
     assert proc.returncode != 0
     assert 'CONFLICT' in proc.stdout
@@ -249,7 +242,7 @@ def test_pull_rebase_chain_of_three_and_dependent_app(tmp_path: Path, git_home: 
         ('0005_userprofile_c', '0004_userprofile_b', add_field('c')),
     ])
     add_migration(mine, 'billing', '0001_initial', [(APP, '0004_userprofile_b')], '')
-    commit_all(mine, 'billing')
+    commit_all(mine, 'billing', hooks=False)
     proc = run(mine, 'git', 'pull', '--rebase', '-q')
     assert proc.returncode == 0, proc.stderr
     assert git(mine, 'log', '-1', '--format=%s').strip() == 'Renumber migrations after rebase (migmerge)'
@@ -364,7 +357,7 @@ def test_rebase_rolls_back_the_developer_database(tmp_path: Path, git_home: Path
         '[tool.migmerge]\n'
         f'rollback_command = [{sys.executable!r}, "manage.py", "migrate", "{{app}}", "{{target}}"]\n'
     ))
-    commit_all(repo, 'django project')
+    commit_all(repo, 'django project', hooks=False)
     # nullable without a default: SQLite adds the column with ALTER TABLE
     # (a table rebuild would silently drop a stale column and hide the bug)
     branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address', 'models.TextField(null=True)'))])
@@ -413,7 +406,7 @@ def test_rebase_under_the_pre_commit_framework(
     monkeypatch.setenv('PRE_COMMIT_HOME', str(pre_commit_home))
     git(repo, 'checkout', '-q', 'main')
     write(repo / '.pre-commit-config.yaml', 'repos: []\n')
-    commit_all(repo, 'pre-commit config')
+    commit_all(repo, 'pre-commit config', hooks=False)
     for hook_type in ('pre-commit', 'pre-merge-commit', 'post-rewrite'):
         subprocess.run(
             (sys.executable, '-m', 'pre_commit', 'install', '--hook-type', hook_type),
@@ -461,7 +454,7 @@ def test_rebase_with_a_merge_migration_on_the_branch_is_refused(
         ('0003_userprofile_b', '0002_userprofile_name', add_field('b')),
     ])
     add_migration(repo, APP, '0004_merge', [(APP, '0003_userprofile_a'), (APP, '0003_userprofile_b')])
-    commit_all(repo, 'add 0004_merge')
+    commit_all(repo, 'add 0004_merge', hooks=False)
     branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
     git(repo, 'checkout', '-q', 'feature')
     proc = run(repo, 'git', 'rebase', 'main')
@@ -496,7 +489,7 @@ def test_rollback_command_runs_only_once_approved(tmp_path: Path, git_home: Path
         return shlex.join(argv)
 
     first = configure('first')
-    commit_all(repo, 'rollback command')
+    commit_all(repo, 'rollback command', hooks=False)
     branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))])
     address = git(repo, 'rev-parse', 'address').strip()
     branch_with(repo, 'main', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))])
@@ -529,7 +522,7 @@ def test_rollback_command_runs_only_once_approved(tmp_path: Path, git_home: Path
     # upstream changes the command: refused again until approved again
     git(repo, 'checkout', '-q', 'main')
     second = configure('second')
-    commit_all(repo, 'another rollback command')
+    commit_all(repo, 'another rollback command', hooks=False)
     proc = rebase('changed')
     assert 'is not approved in this clone' in proc.stderr
     assert second in proc.stderr

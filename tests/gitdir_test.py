@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.errors import MigmergeError
 from mergedriver.git import location as gitdir
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
 
 
 def _fast_and_libgit2(path: Path) -> tuple[gitdir.Location | None, gitdir.Location]:

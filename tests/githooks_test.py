@@ -8,25 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
 
 from mergedriver.integration import githooks
 from mergedriver.integration import install as gitsetup
-
-
-def commit(repo: Path, message: str = 'commit') -> None:
-    git(repo, 'add', '-A')
-    git(repo, 'commit', '-q', '--no-verify', '-m', message)
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.migrations import add_migration
 
 
 @pytest.fixture
 def repo(tmp_path: Path, git_home: Path) -> Path:
     repo = make_repo(tmp_path / 'repo')
     add_migration(repo, 'shop', '0001_initial')
-    commit(repo)
+    commit_all(repo, hooks=False)
     return repo
 
 
@@ -118,10 +113,10 @@ def test_post_rewrite_bad_setting(repo: Path) -> None:
 def test_post_rewrite_off_only_reports(repo: Path) -> None:
     base = git(repo, 'rev-parse', 'HEAD').strip()
     add_migration(repo, 'shop', '0002_a', [('shop', '0001_initial')])
-    commit(repo)
+    commit_all(repo, hooks=False)
     new = git(repo, 'rev-parse', 'HEAD').strip()
     add_migration(repo, 'shop', '0002_b', [('shop', '0001_initial')])
-    commit(repo)
+    commit_all(repo, hooks=False)
     git(repo, 'config', 'migmerge.postRewrite', 'off')
     # no rebase state left: what was rebased onto comes from stdin
     status, out = run(repo, 'post-rewrite', 'rebase', stdin=f'{base} {new}\n'.encode())
@@ -156,7 +151,7 @@ def test_merge_may_add_leaves(
         if migrates:
             add_migration(repo, 'shop', f'0002_{branch}', [('shop', '0001_initial')])
         (repo / f'{branch}.txt').write_text(branch)
-        commit(repo)
+        commit_all(repo, hooks=False)
     git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
     clone = gitsetup.locate(str(repo))
     theirs = git(repo, 'rev-parse', 'theirs').strip()
@@ -183,16 +178,16 @@ def test_merge_in_different_apps_skips_the_graph(
 ) -> None:
     git(repo, 'checkout', '-q', '-b', 'theirs')
     add_migration(repo, 'blog', '0001_initial')
-    commit(repo)
+    commit_all(repo, hooks=False)
     git(repo, 'checkout', '-q', 'main')
     add_migration(repo, 'shop', '0002_x', [('shop', '0001_initial')])
-    commit(repo)
+    commit_all(repo, hooks=False)
     git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
     assert githooks.merge_may_add_leaves(gitsetup.locate(str(repo))) is False
     # a change of configuration may relabel apps: the graph decides
     git(repo, 'merge', '--abort')
     (repo / 'setup.cfg').write_text('[migmerge]\n')
-    commit(repo)
+    commit_all(repo, hooks=False)
     git(repo, 'merge', '-q', '--no-commit', '--no-ff', 'theirs')
     assert githooks.merge_may_add_leaves(gitsetup.locate(str(repo))) is True
     assert run(repo, 'pre-commit') == (0, '')

@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 import mergedriver
 from mergedriver.errors import MigmergeError
 from mergedriver.integration import install as gitsetup
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import run_git
+from testing.git import write
 
 HOOKS = gitsetup.HOOK_NAMES
 
@@ -460,12 +460,13 @@ def hostile_project(tmp_path: Path) -> tuple[Path, Path]:
     return repo, marks
 
 
-def run_git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # PYTHONPATH and friends must not matter to what install wrote
+def run_git_unpythoned(
+        repo: Path, *args: str,
+) -> subprocess.CompletedProcess[str]:
+    # Kept local: unlike testing.git.run_git it drops PYTHON* variables, as
+    # PYTHONPATH and friends must not matter to what install wrote.
     env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
-    return subprocess.run(
-        ('git', *args), cwd=repo, capture_output=True, text=True, env=env,
-    )
+    return run_git(repo, *args, env=env)
 
 
 def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
@@ -475,32 +476,32 @@ def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
     # rebase: the merge driver (max_migration.txt) and post-rewrite
     git(repo, 'branch', 'hostile-rebased', 'hostile')
     git(repo, 'checkout', '-q', 'hostile-rebased')
-    proc = run_git(repo, 'rebase', 'main')
+    proc = run_git_unpythoned(repo, 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
     assert 'migmerge: renumbering committed.' in proc.stderr
     assert (repo / 'shop/migrations/0003_address.py').exists()
     assert sorted(p.name for p in marks.iterdir()) == []
     # cherry-pick: the merge driver, outside a merge (git's text merge)
     git(repo, 'checkout', '-q', 'main')
-    proc = run_git(repo, 'cherry-pick', 'hostile')
+    proc = run_git_unpythoned(repo, 'cherry-pick', 'hostile')
     assert proc.returncode != 0
     assert (repo / 'shop/migrations/max_migration.txt').read_text().startswith('<<<<<<< ')
-    assert run_git(repo, 'cherry-pick', '--abort').returncode == 0
+    assert run_git_unpythoned(repo, 'cherry-pick', '--abort').returncode == 0
     assert sorted(p.name for p in marks.iterdir()) == []
     # merge: the driver and pre-merge-commit still stop two leaves
-    proc = run_git(repo, 'merge', '--no-edit', 'hostile')
+    proc = run_git_unpythoned(repo, 'merge', '--no-edit', 'hostile')
     assert proc.returncode != 0
     assert 'migmerge (pre-merge-commit): this merge leaves parallel migrations.' in proc.stderr
     assert 'wrote shop/migrations/0003_merge_0002_address_0002_age.py' in proc.stderr
     # commit: pre-commit concludes the merge
-    proc = run_git(repo, 'commit', '--no-edit')
+    proc = run_git_unpythoned(repo, 'commit', '--no-edit')
     assert proc.returncode == 0, proc.stderr
     assert git(repo, 'status', '--porcelain') == ''
     assert sorted(p.name for p in marks.iterdir()) == []
     # and in the merged work tree, the next commit's hook runs nothing
     write(repo / 'README', 'x\n')
     git(repo, 'add', 'README')
-    assert run_git(repo, 'commit', '-q', '-m', 'more').returncode == 0
+    assert run_git_unpythoned(repo, 'commit', '-q', '-m', 'more').returncode == 0
     assert sorted(p.name for p in marks.iterdir()) == []
     # The hostile work tree is live: what older installs wrote (``python
     # -m``, the work tree on sys.path) runs the branch's modules.
@@ -568,8 +569,8 @@ def test_user_site_install_still_isolated(tmp_path: Path, git_home: Path) -> Non
     driver = git(repo, 'config', 'merge.migmerge.driver')
     assert f'{base_python} -I -c ' in driver
     assert str(user_site) in driver
-    proc = run_git(repo, 'merge', '--no-edit', 'hostile')
+    proc = run_git_unpythoned(repo, 'merge', '--no-edit', 'hostile')
     assert proc.returncode != 0
     assert 'wrote shop/migrations/0003_merge_0002_address_0002_age.py' in proc.stderr
-    assert run_git(repo, 'commit', '--no-edit').returncode == 0
+    assert run_git_unpythoned(repo, 'commit', '--no-edit').returncode == 0
     assert sorted(p.name for p in marks.iterdir()) == []

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import djangoproc
 import hypothesis
 import pytest
 from hypothesis import strategies as st
@@ -28,6 +27,7 @@ from mergedriver.graph.model import GraphResult
 from mergedriver.parsing.reader import read_migration
 from mergedriver.records import MigrationInfo
 from mergedriver.resolution.conflicts import conflicts
+from testing import django as djangoproc
 
 CONTRIB_APPS = [
     'django.contrib.admin',

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MakeMigration
 
 from mergedriver.errors import MigmergeError
 from mergedriver.graph.builder import build_graph
@@ -13,6 +12,7 @@ from mergedriver.graph.model import GraphResult
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import Unresolved
+from testing.migrations import MakeMigration
 
 AUTH = {'AUTH_USER_MODEL': 'auth.User'}
 

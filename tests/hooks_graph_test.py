@@ -5,12 +5,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from hooks._graph import load_index_graph
 from mergedriver.config import Config
@@ -20,6 +14,11 @@ from mergedriver.graph.builder import build_graph
 from mergedriver.graph.builder import graph_from_blob
 from mergedriver.graph.builder import graph_to_blob
 from mergedriver.parsing.load import load_migrations
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
 
 pytestmark = pytest.mark.usefixtures('git_home')
 

@@ -6,15 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import run_hook
-from hooks_testing import write
 
 from hooks.migration_lockfile import main
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.hooks import run_hook
+from testing.migrations import add_migration
 
 INITIAL = ('blog', '0001_initial')
 SECOND = ('blog', '0002_post_title')

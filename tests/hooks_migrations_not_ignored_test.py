@@ -8,13 +8,12 @@ from hooks.migrations_not_ignored import IgnoredMigration
 from hooks.migrations_not_ignored import IgnoreRule
 from hooks.migrations_not_ignored import main
 from hooks.migrations_not_ignored import parse_check_ignore
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import run_hook
-from hooks_testing import write
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.hooks import run_hook
+from testing.migrations import add_migration
 
 
 @pytest.fixture

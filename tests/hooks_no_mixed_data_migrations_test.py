@@ -6,13 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import run_hook
-from hooks_testing import write
 
 from hooks.no_mixed_data_migrations import main
+from testing.git import make_repo
+from testing.git import write
+from testing.hooks import run_hook
+from testing.migrations import add_migration
 
 ADD_FIELD = "        migrations.AddField('post', 'slug', models.SlugField(default='')),\n"
 ALTER_FIELD = "        migrations.AlterField('post', 'title', models.TextField()),\n"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from hooks.single_migration_leaf import main
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import run_hook
-from hooks_testing import write
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import run_git
+from testing.git import write
+from testing.hooks import run_hook
+from testing.migrations import add_migration
 
 INITIAL = ('blog', '0001_initial')
 SECOND = ('blog', '0002_post_title')
@@ -137,10 +137,7 @@ def test_during_a_merge_it_reports(
 
 
 def git_merge(repo: Path, branch: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ('git', 'merge', '-q', '--no-edit', branch),
-        cwd=repo, capture_output=True, text=True, check=False,
-    )
+    return run_git(repo, 'merge', '-q', '--no-edit', branch)
 
 
 def test_unparseable_migration_is_exit_2(

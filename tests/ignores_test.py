@@ -6,10 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.cache import Cache
 from mergedriver.config import Config
@@ -18,6 +14,9 @@ from mergedriver.git import location as gitdir
 from mergedriver.git import trees as source
 from mergedriver.git.trees import open_tree
 from mergedriver.parsing.load import discover_files
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
 
 MIGRATION = (
     'from django.db import migrations\n\n\n'

@@ -9,11 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import migration_source
-from hooks_testing import write
 
 from mergedriver.driver.mergefile import detect_mode
 from mergedriver.driver.mergefile import merge_file
@@ -25,6 +20,11 @@ from mergedriver.driver.modulemerge import merge3
 from mergedriver.driver.modulemerge import merge_module
 from mergedriver.errors import MigmergeError
 from mergedriver.integration import install as gitsetup
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import migration_source
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 
@@ -224,11 +224,6 @@ def test_driver_binary_content_falls_back(tmp_path: Path, git_home: Path) -> Non
     assert merge_file(str(base), str(ours), str(theirs), 'a/migrations/0001_x.py') == 1
 
 
-def commit(repo: Path, message: str) -> None:
-    git(repo, 'add', '-A')
-    git(repo, 'commit', '-q', '--no-verify', '-m', message)
-
-
 @pytest.fixture
 def repo(tmp_path: Path, git_home: Path) -> Path:
     repo = make_repo(tmp_path / 'repo')
@@ -246,13 +241,13 @@ def repo(tmp_path: Path, git_home: Path) -> Path:
 def test_module_through_git_merge(repo: Path, theirs_ops: str, conflict: bool) -> None:
     path = repo / 'shop/migrations/0002_x.py'
     write(path, migration_source(DEP, add_field('a') + add_field('b')))
-    commit(repo, 'base')
+    commit_all(repo, 'base', hooks=False)
     git(repo, 'checkout', '-q', '-b', 'other')
     write(path, migration_source(DEP, theirs_ops))
-    commit(repo, 'theirs')
+    commit_all(repo, 'theirs', hooks=False)
     git(repo, 'checkout', '-q', 'main')
     write(path, migration_source(DEP + [('auth', '0012_x')], add_field('a2') + add_field('b')))
-    commit(repo, 'ours')
+    commit_all(repo, 'ours', hooks=False)
     proc = subprocess.run(
         ('git', 'merge', '--no-edit', 'other'), cwd=repo, capture_output=True, text=True,
     )
@@ -274,11 +269,11 @@ def test_criss_cross_virtual_base_with_markers(repo: Path) -> None:
     driver reads through them."""
     lock = repo / 'shop/migrations/max_migration.txt'
     write(lock, '0002_a\n')
-    commit(repo, 'base')
+    commit_all(repo, 'base', hooks=False)
     for branch, name in (('x', '0003_x'), ('y', '0003_y')):
         git(repo, 'checkout', '-q', '-b', branch, 'main')
         write(lock, f'{name}\n')
-        commit(repo, name)
+        commit_all(repo, name, hooks=False)
     # criss-cross: each merges the other, resolved differently by hand
     tips = {b: git(repo, 'rev-parse', b).strip() for b in ('x', 'y')}
     # y keeps its own name: with the virtual base read, only x moved
@@ -286,7 +281,7 @@ def test_criss_cross_virtual_base_with_markers(repo: Path) -> None:
         git(repo, 'checkout', '-q', branch)
         git(repo, 'merge', '-q', '--no-edit', tips[other])
         write(lock, f'{resolved}\n')
-        commit(repo, f'resolve {resolved}')
+        commit_all(repo, f'resolve {resolved}', hooks=False)
     assert len(git(repo, 'merge-base', '--all', 'x', 'y').split()) == 2
     git(repo, 'checkout', '-q', 'x')
     proc = subprocess.run(

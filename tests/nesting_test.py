@@ -13,19 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import migration_source
-from hooks_testing import write
 
 from mergedriver.errors import ParseError
 from mergedriver.integration import install as gitsetup
 from mergedriver.parsing.nesting import MAX_DEPTH
 from mergedriver.parsing.nesting import too_deep
 from mergedriver.parsing.reader import read_migration
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
+from testing.migrations import migration_source
 
 BIN = os.path.dirname(sys.executable)
 # What crashed or hung before (issue 12): segfaults in libcst's parser,

@@ -6,9 +6,6 @@ import dataclasses
 import datetime
 from pathlib import Path
 
-from hooks_testing import add_migration
-from hooks_testing import write
-
 from mergedriver.check import check_tree
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
@@ -21,6 +18,8 @@ from mergedriver.resolution.plan import PlanInput
 from mergedriver.resolution.plan import Refusal
 from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import RewriteFile
+from testing.git import write
+from testing.migrations import add_migration
 
 NOW = datetime.datetime(2024, 1, 2, 3, 4)
 

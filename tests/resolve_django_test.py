@@ -16,9 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import write
+
 from merge_oracle_test import _body
 from merge_oracle_test import _manage
 from merge_oracle_test import ADD_FIELD
@@ -26,10 +24,12 @@ from merge_oracle_test import INITIAL
 from merge_oracle_test import MANAGE
 from merge_oracle_test import OPERATION
 from merge_oracle_test import SETTINGS
-
 from mergedriver.config import Config
 from mergedriver.resolution.resolve import resolve
 from mergedriver.resolution.rollback import approve
+from testing.git import commit_all
+from testing.git import git
+from testing.git import write
 
 
 def _project(root: Path, apps: list[str]) -> Path:
@@ -83,11 +83,6 @@ def _add_fields(
     )
 
 
-def _commit(root: Path, message: str) -> None:
-    git(root, 'add', '-A')
-    git(root, 'commit', '-q', '-m', message)
-
-
 def _merge_main_into_feature(root: Path, models: dict[str, str]) -> None:
     """Merge main into feature; models.py conflicts textually and gets its
     final content; the migrations merge silently."""
@@ -98,7 +93,7 @@ def _merge_main_into_feature(root: Path, models: dict[str, str]) -> None:
     )
     for path, text in models.items():
         write(root / path, text)
-    _commit(root, 'merge main')
+    commit_all(root, 'merge main')
 
 
 def _run(root: Path, **kwargs: object) -> tuple[int, str]:
@@ -114,13 +109,13 @@ def test_merge_equals_makemigrations_merge_and_applies(
     _app(root, 'shop', 'ShopProfile', ['email'])
     write(root / 'shop/migrations/0001_initial.py', INITIAL.format(model='ShopProfile'))
     _add_fields(root, 'shop', 'ShopProfile', '0002_shopprofile_email', '0001_initial', ['email'])
-    _commit(root, 'base')
+    commit_all(root, 'base')
     git(root, 'checkout', '-q', '-b', 'feature')
     _add_fields(root, 'shop', 'ShopProfile', '0003_shopprofile_age', '0002_shopprofile_email', ['age'])
-    _commit(root, 'age')
+    commit_all(root, 'age')
     git(root, 'checkout', '-q', 'main')
     _add_fields(root, 'shop', 'ShopProfile', '0003_shopprofile_address', '0002_shopprofile_email', ['address'])
-    _commit(root, 'address')
+    commit_all(root, 'address')
     _merge_main_into_feature(root, {
         'shop/models.py': _models('ShopProfile', ['email', 'address', 'age']),
     })
@@ -198,7 +193,7 @@ def test_renumber_with_rollback_then_migrate(
     _add_fields(root, 'shop', 'UserProfile', '0002_userprofile_email', '0001_initial', ['email'])
     _app(root, 'billing', 'BillingProfile', [])
     write(root / 'billing/migrations/0001_initial.py', INITIAL.format(model='BillingProfile'))
-    _commit(root, 'base')
+    commit_all(root, 'base')
 
     git(root, 'checkout', '-q', '-b', 'feature')
     _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_age', '0002_userprofile_email', ['age'])
@@ -206,7 +201,7 @@ def test_renumber_with_rollback_then_migrate(
     write(root / 'billing/migrations/0002_invoice.py', INVOICE)
     _app(root, 'shop', 'UserProfile', ['email', 'age', 'height'])
     _app(root, 'billing', 'BillingProfile', ['total'])
-    _commit(root, 'feature')
+    commit_all(root, 'feature')
     # The developer's database applied the feature branch.
     _manage(root, 'migrate', '--noinput')
     db = root / 'db.sqlite3'
@@ -224,7 +219,7 @@ def test_renumber_with_rollback_then_migrate(
         replaces=('0003_userprofile_address', '0004_userprofile_phone'),
     )
     _app(root, 'shop', 'UserProfile', ['email', 'address', 'phone'])
-    _commit(root, 'upstream')
+    commit_all(root, 'upstream')
     final = _models('UserProfile', ['email', 'address', 'phone', 'age', 'height'])
     _merge_main_into_feature(root, {'shop/models.py': final})
 
@@ -286,7 +281,7 @@ def _diverged_shop(tmp_path: Path, *, dependent: bool) -> tuple[Path, Path]:
     _add_fields(root, 'shop', 'UserProfile', '0002_userprofile_email', '0001_initial', ['email'])
     _app(root, 'billing', 'BillingProfile', [])
     write(root / 'billing/migrations/0001_initial.py', INITIAL.format(model='BillingProfile'))
-    _commit(root, 'base')
+    commit_all(root, 'base')
     git(root, 'checkout', '-q', '-b', 'feature')
     _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_age', '0002_userprofile_email', ['age'])
     _app(root, 'shop', 'UserProfile', ['email', 'age'])
@@ -296,12 +291,12 @@ def _diverged_shop(tmp_path: Path, *, dependent: bool) -> tuple[Path, Path]:
             INVOICE.replace('0004_userprofile_height', '0003_userprofile_age'),
         )
         _app(root, 'billing', 'BillingProfile', ['total'])
-    _commit(root, 'feature')
+    commit_all(root, 'feature')
     _manage(root, 'migrate', '--noinput')
     git(root, 'checkout', '-q', 'main')
     _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_address', '0002_userprofile_email', ['address'])
     _app(root, 'shop', 'UserProfile', ['email', 'address'])
-    _commit(root, 'upstream')
+    commit_all(root, 'upstream')
     final = _models('UserProfile', ['email', 'address', 'age'])
     _merge_main_into_feature(root, {'shop/models.py': final})
     return root, root / 'db.sqlite3'
@@ -385,7 +380,7 @@ def test_default_rollback_passes_a_project_check_on_migration_files(
         root / 'shop/migrations/max_migration.txt',
         '0003_userprofile_address\n',
     )
-    _commit(root, 'lock file and its check')
+    commit_all(root, 'lock file and its check')
     _manage(root, 'check')  # the project is healthy as committed
     default = Config().rollback_command
     assert default[0] == 'python'
@@ -396,7 +391,7 @@ def test_default_rollback_passes_a_project_check_on_migration_files(
     )
     approve(str(root / '.git'), argv)
     if git(root, 'status', '--porcelain'):
-        _commit(root, 'rollback with this interpreter')
+        commit_all(root, 'rollback with this interpreter')
     status, out = _run(root, strategy='renumber', rollback=True)
     assert status == 0, out
     assert _applied(db, 'shop') == ['0001_initial', '0002_userprofile_email']

@@ -11,15 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
-from hooks_testing import write
 
 from mergedriver.cli import main
 from mergedriver.resolution.resolve import resolve
+from testing.git import commit_all
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write
+from testing.migrations import add_migration
 
 NOW = datetime.datetime(2024, 5, 6, 7, 8)
 ADDRESS = (

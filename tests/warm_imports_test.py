@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hooks_testing import add_migration
-from hooks_testing import commit_all
-from hooks_testing import git_home  # noqa: F401 (fixture)
-from hooks_testing import make_repo
+from testing.git import commit_all
+from testing.git import make_repo
+from testing.migrations import add_migration
 
 # Each program runs one entry point's main() the way its console script
 # does, isolated like the installed hooks.
