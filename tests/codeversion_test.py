@@ -14,9 +14,10 @@ import mergedriver
 from mergedriver.cache import PARSER_ROOTS
 from mergedriver.check import SNAPSHOT_ROOTS
 from mergedriver.codeversion import code_modules
+from testing import paths
 
 PACKAGE_DIR = Path(mergedriver.__file__).parent
-FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'
+FIXTURES = paths.FIXTURES / 'parse'
 
 # Runs a cold check (parse every file, libcst for the PEP 695 one, build
 # the graph from pieces) and prints the migmerge modules it loaded.

@@ -20,6 +20,7 @@ from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
 from mergedriver.records import OperationInfo
 from mergedriver.records import Unresolved
+from testing.paths import FIXTURES
 
 Parser = Callable[..., MigrationInfo]
 PARSERS = (
@@ -1126,7 +1127,7 @@ def test_nothing_is_executed(read: Read, tmp_path: Path) -> None:
 
 
 def test_fixture_with_every_dynamic_form(read: Read) -> None:
-    fixture = Path(__file__).parent / 'fixtures' / 'parse' / 'conditional.py'
+    fixture = FIXTURES / 'parse' / 'conditional.py'
     info = read(fixture.read_bytes())
     assert info.dependencies == (
         Dependency('shop', '0007_shipment', 7),

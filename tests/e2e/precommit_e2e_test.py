@@ -27,8 +27,8 @@ from testing.git import git
 from testing.git import make_repo
 from testing.git import write
 from testing.migrations import add_migration
+from testing.paths import CHECKOUT
 
-CHECKOUT = Path(__file__).resolve().parent.parent
 # What the hooks' package needs; tests and benchmarks would only slow the
 # install down.
 SNAPSHOT_SKIP = ('tests/', 'benchmarks/')

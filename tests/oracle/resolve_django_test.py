@@ -17,19 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from merge_oracle_test import _body
-from merge_oracle_test import _manage
-from merge_oracle_test import ADD_FIELD
-from merge_oracle_test import INITIAL
-from merge_oracle_test import MANAGE
-from merge_oracle_test import OPERATION
-from merge_oracle_test import SETTINGS
 from mergedriver.config import Config
 from mergedriver.resolution.resolve import resolve
 from mergedriver.resolution.rollback import approve
 from testing.git import commit_all
 from testing.git import git
 from testing.git import write
+from testing.project import ADD_FIELD
+from testing.project import INITIAL
+from testing.project import MANAGE
+from testing.project import manage
+from testing.project import migration_body
+from testing.project import OPERATION
+from testing.project import SETTINGS
 
 
 def _project(root: Path, apps: list[str]) -> Path:
@@ -122,7 +122,7 @@ def test_merge_equals_makemigrations_merge_and_applies(
 
     migrations = root / 'shop' / 'migrations'
     before = set(migrations.glob('*.py'))
-    _manage(root, 'makemigrations', '--merge', '--noinput')
+    manage(root, 'makemigrations', '--merge', '--noinput')
     (django_file,) = set(migrations.glob('*.py')) - before
     django_text = django_file.read_text()
     django_file.unlink()
@@ -135,10 +135,10 @@ def test_merge_equals_makemigrations_merge_and_applies(
     assert ours.name == (
         '0004_merge_0003_shopprofile_address_0003_shopprofile_age.py'
     )
-    assert _body(ours.read_text()) == _body(django_text)
+    assert migration_body(ours.read_text()) == migration_body(django_text)
 
-    _manage(root, 'migrate', '--noinput')
-    check = _manage(root, 'makemigrations', '--check', '--dry-run')
+    manage(root, 'migrate', '--noinput')
+    check = manage(root, 'makemigrations', '--check', '--dry-run')
     assert 'No changes detected' in check.stdout
     assert _run(root)[1] == 'migmerge: nothing to resolve\n'
 
@@ -203,7 +203,7 @@ def test_renumber_with_rollback_then_migrate(
     _app(root, 'billing', 'BillingProfile', ['total'])
     commit_all(root, 'feature')
     # The developer's database applied the feature branch.
-    _manage(root, 'migrate', '--noinput')
+    manage(root, 'migrate', '--noinput')
     db = root / 'db.sqlite3'
     assert _applied(db, 'shop') == [
         '0001_initial', '0002_userprofile_email', '0003_userprofile_age',
@@ -241,12 +241,12 @@ def test_renumber_with_rollback_then_migrate(
     assert _applied(db, 'shop') == ['0001_initial', '0002_userprofile_email']
     assert 'age' not in _columns(db, 'shop_userprofile')
 
-    _manage(root, 'migrate', '--noinput')
+    manage(root, 'migrate', '--noinput')
     assert _columns(db, 'shop_userprofile') == [
         'id', 'name', 'email', 'address', 'phone', 'age', 'height',
     ]
     assert 'total' in _columns(db, 'billing_billingprofile')
-    plan = _manage(root, 'showmigrations', '--plan', 'shop', 'billing').stdout
+    plan = manage(root, 'showmigrations', '--plan', 'shop', 'billing').stdout
     applied = [line.split()[-1] for line in plan.splitlines() if '[X]' in line]
     assert [a for a in applied if a.startswith(('shop.0003_s', 'shop.0005', 'shop.0006', 'billing.0002'))] == [
         'shop.0003_squashed_0004_userprofile_phone',
@@ -254,7 +254,7 @@ def test_renumber_with_rollback_then_migrate(
         'shop.0006_userprofile_height',
         'billing.0002_invoice',
     ]
-    check = _manage(root, 'makemigrations', '--check', '--dry-run')
+    check = manage(root, 'makemigrations', '--check', '--dry-run')
     assert 'No changes detected' in check.stdout
     assert _run(root, strategy='renumber')[1] == (
         'migmerge: nothing to resolve\n'
@@ -292,7 +292,7 @@ def _diverged_shop(tmp_path: Path, *, dependent: bool) -> tuple[Path, Path]:
         )
         _app(root, 'billing', 'BillingProfile', ['total'])
     commit_all(root, 'feature')
-    _manage(root, 'migrate', '--noinput')
+    manage(root, 'migrate', '--noinput')
     git(root, 'checkout', '-q', 'main')
     _add_fields(root, 'shop', 'UserProfile', '0003_userprofile_address', '0002_userprofile_email', ['address'])
     _app(root, 'shop', 'UserProfile', ['email', 'address'])
@@ -303,13 +303,13 @@ def _diverged_shop(tmp_path: Path, *, dependent: bool) -> tuple[Path, Path]:
 
 
 def _assert_migrated(root: Path, db: Path) -> None:
-    _manage(root, 'migrate', '--noinput')
+    manage(root, 'migrate', '--noinput')
     assert _columns(db, 'shop_userprofile') == [
         'id', 'name', 'email', 'age', 'address',
     ] or _columns(db, 'shop_userprofile') == [
         'id', 'name', 'email', 'address', 'age',
     ]
-    plan = _manage(root, 'showmigrations', '--plan').stdout
+    plan = manage(root, 'showmigrations', '--plan').stdout
     assert '[ ]' not in plan
     assert 'shop.0004_userprofile_age' in plan
 
@@ -381,7 +381,7 @@ def test_default_rollback_passes_a_project_check_on_migration_files(
         '0003_userprofile_address\n',
     )
     commit_all(root, 'lock file and its check')
-    _manage(root, 'check')  # the project is healthy as committed
+    manage(root, 'check')  # the project is healthy as committed
     default = Config().rollback_command
     assert default[0] == 'python'
     argv = (sys.executable, *default[1:])

@@ -15,6 +15,7 @@ from testing.git import run_git
 from testing.git import write
 from testing.hooks import run_hook
 from testing.migrations import add_migration
+from testing.paths import CHECKOUT
 
 INITIAL = ('blog', '0001_initial')
 SECOND = ('blog', '0002_post_title')
@@ -179,7 +180,7 @@ def test_commit_all_and_commit_paths_check_what_git_commits(
     hook.chmod(0o755)
     # An unstaged edit makes 0004 a second leaf beside 0003.
     add_migration(repo, 'blog', '0004_post_slug', [SECOND])
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
+    env = dict(os.environ, PYTHONPATH=str(CHECKOUT))
     proc = subprocess.run(
         ('git', 'commit', '-q', '-m', 'parallel', *commit),
         cwd=repo, capture_output=True, text=True, env=env,

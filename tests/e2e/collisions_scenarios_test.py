@@ -22,10 +22,11 @@ from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
 from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.conflicts import conflicts
+from testing import paths
 from testing.django import run
 from testing.django import write_settings
 
-SCENARIOS = Path(__file__).parent / 'scenarios' / 'collisions'
+SCENARIOS = paths.SCENARIOS / 'collisions'
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
 
 

@@ -11,12 +11,6 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from graph_oracle_test import projects
-from graph_oracle_test import read_project
-from graph_oracle_test import Spec
-from graph_oracle_test import SWAP_SETTING
-from graph_oracle_test import SWAP_VALUE
-from graph_oracle_test import write_project
 from mergedriver.cache import Cache
 from mergedriver.config import Config
 from mergedriver.git.trees import directory_tree
@@ -29,6 +23,12 @@ from mergedriver.graph.pieces import Fragment
 from mergedriver.parsing.load import load_migrations
 from mergedriver.records import Dependency
 from mergedriver.records import MigrationInfo
+from testing.generated import projects
+from testing.generated import read_project
+from testing.generated import Spec
+from testing.generated import SWAP_SETTING
+from testing.generated import SWAP_VALUE
+from testing.generated import write_project
 
 SWAPPABLE = {SWAP_SETTING: SWAP_VALUE}
 

@@ -14,8 +14,9 @@ from mergedriver.errors import ParseError
 from mergedriver.parsing import ast_frontend as fastparse
 from mergedriver.parsing import libcst_frontend as parse
 from mergedriver.records import MigrationInfo
+from testing import paths
 
-FIXTURES = Path(__file__).parent / 'fixtures' / 'parse'
+FIXTURES = paths.FIXTURES / 'parse'
 
 
 def _read(func: Callable[..., MigrationInfo], data: bytes) -> MigrationInfo:
