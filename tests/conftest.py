@@ -17,13 +17,14 @@ from testing.migrations import MakeMigration
 Edge = tuple[str, str]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def git_home(
         tmp_path_factory: pytest.TempPathFactory,
         monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
-    """A HOME of its own, so the developer's global git config and global
-    excludes file cannot change a result.  Yields that HOME."""
+    """A HOME of its own, for every test (autouse), so the developer's
+    global git config, signing key or excludes file cannot change a result.
+    Yields that HOME, for the tests that write into it."""
     home = tmp_path_factory.mktemp('home')
     for var in (
             'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'XDG_CONFIG_HOME',

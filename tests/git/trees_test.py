@@ -24,6 +24,9 @@ from mergedriver.git.trees import directory_tree
 from mergedriver.git.trees import git_blob_id
 from mergedriver.git.trees import open_tree
 from mergedriver.git.trees import Tree
+from testing.git import git
+from testing.git import make_repo
+from testing.git import write_files
 
 MIGRATION = b'''\
 from django.db import migrations
@@ -33,28 +36,6 @@ class Migration(migrations.Migration):
     dependencies = []
     operations = []
 '''
-GIT_ENV = {
-    'GIT_AUTHOR_NAME': 'T', 'GIT_AUTHOR_EMAIL': 't@example.com',
-    'GIT_COMMITTER_NAME': 'T', 'GIT_COMMITTER_EMAIL': 't@example.com',
-    'GIT_CONFIG_NOSYSTEM': '1', 'HOME': os.devnull,
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV}
-    return subprocess.run(
-        ('git', '-c', 'init.defaultBranch=main', *args), cwd=cwd, env=env,
-        check=True, capture_output=True, text=True,
-    ).stdout
-
-
-def write(root: Path, files: dict[str, bytes | str]) -> None:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-
-
 def app(name: str, *migrations: str, apps_py: str | None = None) -> dict[str, bytes | str]:
     files: dict[str, bytes | str] = {
         f'{name}/__init__.py': '',
@@ -74,8 +55,7 @@ def names(tree: Tree, config: Config = Config()) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    git(tmp_path, 'init', '-q')
-    return tmp_path
+    return make_repo(tmp_path)
 
 
 # ---------------------------------------------------------------- trees
@@ -88,20 +68,20 @@ def test_blob_id_matches_git(repo: Path) -> None:
 
 
 def test_work_tree_index_head_and_branch_differ(repo: Path) -> None:
-    write(repo, app('shop', '0001_initial'))
+    write_files(repo, app('shop', '0001_initial'))
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'initial')
     git(repo, 'checkout', '-qb', 'feature')
-    write(repo, app('shop', '0002_feature'))
+    write_files(repo, app('shop', '0002_feature'))
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'feature')
     git(repo, 'checkout', '-q', 'main')
-    write(repo, app('shop', '0002_main'))
+    write_files(repo, app('shop', '0002_main'))
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'main')
-    write(repo, app('shop', '0003_staged'))
+    write_files(repo, app('shop', '0003_staged'))
     git(repo, 'add', '.')
-    write(repo, app('shop', '0004_unstaged'))
+    write_files(repo, app('shop', '0004_unstaged'))
     (repo / 'shop/migrations/0001_initial.py').write_bytes(MIGRATION + b'#\n')
 
     def listing(tree: Tree) -> list[str]:
@@ -133,7 +113,7 @@ def test_work_tree_index_head_and_branch_differ(repo: Path) -> None:
 
 
 def test_index_reads_a_few_blobs_with_git_cat_file(repo: Path) -> None:
-    write(repo, {
+    write_files(repo, {
         **app('shop', '0001_initial', '0002_more'),
         'shop/migrations/0003_empty.py': b'',
         # bytes git must hand back untouched
@@ -167,7 +147,7 @@ def test_index_reads_a_few_blobs_with_git_cat_file(repo: Path) -> None:
 
 
 def test_cat_file_refuses_what_git_does_not_have(repo: Path) -> None:
-    write(repo, {'f.py': 'x = 1\n'})
+    write_files(repo, {'f.py': 'x = 1\n'})
     git(repo, 'add', '.')
     location = gitdir.locate(str(repo))
     oid = git(repo, 'rev-parse', ':f.py').strip()
@@ -181,14 +161,14 @@ def test_cat_file_refuses_what_git_does_not_have(repo: Path) -> None:
 def test_index_with_conflicts_reads_ours(
         repo: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write(repo, {
+    write_files(repo, {
         'both.txt': 'base\n', 'ours_deletes.txt': 'base\n',
         'theirs_deletes.txt': 'base\n', 'clean.txt': 'base\n',
     })
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'base')
     git(repo, 'checkout', '-qb', 'other')
-    write(repo, {
+    write_files(repo, {
         'both.txt': 'theirs\n', 'ours_deletes.txt': 'theirs\n',
         'added_by_both.txt': 'theirs\n',
     })
@@ -196,7 +176,7 @@ def test_index_with_conflicts_reads_ours(
     git(repo, 'add', '-A')
     git(repo, 'commit', '-qm', 'theirs')
     git(repo, 'checkout', '-q', 'main')
-    write(repo, {
+    write_files(repo, {
         'both.txt': 'ours\n', 'theirs_deletes.txt': 'ours\n',
         'added_by_both.txt': 'ours\n',
     })
@@ -205,7 +185,6 @@ def test_index_with_conflicts_reads_ours(
     git(repo, 'commit', '-qm', 'ours')
     proc = subprocess.run(
         ('git', 'merge', '-q', 'other'), cwd=repo, capture_output=True,
-        env={**os.environ, **GIT_ENV},
     )
     assert proc.returncode != 0
     parsed = parse_index((repo / '.git/index').read_bytes())
@@ -226,7 +205,7 @@ def test_index_with_conflicts_reads_ours(
 
 
 def test_symlinks_are_entries_not_followed(repo: Path, tmp_path: Path) -> None:
-    write(repo, app('shop', '0001_initial'))
+    write_files(repo, app('shop', '0001_initial'))
     os.symlink('0001_initial.py', repo / 'shop/migrations/0002_link.py')
     os.symlink('/etc/passwd', repo / 'shop/migrations/0003_out.py')
     git(repo, 'add', '.')
@@ -259,7 +238,7 @@ def test_not_a_repository_and_bare(tmp_path: Path) -> None:
 
 
 def test_linked_worktree_shares_the_cache(repo: Path) -> None:
-    write(repo, {'a': ''})
+    write_files(repo, {'a': ''})
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'a')
     git(repo, 'worktree', 'add', '-q', str(repo / 'wt'), '-b', 'wt')
@@ -268,7 +247,7 @@ def test_linked_worktree_shares_the_cache(repo: Path) -> None:
 
 
 def test_plain_directory(tmp_path: Path) -> None:
-    write(tmp_path, app('shop', '0001_initial', '0002_more'))
+    write_files(tmp_path, app('shop', '0001_initial', '0002_more'))
     tree = directory_tree(str(tmp_path))
     assert tree.cache_path is None
     assert names(tree) == [('shop', '0001_initial'), ('shop', '0002_more')]
@@ -387,7 +366,7 @@ def test_app_label_from_apps_py(source: str, expected: str | None) -> None:
 
 
 def test_labels_from_apps_py_and_config(tmp_path: Path) -> None:
-    write(tmp_path, {
+    write_files(tmp_path, {
         **app('blog', '0001_initial', apps_py=(
             'from django.apps import AppConfig\n'
             'class BlogConfig(AppConfig):\n'
@@ -422,7 +401,7 @@ def test_labels_from_apps_py_and_config(tmp_path: Path) -> None:
 
 
 def test_module_selection_follows_django(tmp_path: Path) -> None:
-    write(tmp_path, {
+    write_files(tmp_path, {
         **app('shop', '0001_initial', 'auto_named', 'data', '_private',
               '~backup', '0002_x.y'),
         'shop/migrations/0003_compiled.pyc': b'\0',
@@ -440,7 +419,7 @@ def test_module_selection_follows_django(tmp_path: Path) -> None:
 
 
 def test_what_is_not_a_migration_package(repo: Path) -> None:
-    write(repo, {
+    write_files(repo, {
         **app('shop', '0001_initial'),
         # no __init__.py: a namespace package, which Django skips
         'nsapp/models.py': '', 'nsapp/migrations/0001_initial.py': MIGRATION,
@@ -483,7 +462,7 @@ def test_what_is_not_a_migration_package(repo: Path) -> None:
 
 
 def test_exclude_globs(tmp_path: Path) -> None:
-    write(tmp_path, {
+    write_files(tmp_path, {
         **app('shop', '0001_initial', '0002_legacy'),
         **app('vendor/thing', '0001_initial'),
         **app('a/b/deep', '0001_initial'),
@@ -517,7 +496,7 @@ def test_glob(pattern: str, path: str, matches: bool) -> None:
 
 
 def test_migration_modules(tmp_path: Path) -> None:
-    write(tmp_path, {
+    write_files(tmp_path, {
         **app('src/blog', '0001_initial'),
         'src/blog/db_migrations/__init__.py': '',
         'src/blog/db_migrations/0001_custom.py': MIGRATION,
@@ -644,9 +623,9 @@ def _libgit2_index(repo: Path) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.parametrize('version', ['2', '3', '4'])
 def test_index_reader_agrees_with_libgit2(repo: Path, version: str) -> None:
-    write(repo, app('shop', '0001_initial'))
-    write(repo, app('shop', '0002_second'))
-    write(repo, {'a/b/c/déjà vu.py': 'x\n', 'a/b/z.py': 'y\n', 'zz': 'z\n'})
+    write_files(repo, app('shop', '0001_initial'))
+    write_files(repo, app('shop', '0002_second'))
+    write_files(repo, {'a/b/c/déjà vu.py': 'x\n', 'a/b/z.py': 'y\n', 'zz': 'z\n'})
     os.symlink('0001_initial.py', repo / 'shop/migrations/0003_link.py')
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'base')
@@ -658,7 +637,7 @@ def test_index_reader_agrees_with_libgit2(repo: Path, version: str) -> None:
             f'100644,{blob},{long_path}',
         )
     if version != '2':  # extended entries: git writes version 3 at least
-        write(repo, {'intent.py': 'i\n'})
+        write_files(repo, {'intent.py': 'i\n'})
         git(repo, 'add', '-N', 'intent.py')
         git(repo, 'update-index', '--skip-worktree', 'zz')
     git(repo, 'update-index', '--index-version', version)
@@ -685,7 +664,7 @@ def test_index_reader_agrees_with_libgit2(repo: Path, version: str) -> None:
 def test_index_reader_leaves_a_split_index_to_libgit2(
         repo: Path,
 ) -> None:
-    write(repo, {'f.txt': 'base\n'})
+    write_files(repo, {'f.txt': 'base\n'})
     git(repo, 'add', '.')
     git(repo, 'commit', '-qm', 'base')
     git(repo, 'update-index', '--split-index')

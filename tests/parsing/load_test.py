@@ -22,20 +22,8 @@ from mergedriver.parsing import load
 from mergedriver.parsing.load import load_migrations
 from mergedriver.parsing.load import LoadResult
 from mergedriver.records import Dependency
-
-GIT_ENV = {
-    'GIT_AUTHOR_NAME': 'T', 'GIT_AUTHOR_EMAIL': 't@example.com',
-    'GIT_COMMITTER_NAME': 'T', 'GIT_COMMITTER_EMAIL': 't@example.com',
-    'GIT_CONFIG_NOSYSTEM': '1', 'HOME': os.devnull,
-}
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ('git', '-c', 'init.defaultBranch=main', *args), cwd=cwd,
-        env={**os.environ, **GIT_ENV}, check=True, capture_output=True,
-    )
-
+from testing.git import git
+from testing.git import make_repo
 
 def migration(app: str, previous: str | None, field: str) -> str:
     deps = [] if previous is None else [(app, previous)]
@@ -75,7 +63,7 @@ def summary(result: LoadResult) -> list[tuple[str, str, tuple[str, ...]]]:
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / 'repo'
     root.mkdir()
-    git(root, 'init', '-q')
+    make_repo(root)
     make_app(root, 'shop', 2)
     git(root, 'add', '.')
     git(root, 'commit', '-qm', 'shop')
