@@ -467,9 +467,12 @@ def _fix(outcome: Outcome, strategy: str) -> Fix:
     if not isinstance(outcome, Plan):
         kind = 'flag' if outcome.collisions and strategy in (
             'auto', 'flag') else 'refused'
+        # A flag's colliding pairs are in the report's ``collisions``;
+        # other refusals list what blocks them (data operations) here.
+        listed = () if kind == 'flag' else outcome.collisions
         return Fix(
             kind, strategy, notes=outcome.notes,
-            reasons=outcome.reasons + outcome.collisions,
+            reasons=outcome.reasons + listed,
         )
     if outcome.empty:
         return Fix('none', strategy, notes=())

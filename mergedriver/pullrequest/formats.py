@@ -354,7 +354,7 @@ def _table(report: Report) -> list[str]:
 _FIX_TITLE = {
     'merge': 'Fix: add a merge migration',
     'renumber': "Fix: renumber this pull request's migrations",
-    'flag': 'Colliding operations: no automatic fix',
+    'flag': 'No automatic fix: the branches collide',
     'refused': 'No automatic fix',
 }
 

@@ -1,0 +1,346 @@
+"""``migmerge report`` on real git repositories: golden outputs for every
+format, and what a user relies on (verdict, exit status, the fix equals
+what ``resolve`` writes, Django migrates the result, nothing from the pull
+request runs).
+
+Golden files live in tests/scenarios/report/<case>/; commit ids are
+replaced by <BASE>, <HEAD>, <MERGE_BASE> and the version by <VERSION>.
+After a deliberate change, regenerate with MIGMERGE_UPDATE_GOLDEN=1 and
+read the diff before committing it.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from git_e2e_test import assert_migrates
+from hooks_testing import git
+from hooks_testing import git_home  # noqa: F401 (fixture)
+from mergedriver import __version__
+from mergedriver import cli
+from mergedriver.config import Config
+from mergedriver.pullrequest.compute import compute_report
+from mergedriver.pullrequest.compute import report_from_json
+from mergedriver.pullrequest.compute import report_to_json
+from mergedriver.pullrequest.formats import render
+from mergedriver.resolve import resolve
+from report_testing import APP
+from report_testing import scenario
+
+GOLDEN = Path(__file__).parent / 'scenarios' / 'report'
+UPDATE = bool(os.environ.get('MIGMERGE_UPDATE_GOLDEN'))
+ENV = {'GITHUB_SERVER_URL': 'https://github.example', 'GITHUB_REPOSITORY': 'acme/shop'}
+CASES = ('merge', 'renumber', 'flag', 'lockfile', 'mixed', 'clean')
+GOLDEN_FORMATS = {
+    'report.json': 'json',
+    'comment.md': 'markdown',
+    'annotations.txt': 'github',
+    'codequality.json': 'gitlab-codequality',
+    'report.sarif': 'sarif',
+    'report.txt': 'text',
+}
+TOP_KEYS = {
+    'version', 'tool_version', 'verdict', 'exit_status', 'summary', 'base',
+    'head', 'merge_base', 'repository_url', 'apps', 'fix', 'collisions',
+    'findings', 'text_conflicts', 'graphs',
+}
+
+
+@pytest.fixture(autouse=True)
+def ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ('CI_PROJECT_URL', 'GITHUB_SERVER_URL', 'GITHUB_REPOSITORY'):
+        monkeypatch.delenv(var, raising=False)
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def normalise(text: str, document: dict[str, Any]) -> str:
+    for key, sha in (
+            ('<BASE>', document['base']['sha']),
+            ('<HEAD>', document['head']['sha']),
+            ('<MERGE_BASE>', document['merge_base']),
+    ):
+        text = text.replace(sha, key).replace(sha[:12], key)
+    return text.replace(__version__, '<VERSION>')
+
+
+def run_report(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = cli.main(['report', '-C', str(repo), *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def build(case: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    repo = scenario(case, tmp_path / case)
+    strategy = 'renumber' if case == 'renumber' else 'auto'
+    report = compute_report(str(repo), 'main', 'pr', strategy=strategy)
+    return repo, report_to_json(report)
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_golden_outputs(
+        case: str, tmp_path: Path, git_home: Path,
+        capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, document = build(case, tmp_path)
+    strategy = ['--strategy', 'renumber'] if case == 'renumber' else []
+    for filename, fmt in GOLDEN_FORMATS.items():
+        status, out, err = run_report(
+            repo, capsys, '--base', 'main', '--head', 'pr', '--format', fmt,
+            *strategy,
+        )
+        assert err == ''
+        assert status == document['exit_status']
+        assert out == render(document, fmt)
+        got = normalise(out, document)
+        path = GOLDEN / case / filename
+        if UPDATE:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(got)
+        assert got == path.read_text(), f'{case}/{filename} differs'
+
+
+def test_merge_case(tmp_path: Path, git_home: Path) -> None:
+    repo, document = build('merge', tmp_path)
+    assert set(document) >= TOP_KEYS
+    assert (document['verdict'], document['exit_status']) == ('resolvable', 1)
+    fix = document['fix']
+    assert fix['kind'] == 'merge'
+    [created] = fix['files']
+    # The same merge, made by git in a work tree and resolved by `resolve`
+    # at the head commit's time, writes exactly the proposed file.
+    git(repo, 'checkout', '-q', 'main')
+    git(repo, 'merge', '-q', '--no-edit', 'pr')
+    head_time = int(git(repo, 'show', '-s', '--format=%ct', 'pr'))
+    now = datetime.datetime.fromtimestamp(head_time, tz=datetime.timezone.utc).replace(tzinfo=None)
+    with open(os.devnull, 'w') as out:
+        assert resolve(str(repo), now=now, out=out) == 0
+    assert (repo / created['path']).read_text() == created['content']
+    # Django is the oracle: the merged tree plus the proposed file migrates.
+    assert_migrates(repo, ['name', 'address', 'age'])
+    [graph] = document['graphs']
+    assert graph['planned'] == 'merge'
+    assert graph['planned_name'] == Path(created['path']).stem
+    assert {b['side'] for b in graph['branches']} == {'base', 'head'}
+
+
+def test_renumber_moves_head_and_django_migrates(tmp_path: Path, git_home: Path) -> None:
+    repo, document = build('renumber', tmp_path)
+    assert document['verdict'] == 'resolvable'
+    fix = document['fix']
+    assert fix['kind'] == 'renumber'
+    [renamed] = [f for f in fix['files'] if f['action'] == 'rename']
+    # base's migration is published: the pull request's moves after it
+    assert renamed['old_path'] == f'{APP}/migrations/0003_userprofile_address.py'
+    assert renamed['path'] == f'{APP}/migrations/0004_userprofile_address.py'
+    assert "('shop', '0003_userprofile_age')" in renamed['content']
+    git(repo, 'checkout', '-q', 'main')
+    git(repo, 'merge', '-q', '--no-edit', 'pr')
+    (repo / renamed['old_path']).unlink()
+    (repo / renamed['path']).write_text(renamed['content'])
+    assert_migrates(repo, ['name', 'address', 'age'])
+
+
+def test_flag_links_both_sides(tmp_path: Path, git_home: Path) -> None:
+    _, document = build('flag', tmp_path)
+    assert (document['verdict'], document['exit_status']) == ('blocked', 1)
+    assert document['fix']['kind'] == 'flag'
+    [collision] = document['collisions']
+    sides = {collision['first']['side'], collision['second']['side']}
+    assert sides == {'base', 'head'}
+    for place in (collision['first'], collision['second']):
+        sha = document[place['side']]['sha']
+        assert place['url'] == (
+            f'https://github.example/acme/shop/blob/{sha}/{place["path"]}#L{place["line"]}'
+        )
+        # the link names a line that holds the operation
+        text = git(Path(tmp_path / 'flag'), 'show', f'{sha}:{place["path"]}')
+        assert 'AlterField' in text.splitlines()[place['line'] - 1]
+
+
+def test_flag_without_repository_url_gives_plain_locations(
+        tmp_path: Path, git_home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv('GITHUB_SERVER_URL')
+    _, document = build('flag', tmp_path)
+    assert document['repository_url'] is None
+    assert all(f['url'] is None for f in document['findings'])
+    comment = render(document, 'markdown')
+    assert '](' not in comment
+    assert '`shop/migrations/0003_userprofile_age.py:10` (base)' in comment
+
+
+def test_lockfile_text_conflict_is_resolved_by_the_driver_logic(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    repo, document = build('lockfile', tmp_path)
+    lock = f'{APP}/migrations/max_migration.txt'
+    # git alone (what the forge runs) stops on the lock file
+    git(repo, 'checkout', '-q', 'main')
+    proc = subprocess.run(
+        ('git', 'merge', '--no-edit', 'pr'), cwd=repo, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1 and lock in proc.stdout
+    git(repo, 'merge', '--abort')
+    assert document['text_conflicts'] == [
+        {'path': lock, 'kind': 'lockfile', 'resolved': True, 'reason': ''},
+    ]
+    [created] = document['fix']['files']
+    [app] = document['apps']
+    assert app['lock_after_merge'] == [{'file': lock, 'value': Path(created['path']).stem}]
+    assert document['verdict'] == 'resolvable'
+    assert 'text conflict' in render(document, 'markdown')
+
+
+def test_mixed_data_is_blocked_unless_allowed(tmp_path: Path, git_home: Path) -> None:
+    repo, document = build('mixed', tmp_path)
+    assert document['verdict'] == 'blocked'
+    [finding] = [f for f in document['findings'] if f['kind'] == 'mixed-data-schema']
+    assert finding['file'] == f'{APP}/migrations/0003_userprofile_address.py'
+    assert finding['side'] == 'head'
+    allowed = Config(allow_mixed_data=('shop/migrations/0003_*.py',))
+    report = report_to_json(compute_report(str(repo), 'main', 'pr', config=allowed))
+    assert [f['kind'] for f in report['findings']] == ['data-operation']
+    assert report['verdict'] == 'clean'
+
+
+def test_pragma_allows_mixed_data(tmp_path: Path, git_home: Path) -> None:
+    from report_testing import base_project, on_branch, migration, NAME, RUN_PYTHON, FILL, T0
+    from git_e2e_test import add_field
+
+    repo = base_project(tmp_path / 'repo')
+    on_branch(
+        repo, 'pr', 'main', T0 + 60,
+        migration(
+            '0003_x', NAME, add_field('address') + RUN_PYTHON,
+            header='# migmerge: allow-mixed-data\n' + FILL,
+        ),
+        'mixed, reviewed',
+    )
+    report = report_to_json(compute_report(str(repo), 'main', 'pr'))
+    assert 'mixed-data-schema' not in {f['kind'] for f in report['findings']}
+
+
+def test_clean(tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo, document = build('clean', tmp_path)
+    assert (document['verdict'], document['exit_status']) == ('clean', 0)
+    assert document['findings'] == [] and document['fix']['kind'] == 'none'
+    assert run_report(repo, capsys, '--base', 'main', '--head', 'pr')[0] == 0
+
+
+def test_shallow_clone_is_unusable_with_the_fetch_hint(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    origin = scenario('merge', tmp_path / 'origin')
+    clone = tmp_path / 'clone'
+    git(tmp_path, 'clone', '-q', '--depth', '1', '--no-single-branch', f'file://{origin}', str(clone))
+    output = tmp_path / 'report.md'
+    output.write_text('previous\n')
+    status, out, err = run_report(
+        clone, capsys, '--base', 'origin/main', '--head', 'origin/pr',
+        '--format', 'markdown', '-o', str(output),
+    )
+    assert status == 2 and out == ''
+    [line] = err.splitlines()
+    assert 'shallow' in line and 'fetch-depth: 0' in line
+    assert output.read_text() == 'previous\n'  # a failed run leaves it
+
+
+def test_nothing_from_the_pull_request_is_executed(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from report_testing import base_project, on_branch, migration, NAME, T0
+    from git_e2e_test import add_field
+
+    canary = tmp_path / 'pwned'
+    repo = base_project(tmp_path / 'repo')
+    on_branch(
+        repo, 'pr', 'main', T0 + 60,
+        migration(
+            '0003_evil', NAME, add_field('address'),
+            header=f'open({str(canary)!r}, "w").write("ran")\n',
+        ),
+        'evil',
+    )
+    git(repo, 'checkout', '-q', 'main')
+    for fmt in GOLDEN_FORMATS.values():
+        run_report(repo, capsys, '--base', 'main', '--head', 'pr', '--format', fmt)
+    assert not canary.exists()
+    # nothing was checked out either: the work tree is main's
+    assert not (repo / APP / 'migrations/0003_evil.py').exists()
+    assert git(repo, 'status', '--porcelain') == ''
+
+
+def test_from_json_renders_without_git(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, document = build('flag', tmp_path)
+    saved = tmp_path / 'report.json'
+    saved.write_text(json.dumps(document))
+    nowhere = tmp_path / 'not-a-repo'
+    nowhere.mkdir()
+    for fmt in GOLDEN_FORMATS.values():
+        status, out, err = run_report(nowhere, capsys, '--from-json', str(saved), '--format', fmt)
+        assert (status, err) == (1, '')
+        assert out == render(document, fmt)
+    assert report_to_json(report_from_json(document)) == document
+
+
+def test_from_json_refuses_other_versions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    saved = tmp_path / 'report.json'
+    saved.write_text(json.dumps({'version': 99}))
+    status, out, err = run_report(tmp_path, capsys, '--from-json', str(saved))
+    assert status == 2 and out == ''
+    assert len(err.splitlines()) == 1 and 'version 99' in err
+
+
+def test_output_file_is_written_whole(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, document = build('merge', tmp_path)
+    target = tmp_path / 'out' / 'report.sarif'
+    target.parent.mkdir()
+    status, out, _ = run_report(
+        repo, capsys, '--base', 'main', '--head', 'pr', '--format', 'sarif',
+        '-o', str(target),
+    )
+    assert (status, out) == (1, '')
+    assert target.read_text() == render(document, 'sarif')
+    assert os.listdir(target.parent) == ['report.sarif']
+
+
+def test_unknown_revision_is_one_line(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, _ = build('clean', tmp_path)
+    status, out, err = run_report(repo, capsys, '--base', 'main', '--head', 'nope')
+    assert status == 2 and out == ''
+    assert err == 'migmerge: unknown revision: nope\n'
+
+
+def test_gitignore_rule_in_head_hiding_migrations(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    from hooks_testing import write
+    from report_testing import base_project, on_branch, T0
+
+    repo = base_project(tmp_path / 'repo')
+    on_branch(
+        repo, 'pr', 'main', T0 + 60,
+        lambda r: write(r / '.gitignore', '*.pyc\nmigrations/\n'),
+        'ignore things',
+    )
+    document = report_to_json(compute_report(str(repo), 'main', 'pr'))
+    [finding] = document['findings']
+    assert finding['kind'] == 'ignored-migrations'
+    assert (finding['file'], finding['line']) == ('.gitignore', 2)
+    assert "'migrations/' ignores the migration package shop/migrations/" in finding['message']
+    assert document['verdict'] == 'blocked'
