@@ -782,7 +782,7 @@ def _problem_finding(
                 info = merged.graph.nodes[key]
                 file, line, migration = info.path, info.class_line, key[1]
                 break
-        message += ' fix: migmerge resolve'
+        message += ' Fix: migmerge resolve, after merging.'
     if file is not None:
         for key, info in sides.head_added.items():
             if info.path == file:

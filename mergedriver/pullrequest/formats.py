@@ -325,6 +325,13 @@ def _commit(report: Report, side: str) -> str:
     return f'[{text}]({url}/commit/{sha})' if url else text
 
 
+def _cell(items: Sequence[str], most: int = 8) -> str:
+    """A table cell listing ``items``: the first ones, then how many more."""
+    if len(items) > most:
+        items = [*items[:most - 1], f'… {len(items) - most + 1} more']
+    return '<br>'.join(items)
+
+
 def _table(report: Report) -> list[str]:
     apps = report.get('apps') or ()
     if not apps:
@@ -335,8 +342,8 @@ def _table(report: Report) -> list[str]:
         '|---|---|---|---|---|',
     ]
     for app in apps:
-        head = '<br>'.join(_link(m['name'], m.get('url')) for m in app['added_on_head'])
-        base = '<br>'.join(_link(m['name'], m.get('url')) for m in app['added_on_base'])
+        head = _cell([_link(m['name'], m.get('url')) for m in app['added_on_head']])
+        base = _cell([_link(m['name'], m.get('url')) for m in app['added_on_base']])
         leaves = '<br>'.join(_code(n) for n in app['leaves_after_merge'])
         if len(app['leaves_after_merge']) > 1:
             leaves += '<br>:warning: parallel leaves'

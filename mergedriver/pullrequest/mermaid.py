@@ -44,6 +44,7 @@ def render_window(window: Mapping[str, Any]) -> str:
     lines.append(
         f'  {root}[{label(ancestor if ancestor else "(no common ancestor)")}]',
     )
+    lines.append(f'  class {root} ancestor')
     leaf_ids: dict[str, str] = {}
     staying: str | None = None
     for i, branch in enumerate(window.get('branches') or ()):
@@ -73,13 +74,19 @@ def render_window(window: Mapping[str, Any]) -> str:
         lines.append('  class m planned')
     elif planned == 'renumber' and staying is not None:
         previous = leaf_ids[staying]
-        for k, (old, new) in enumerate(renames.items()):
+        moved = [f'{new} (was {old})' for old, new in renames.items()]
+        for k, item in enumerate(shown(moved)):
             node = f'r{k}'
-            lines.append(f'  {node}[{label(f"{new} (was {old})")}]')
+            if isinstance(item, int):
+                lines.append(f'  {node}[{label(f"... {item} more")}]')
+                lines.append(f'  class {node} more')
+            else:
+                lines.append(f'  {node}[{label(item)}]')
+                lines.append(f'  class {node} planned')
             lines.append(f'  {previous} -.-> {node}')
-            lines.append(f'  class {node} planned')
             previous = node
     lines += [
+        '  classDef ancestor fill:#ede9fe,stroke:#6d28d9',
         '  classDef head fill:#dbeafe,stroke:#1d4ed8',
         '  classDef base fill:#f3f4f6,stroke:#4b5563',
         '  classDef both fill:#fef3c7,stroke:#b45309',
