@@ -160,11 +160,11 @@ def render_github(report: Report) -> str:
 
 
 def fingerprint(finding: Mapping[str, Any]) -> str:
-    """Stable across runs and commits: what the finding is and where,
-    never a commit id."""
+    """Stable across runs, commits and migmerge's wording: the rule and
+    where it applies, never a commit id or the message."""
     parts = [
         str(finding.get(k) or '')
-        for k in ('kind', 'file', 'app', 'migration', 'message')
+        for k in ('kind', 'file', 'line', 'app', 'migration')
     ]
     return hashlib.sha256('\0'.join(parts).encode()).hexdigest()
 
