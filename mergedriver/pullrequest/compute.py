@@ -4,9 +4,11 @@ its base's migrations, as one immutable :class:`Report`.
 Everything is read from git objects: the base and head commits, their
 merge base, and the tree git's own merge makes (:mod:`.mergetree`).  No
 file of the pull request is checked out, imported or executed.  The
-``check`` engine runs on base, head and the merged tree, and only what the
-merge introduces is reported (merged minus base), like a linter's
-"added lines" filter.  The plan is the one ``migmerge resolve`` would make
+``check`` engine runs on the merged tree and on base (its summary, from a
+snapshot when the same base was checked before), and only what the merge
+introduces is reported (merged minus base), like a linter's "added lines"
+filter; head's files are read only for the rules on the migrations it
+adds (mixed data and schema, data operations, ignore rules).  The plan is the one ``migmerge resolve`` would make
 on the merged tree, with base's migrations counted as published (so head's
 move when renumbering) and the head commit's time as ``now`` (so names are
 deterministic).
@@ -33,7 +35,9 @@ from mergedriver import __version__
 from mergedriver.analysis import Conflict
 from mergedriver.analysis import conflicts as find_conflicts
 from mergedriver.check import check_tree
+from mergedriver.check import check_summary
 from mergedriver.check import CheckResult
+from mergedriver.check import CheckSummary
 from mergedriver.collisions import Collision
 from mergedriver.collisions import find_collisions
 from mergedriver.collisions import Review
@@ -336,7 +340,7 @@ def _problem_key(p: Problem) -> tuple[object, ...]:
 
 
 def _introduced(
-        merged: CheckResult, base: CheckResult,
+        merged: CheckResult, base: CheckSummary,
 ) -> tuple[Problem, ...]:
     known = {_problem_key(p) for p in base.problems}
     return tuple(p for p in merged.problems if _problem_key(p) not in known)
@@ -382,7 +386,8 @@ def _added(
         commit: str,
         check: CheckResult,
 ) -> dict[MigrationKey, MigrationInfo]:
-    """Migrations whose file ``commit`` added since ``fork``."""
+    """Migrations (as ``check`` read them in the merged tree) whose file
+    ``commit`` added since ``fork``."""
     paths = set(_git_lines(
         location, 'diff', '--name-only', '--no-renames', '-z',
         '--diff-filter=A', fork, commit, '--',
@@ -891,17 +896,20 @@ def compute_report(
         open_tree(repo_dir, rev=merge.head),
         open_tree(repo_dir, rev=merge.tree),
     )
-    base_check = check_tree(trees.base, config)
-    head_check = check_tree(trees.head, config)
+    # The merged tree holds what either side added (unless the other
+    # side deleted it): one full check is enough to know each side's
+    # migrations.  Base's problems only need its summary, which a run on
+    # the same base answers from a snapshot.
     merged_check = check_tree(trees.merged, config)
+    base_summary = check_summary(trees.base, config)
     links = repository_url(env)
     sides = _Sides(
-        _added(location, merge.merge_base, merge.head, head_check),
-        _added(location, merge.merge_base, merge.base, base_check),
+        _added(location, merge.merge_base, merge.head, merged_check),
+        _added(location, merge.merge_base, merge.base, merged_check),
         {'base': merge.base, 'head': merge.head},
         None if links is None else links[1],
     )
-    introduced = _introduced(merged_check, base_check)
+    introduced = _introduced(merged_check, base_summary)
     conflicts = find_conflicts(merged_check.graph)
     if any(p.unusable for p in merged_check.problems):
         outcome: Outcome = Plan(strategy_, notes=('nothing planned',))
