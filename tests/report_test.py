@@ -249,6 +249,16 @@ def test_shallow_clone_is_unusable_with_the_fetch_hint(
     assert status == 2 and out == ''
     [line] = err.splitlines()
     assert 'shallow' in line and 'fetch-depth: 0' in line
+    shas = {
+        'base': {'sha': git(clone, 'rev-parse', 'origin/main').strip()},
+        'head': {'sha': git(clone, 'rev-parse', 'origin/pr').strip()},
+        'merge_base': '0' * 40,  # there is none
+    }
+    golden = GOLDEN / 'shallow' / 'stderr.txt'
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(normalise(err, shas))
+    assert normalise(err, shas) == golden.read_text()
     assert output.read_text() == 'previous\n'  # a failed run leaves it
 
 
@@ -344,3 +354,48 @@ def test_gitignore_rule_in_head_hiding_migrations(
     assert (finding['file'], finding['line']) == ('.gitignore', 2)
     assert "'migrations/' ignores the migration package shop/migrations/" in finding['message']
     assert document['verdict'] == 'blocked'
+
+
+def test_migration_module_conflict_the_driver_cannot_resolve_blocks(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    from hooks_testing import write
+    from report_testing import base_project, on_branch, NAME, T0
+
+    repo = base_project(tmp_path / 'repo')
+    path = repo / APP / 'migrations' / f'{NAME}.py'
+    original = path.read_text()
+
+    def edit(default: str) -> object:
+        return lambda r: write(path, original.replace("default=''", f'default={default!r}'))
+
+    on_branch(repo, 'pr', 'main', T0 + 60, edit('head'), 'head edits 0002')
+    on_branch(repo, 'main', 'main', T0 + 30, edit('base'), 'base edits 0002')
+    document = report_to_json(compute_report(str(repo), 'main', 'pr'))
+    assert document['text_conflicts'] == [
+        {'path': f'{APP}/migrations/{NAME}.py', 'kind': 'migration', 'resolved': False, 'reason': ''},
+    ]
+    assert (document['verdict'], document['exit_status']) == ('blocked', 1)
+    [finding] = document['findings']
+    assert (finding['kind'], finding['severity']) == ('text-conflict', 'error')
+
+
+def test_missing_dependency_added_by_head_is_unusable(
+        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from git_e2e_test import add_field
+    from report_testing import base_project, on_branch, migration, T0
+
+    repo = base_project(tmp_path / 'repo')
+    on_branch(
+        repo, 'pr', 'main', T0 + 60,
+        migration('0003_x', '0002_does_not_exist', add_field('address')),
+        'broken dependency',
+    )
+    git(repo, 'checkout', '-q', 'main')
+    status, out, _ = run_report(repo, capsys, '--base', 'main', '--head', 'pr', '--format', 'json')
+    document = json.loads(out)
+    assert (status, document['verdict']) == (2, 'unusable')
+    [finding] = document['findings']
+    assert finding['kind'] == 'missing-dependency'
+    assert finding['file'] == f'{APP}/migrations/0003_x.py' and finding['side'] == 'head'

@@ -669,13 +669,14 @@ def _head_findings(
     return findings
 
 
-def _gitignore_paths(location: Location, commit: str) -> list[str]:
-    return [
-        p for p in _git_lines(
-            location, 'ls-tree', '-r', '-z', '--name-only', commit,
-        )
-        if posixpath.basename(p) == '.gitignore'
-    ]
+def _gitignore_blobs(location: Location, commit: str) -> dict[str, str]:
+    """path -> blob id of every ``.gitignore`` in ``commit``'s tree."""
+    found = {}
+    for record in _git_lines(location, 'ls-tree', '-r', '-z', commit):
+        info, _, path = record.partition('\t')
+        if posixpath.basename(path) == '.gitignore':
+            found[path] = info.split()[2]
+    return found
 
 
 def _ignored(
@@ -687,10 +688,14 @@ def _ignored(
     from hooks.migrations_not_ignored import parse_check_ignore
     from mergedriver.source import cat_file
 
-    rule_files = _gitignore_paths(location, commit)
-    if not rule_files:
+    oids = _gitignore_blobs(location, commit)
+    if not oids:
         return {}
+    blobs = cat_file(location, sorted(set(oids.values())))
+    if blobs is None:
+        raise MigmergeError(f'cannot read the .gitignore files of {commit}')
     with tempfile.TemporaryDirectory(prefix='migmerge-ignore-') as tmp:
+        # Only the rules in the tree count: no global excludes file.
         env = {
             **os.environ, 'GIT_CONFIG_NOSYSTEM': '1',
             'GIT_CONFIG_GLOBAL': os.devnull, 'HOME': tmp,
@@ -701,17 +706,14 @@ def _ignored(
             ('git', 'init', '-q', tmp), env=env, capture_output=True,
             check=True,
         )
-        oids = dict(zip(rule_files, _git_lines(
-            location, 'rev-parse', *(f'{commit}:{p}' for p in rule_files),
-        )[0].split('\n')))
-        blobs = cat_file(location, list(oids.values())) or {}
         for path, oid in oids.items():
             target = os.path.join(tmp, *path.split('/'))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, 'wb') as f:
-                f.write(blobs.get(oid, b''))
+                f.write(blobs[oid])
         for probe in probes:
             if probe.endswith('/'):
+                # directory-only rules (``migrations/``) need a directory
                 os.makedirs(os.path.join(tmp, *probe.split('/')), exist_ok=True)
         proc = subprocess.run(
             ('git', 'check-ignore', '-v', '--no-index', '-z', '--stdin'),
@@ -749,9 +751,10 @@ def _ignore_findings(
     findings = []
     reported: set[str] = set()
     for probe in probes:
+        package = probe.rstrip('/') if probe.endswith('/') else (
+            posixpath.dirname(probe)
+        )
         rule = in_head.get(probe)
-        package = probe.rstrip('/').rsplit('/', 1)[0] if not probe.endswith(
-            '/') else probe.rstrip('/')
         if rule is None or probe in in_base or package in reported:
             continue
         reported.add(package)
@@ -909,7 +912,13 @@ def compute_report(
         {'base': merge.base, 'head': merge.head},
         None if links is None else links[1],
     )
-    introduced = _introduced(merged_check, base_summary)
+    conflicted = {c.path for c in merge.conflicts if not c.resolved}
+    # A module left with conflict markers does not parse; the text
+    # conflict (blocked) says what is wrong, not "unusable".
+    introduced = tuple(
+        p for p in _introduced(merged_check, base_summary)
+        if p.file not in conflicted
+    )
     conflicts = find_conflicts(merged_check.graph)
     if any(p.unusable for p in merged_check.problems):
         outcome: Outcome = Plan(strategy_, notes=('nothing planned',))
