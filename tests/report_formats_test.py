@@ -219,3 +219,20 @@ def test_mermaid_renumber_draws_the_moved_branch_after_the_staying_leaf() -> Non
     text = render_window(document('renumber')['graphs'][0])
     assert '["0004_userprofile_address (was 0003_userprofile_address)"]' in text
     assert re.search(r'^  b1_0 -\.-> r0$', text, re.M)
+
+
+def test_repository_address_from_github_or_gitlab_environment() -> None:
+    from mergedriver.pullrequest.compute import blob_url
+    from mergedriver.pullrequest.compute import repository_url
+
+    github = repository_url({'GITHUB_SERVER_URL': 'https://github.com/', 'GITHUB_REPOSITORY': 'acme/shop'})
+    assert github == ('https://github.com/acme/shop', 'https://github.com/acme/shop/blob')
+    gitlab = repository_url({'CI_PROJECT_URL': 'https://gitlab.example/group/sub/shop'})
+    assert gitlab == (
+        'https://gitlab.example/group/sub/shop', 'https://gitlab.example/group/sub/shop/-/blob',
+    )
+    assert repository_url({}) is None
+    assert blob_url(gitlab[1], 'abc', 'a b/#x.py', 7) == (
+        'https://gitlab.example/group/sub/shop/-/blob/abc/a%20b/%23x.py#L7'
+    )
+    assert blob_url(None, 'abc', 'x.py', 1) is None
