@@ -381,7 +381,10 @@ def test_migration_module_conflict_the_driver_cannot_resolve_blocks(
     on_branch(repo, 'main', 'main', T0 + 30, edit('base'), 'base edits 0002')
     document = report_to_json(compute_report(str(repo), 'main', 'pr'))
     assert document['text_conflicts'] == [
-        {'path': f'{APP}/migrations/{NAME}.py', 'kind': 'migration', 'resolved': False, 'reason': ''},
+        {
+            'path': f'{APP}/migrations/{NAME}.py', 'kind': 'migration',
+            'resolved': False, 'reason': 'edits that overlap',
+        },
     ]
     assert (document['verdict'], document['exit_status']) == ('blocked', 1)
     [finding] = document['findings']

@@ -39,7 +39,8 @@ class TextConflict:
     """A path git's text merge leaves conflicted.
 
     ``kind``: 'lockfile', 'migration' or 'other'.  ``resolved``: the merge
-    driver's logic resolves it (the merged tree holds its result).
+    driver's logic resolves it (the merged tree holds its result); else
+    ``reason`` says why not.
     """
 
     path: str
@@ -254,9 +255,16 @@ def merge_tree(repo_dir: str, base: str, head: str) -> MergeResult:
         text = None
         if kind != 'other':
             text = _resolve_stages(path, stages[path], blobs, now)
+        reason = ''
         if text is not None:
             resolved[path] = text
-        conflicts.append(TextConflict(path, kind, text is not None))
+        elif kind == 'other':
+            reason = 'not a migration or lock file'
+        elif 2 not in stages[path] or 3 not in stages[path]:
+            reason = 'changed on one side, deleted on the other'
+        else:
+            reason = 'edits that overlap'
+        conflicts.append(TextConflict(path, kind, text is not None, reason))
     if resolved:
         paths = sorted(resolved)
         oids = _hash_objects(location, [resolved[p] for p in paths])
