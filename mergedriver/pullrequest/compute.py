@@ -829,8 +829,8 @@ def _conflict_findings(
         else:
             findings.append(Finding(
                 'text-conflict', 'error',
-                'a text conflict that migmerge\'s merge driver cannot '
-                'resolve; merge by hand',
+                f'a text conflict ({c.reason}) that migmerge\'s merge driver '
+                f'cannot resolve; merge by hand',
                 file=c.path, line=1, side='merged',
             ))
     return findings
