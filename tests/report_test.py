@@ -24,11 +24,13 @@ from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from mergedriver import __version__
 from mergedriver import cli
+from mergedriver import gitsetup
 from mergedriver.config import Config
 from mergedriver.pullrequest.compute import compute_report
 from mergedriver.pullrequest.compute import report_from_json
 from mergedriver.pullrequest.compute import report_to_json
 from mergedriver.pullrequest.formats import render
+from mergedriver.pullrequest.mergetree import merge_tree
 from mergedriver.resolve import resolve
 from report_testing import APP
 from report_testing import scenario
@@ -123,8 +125,10 @@ def test_merge_case(tmp_path: Path, git_home: Path) -> None:
     [created] = fix['files']
     # The same merge, made by git in a work tree and resolved by `resolve`
     # at the head commit's time, writes exactly the proposed file.
+    merged_tree = merge_tree(str(repo), 'main', 'pr').tree
     git(repo, 'checkout', '-q', 'main')
     git(repo, 'merge', '-q', '--no-edit', 'pr')
+    assert git(repo, 'rev-parse', 'HEAD^{tree}').strip() == merged_tree
     head_time = int(git(repo, 'show', '-s', '--format=%ct', 'pr'))
     now = datetime.datetime.fromtimestamp(head_time, tz=datetime.timezone.utc).replace(tzinfo=None)
     with open(os.devnull, 'w') as out:
@@ -196,6 +200,12 @@ def test_lockfile_text_conflict_is_resolved_by_the_driver_logic(
     )
     assert proc.returncode == 1 and lock in proc.stdout
     git(repo, 'merge', '--abort')
+    # With migmerge installed, git's merge through the driver gives the lock
+    # file the report's merged tree holds.
+    gitsetup.install(str(repo), local_attributes=True)
+    subprocess.run(('git', 'merge', '--no-edit', 'pr'), cwd=repo, capture_output=True)
+    merged = merge_tree(str(repo), 'main', 'pr').tree
+    assert (repo / lock).read_text() == git(repo, 'show', f'{merged}:{lock}')
     assert document['text_conflicts'] == [
         {'path': lock, 'kind': 'lockfile', 'resolved': True, 'reason': ''},
     ]
