@@ -32,8 +32,8 @@ from mergedriver.pullrequest.compute import report_to_json
 from mergedriver.pullrequest.formats import render
 from mergedriver.pullrequest.mergetree import merge_tree
 from mergedriver.resolve import resolve
-from report_testing import APP
-from report_testing import scenario
+from pullrequest_testing import APP
+from pullrequest_testing import scenario
 
 GOLDEN = Path(__file__).parent / 'scenarios' / 'report'
 UPDATE = bool(os.environ.get('MIGMERGE_UPDATE_GOLDEN'))
@@ -229,7 +229,7 @@ def test_mixed_data_is_blocked_unless_allowed(tmp_path: Path, git_home: Path) ->
 
 
 def test_pragma_allows_mixed_data(tmp_path: Path, git_home: Path) -> None:
-    from report_testing import base_project, on_branch, migration, NAME, RUN_PYTHON, FILL, T0
+    from pullrequest_testing import base_project, on_branch, migration, NAME, RUN_PYTHON, FILL, T0
     from git_e2e_test import add_field
 
     repo = base_project(tmp_path / 'repo')
@@ -283,7 +283,7 @@ def test_shallow_clone_is_unusable_with_the_fetch_hint(
 def test_nothing_from_the_pull_request_is_executed(
         tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from report_testing import base_project, on_branch, migration, NAME, T0
+    from pullrequest_testing import base_project, on_branch, migration, NAME, T0
     from git_e2e_test import add_field
 
     canary = tmp_path / 'pwned'
@@ -358,7 +358,7 @@ def test_gitignore_rule_in_head_hiding_migrations(
         tmp_path: Path, git_home: Path,
 ) -> None:
     from hooks_testing import write
-    from report_testing import base_project, on_branch, T0
+    from pullrequest_testing import base_project, on_branch, T0
 
     repo = base_project(tmp_path / 'repo')
     on_branch(
@@ -378,7 +378,7 @@ def test_migration_module_conflict_the_driver_cannot_resolve_blocks(
         tmp_path: Path, git_home: Path,
 ) -> None:
     from hooks_testing import write
-    from report_testing import base_project, on_branch, NAME, T0
+    from pullrequest_testing import base_project, on_branch, NAME, T0
 
     repo = base_project(tmp_path / 'repo')
     path = repo / APP / 'migrations' / f'{NAME}.py'
@@ -405,7 +405,7 @@ def test_missing_dependency_added_by_head_is_unusable(
         tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from git_e2e_test import add_field
-    from report_testing import base_project, on_branch, migration, T0
+    from pullrequest_testing import base_project, on_branch, migration, T0
 
     repo = base_project(tmp_path / 'repo')
     on_branch(
