@@ -861,15 +861,38 @@ def _summary(verdict: str, fix: Fix, findings: Sequence[Finding]) -> str:
         tail = 'no migration problem is introduced by this merge'
         return tail if not warnings else f'{tail}; {counts}'
     if verdict == 'unusable':
-        return f'migrations that cannot be read statically; {counts}'
+        return (
+            f'the merged migrations cannot be read or loaded statically; '
+            f'{counts}'
+        )
     if verdict == 'resolvable':
+        if fix.kind == 'none':
+            return (
+                f"the forge will show a text conflict that migmerge's merge "
+                f'driver resolves; {counts}'
+            )
         what = {
             'merge': 'a merge migration',
             'renumber': "renumbering head's migrations",
-            'none': "migmerge's merge driver",
         }.get(fix.kind, 'migmerge resolve')
         return f'merging leaves parallel migrations; {what} fixes it; {counts}'
-    return f'needs a human: {counts}'
+    reasons = []
+    if fix.kind == 'refused':
+        reasons.append('no automatic fix')
+    for kind in dict.fromkeys(
+            f.kind for f in findings
+            if f.severity == 'error' and f.kind != 'multiple-leaves'
+    ):
+        reasons.append(_BLOCKING.get(kind, kind))
+    return f'needs a human: {", ".join(reasons)}; {counts}'
+
+
+_BLOCKING = {
+    'colliding-operations': 'colliding operations',
+    'mixed-data-schema': 'data and schema operations mixed',
+    'ignored-migrations': 'migrations ignored by git',
+    'text-conflict': 'a text conflict',
+}
 
 
 def compute_report(

@@ -67,6 +67,10 @@ def render_window(window: Mapping[str, Any]) -> str:
         if renames and leaf not in renames:
             staying = leaf
     planned = window.get('planned')
+    if not planned and len(leaf_ids) > 1:
+        # Nothing planned: the leaves stay apart (a flag, a refusal).
+        for node in leaf_ids.values():
+            lines.append(f'  class {node} blocked')
     if planned == 'merge' and window.get('planned_name'):
         lines.append(f'  m[{label(str(window["planned_name"]))}]')
         for node in leaf_ids.values():
@@ -92,5 +96,6 @@ def render_window(window: Mapping[str, Any]) -> str:
         '  classDef both fill:#fef3c7,stroke:#b45309',
         '  classDef more fill:#ffffff,stroke:#9ca3af,color:#6b7280',
         '  classDef planned fill:#dcfce7,stroke:#15803d,stroke-dasharray: 5 5',
+        '  classDef blocked stroke:#b91c1c,stroke-width:3px',
     ]
     return '\n'.join(lines) + '\n'
