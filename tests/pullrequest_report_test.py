@@ -420,3 +420,10 @@ def test_missing_dependency_added_by_head_is_unusable(
     [finding] = document['findings']
     assert finding['kind'] == 'missing-dependency'
     assert finding['file'] == f'{APP}/migrations/0003_x.py' and finding['side'] == 'head'
+
+
+def test_apps_only_the_base_changed_are_left_out(tmp_path: Path, git_home: Path) -> None:
+    repo = scenario('clean', tmp_path / 'clean')
+    # main is behind pr: as a pull request, main adds nothing
+    document = report_to_json(compute_report(str(repo), 'pr', 'main'))
+    assert (document['verdict'], document['apps'], document['findings']) == ('clean', [], [])

@@ -425,8 +425,10 @@ def _apps(
         merged: CheckResult, merged_tree: Tree, sides: _Sides,
         introduced: tuple[Problem, ...],
 ) -> tuple[AppReport, ...]:
+    # Apps the pull request touches or the merge breaks; an app only the
+    # base changed is none of the pull request's business.
     affected = (
-        {k[0] for k in sides.head_added} | {k[0] for k in sides.base_added} |
+        {k[0] for k in sides.head_added} |
         {p.app for p in introduced if p.app is not None}
     )
     summaries = {s.app: s for s in merged.apps}
