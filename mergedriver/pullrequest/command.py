@@ -86,7 +86,9 @@ def report_json(args: argparse.Namespace) -> dict[str, Any]:
         # refused here, not half-rendered.
         return report_to_json(report_from_json(load_json(args.from_json)))
     if not args.base or not args.head:
-        raise MigmergeError('report needs --base REF and --head REF (or --from-json FILE)')
+        raise MigmergeError(
+            'report needs --base REF and --head REF (or --from-json FILE)',
+        )
     return report_to_json(compute_report(
         args.repo, args.base, args.head, strategy=args.strategy,
     ))

@@ -8,10 +8,10 @@ file of the pull request is checked out, imported or executed.  The
 snapshot when the same base was checked before), and only what the merge
 introduces is reported (merged minus base), like a linter's "added lines"
 filter; head's files are read only for the rules on the migrations it
-adds (mixed data and schema, data operations, ignore rules).  The plan is the one ``migmerge resolve`` would make
-on the merged tree, with base's migrations counted as published (so head's
-move when renumbering) and the head commit's time as ``now`` (so names are
-deterministic).
+adds (mixed data and schema, data operations, ignore rules).  The plan
+is the one ``migmerge resolve`` would make on the merged tree, with base's
+migrations counted as published (so head's move when renumbering) and the
+head commit's time as ``now`` (so names are deterministic).
 
 :func:`report_to_json` gives the JSON contract (``version``ed like
 ``check --format json``: keys may be added, never renamed or removed);
@@ -266,7 +266,9 @@ def _from_json(hint: Any, value: Any) -> Any:
 def report_from_json(document: Mapping[str, Any]) -> Report:
     """Inverse of :func:`report_to_json`; MigmergeError for a document
     this version cannot read."""
-    version = document.get('version') if isinstance(document, Mapping) else None
+    version = (
+        document.get('version') if isinstance(document, Mapping) else None
+    )
     if version != JSON_VERSION:
         raise MigmergeError(
             f'unsupported report JSON version {version!r} '
@@ -377,7 +379,8 @@ class _Sides:
     def place(self, key: MigrationKey, path: str, line: int) -> Place:
         side = self.side_of(key)
         commit_side = 'base' if side == 'both' else side
-        return Place(commit_side, path, line, self.url(commit_side, path, line))
+        url = self.url(commit_side, path, line)
+        return Place(commit_side, path, line, url)
 
 
 def _added(
@@ -407,7 +410,8 @@ def _lock_values(tree: Tree, package: str, app: str) -> tuple[LockValue, ...]:
     if tree.is_file(path):
         text = tree.read(path).decode('utf-8', 'replace')
         try:
-            values.append(LockValue(path, parse_max_migration(text, path=path)))
+            leaf = parse_max_migration(text, path=path)
+            values.append(LockValue(path, leaf))
         except MigmergeError:
             values.append(LockValue(path, text.strip()))
     if tree.is_file(LOCKFILE_FILENAME):
@@ -437,8 +441,9 @@ def _apps(
         summary = summaries.get(app)
         package = merged.loaded.packages.get(app, '')
 
-        def refs(added: Mapping[MigrationKey, MigrationInfo], side: str) -> tuple[
-                MigrationRef, ...]:
+        def refs(
+                added: Mapping[MigrationKey, MigrationInfo], side: str,
+        ) -> tuple[MigrationRef, ...]:
             return tuple(
                 MigrationRef(
                     info.name, info.path,
@@ -590,16 +595,18 @@ def _graphs(
         )
         planned, planned_name = '', None
         renames: tuple[tuple[str, str], ...] = ()
+        package = merged.loaded.packages.get(conflict.app)
         if fix.kind == 'merge':
             for change in fix.files:
-                if change.action == 'create' and posixpath.dirname(
-                        change.path) == merged.loaded.packages.get(conflict.app):
+                if (
+                        change.action == 'create' and
+                        posixpath.dirname(change.path) == package
+                ):
                     planned = 'merge'
                     planned_name = posixpath.splitext(
                         posixpath.basename(change.path),
                     )[0]
         elif fix.kind == 'renumber':
-            package = merged.loaded.packages.get(conflict.app)
             renames = tuple(
                 (
                     posixpath.splitext(posixpath.basename(c.old_path))[0],
@@ -716,7 +723,8 @@ def _ignored(
         for probe in probes:
             if probe.endswith('/'):
                 # directory-only rules (``migrations/``) need a directory
-                os.makedirs(os.path.join(tmp, *probe.split('/')), exist_ok=True)
+                directory = os.path.join(tmp, *probe.split('/'))
+                os.makedirs(directory, exist_ok=True)
         proc = subprocess.run(
             ('git', 'check-ignore', '-v', '--no-index', '-z', '--stdin'),
             cwd=tmp, env=env, capture_output=True,

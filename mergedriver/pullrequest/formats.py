@@ -59,7 +59,9 @@ _VERDICT_ICON = {
     'blocked': ':no_entry:',
     'unusable': ':x:',
 }
-_SEVERITY_ICON = {'error': ':x:', 'warning': ':warning:', 'note': ':information_source:'}
+_SEVERITY_ICON = {
+    'error': ':x:', 'warning': ':warning:', 'note': ':information_source:',
+}
 
 
 # ------------------------------------------------------------------ shared
@@ -95,7 +97,8 @@ def render_text(report: Report) -> str:
         base = ', '.join(m['name'] for m in app['added_on_base'])
         parts.append(f'head adds {head or "nothing"};')
         parts.append(f'base adds {base or "nothing"};')
-        parts.append(f'leaves after merge: {", ".join(app["leaves_after_merge"])}')
+        leaves = ', '.join(app['leaves_after_merge'])
+        parts.append(f'leaves after merge: {leaves}')
         for lock in app['lock_after_merge']:
             parts.append(f'; {lock["file"]}: {lock["value"]}')
         out.append('  ' + ' '.join(parts).replace(' ;', ';'))
@@ -106,7 +109,9 @@ def render_text(report: Report) -> str:
         out.extend(f'  {note}' for note in fix['notes'])
         for change in fix['files']:
             if change['action'] == 'rename':
-                out.append(f'  rename {change["old_path"]} -> {change["path"]}')
+                out.append(
+                    f'  rename {change["old_path"]} -> {change["path"]}',
+                )
             else:
                 out.append(f'  {change["action"]} {change["path"]}')
     for finding in _findings(report):
@@ -145,14 +150,15 @@ def render_github(report: Report) -> str:
         if finding.get('file') is not None:
             props.append(f'file={escape_property(finding["file"])}')
             props.append(f'line={int(finding.get("line") or 1)}')
-        props.append(f'title={escape_property("migmerge: " + finding["kind"])}')
-        out.append(
-            f'::{severity} {",".join(props)}::{escape_data(finding["message"])}',
-        )
+        title = escape_property(f'migmerge: {finding["kind"]}')
+        props.append(f'title={title}')
+        message = escape_data(finding['message'])
+        out.append(f'::{severity} {",".join(props)}::{message}')
     if left:
-        out.append(
-            f'::notice::{escape_data(f"migmerge: {left} more finding(s) not annotated; see the report")}',
+        notice = escape_data(
+            f'migmerge: {left} more finding(s) not annotated; see the report',
         )
+        out.append(f'::notice::{notice}')
     return ''.join(f'{line}\n' for line in out)
 
 
@@ -337,13 +343,18 @@ def _table(report: Report) -> list[str]:
     if not apps:
         return []
     out = [
-        '| app | added by this pull request | added on the base since the fork '
+        '| app | added by this pull request '
+        '| added on the base since the fork '
         '| leaves after the merge | lock file after the merge |',
         '|---|---|---|---|---|',
     ]
     for app in apps:
-        head = _cell([_link(m['name'], m.get('url')) for m in app['added_on_head']])
-        base = _cell([_link(m['name'], m.get('url')) for m in app['added_on_base']])
+        head = _cell([
+            _link(m['name'], m.get('url')) for m in app['added_on_head']
+        ])
+        base = _cell([
+            _link(m['name'], m.get('url')) for m in app['added_on_base']
+        ])
         leaves = '<br>'.join(_code(n) for n in app['leaves_after_merge'])
         if len(app['leaves_after_merge']) > 1:
             leaves += '<br>:warning: parallel leaves'
@@ -372,7 +383,10 @@ def _fix(report: Report, bodies: bool) -> list[str]:
         return []
     out = [f'#### {_FIX_TITLE.get(fix["kind"], "Fix")}', '']
     if fix['kind'] in ('merge', 'renumber'):
-        strategy = '' if fix['strategy'] == 'auto' else f' --strategy {fix["strategy"]}'
+        strategy = (
+            '' if fix['strategy'] == 'auto'
+            else f' --strategy {fix["strategy"]}'
+        )
         out.append(
             f'Merge the base into this branch with migmerge installed '
             f'(`migmerge install`), or run `migmerge resolve{strategy}` after '
@@ -398,9 +412,17 @@ def _fix(report: Report, bodies: bool) -> list[str]:
             _fence(change['content'], 'python') if change['action'] == 'create'
             else _fence(change['diff'], 'diff')
         )
-        out += ['<details>', f'<summary>{title}</summary>', '', body, '</details>', '']
+        out += [
+            '<details>', f'<summary>{title}</summary>', '', body,
+            '</details>', '',
+        ]
     if not bodies and fix['files']:
-        out += ['', '_File contents left out to fit the comment; `migmerge report` prints them._', '']
+        out += [
+            '',
+            '_File contents left out to fit the comment; `migmerge report` '
+            'prints them._',
+            '',
+        ]
     return out
 
 
@@ -429,7 +451,10 @@ def _findings_md(report: Report, limit: int | None) -> list[str]:
         loc = f'{_link(where, finding.get("url"))}: ' if where else ''
         out.append(f'- {icon} {loc}{_md(finding["message"])}')
     if limit is not None and len(findings) > limit:
-        out.append(f'- … and {len(findings) - limit} more (`migmerge report` lists them all)')
+        out.append(
+            f'- … and {len(findings) - limit} more (`migmerge report` lists '
+            f'them all)',
+        )
     return out + ['']
 
 
@@ -451,7 +476,8 @@ def _graphs(report: Report) -> list[str]:
 def _footer(report: Report) -> list[str]:
     return [
         '---',
-        f'<sub>migmerge {_md(str(report["tool_version"]))} · report v{report["version"]} · '
+        f'<sub>migmerge {_md(str(report["tool_version"]))} · '
+        f'report v{report["version"]} · '
         f'base {_code(report["base"]["ref"])} {_commit(report, "base")} · '
         f'head {_code(report["head"]["ref"])} {_commit(report, "head")}</sub>',
     ]
@@ -461,7 +487,8 @@ def _markdown_at(report: Report, comment_id: str | None, shed: int) -> str:
     verdict = report['verdict']
     out = [
         marker(comment_id),
-        f'### {_VERDICT_ICON.get(verdict, "")} migmerge: **{_md(verdict)}** — '
+        f'### {_VERDICT_ICON.get(verdict, "")} '
+        f'migmerge: **{_md(verdict)}** — '
         f'{_md(report["summary"])}',
         '',
     ]

@@ -78,7 +78,9 @@ def _stderr(proc: subprocess.CompletedProcess[bytes]) -> str:
 
 
 def resolve_commit(location: Location, rev: str) -> str:
-    proc = _git(location, 'rev-parse', '--verify', '--quiet', f'{rev}^{{commit}}')
+    proc = _git(
+        location, 'rev-parse', '--verify', '--quiet', f'{rev}^{{commit}}',
+    )
     if proc.returncode:
         raise MigmergeError(f'unknown revision: {rev}')
     return proc.stdout.decode().strip()
@@ -146,7 +148,9 @@ def _blobs(location: Location, oids: Sequence[str]) -> dict[str, bytes]:
 
     blobs = cat_file(location, oids) if oids else {}
     if blobs is None:
-        raise MigmergeError('cannot read the conflicted blobs with git cat-file')
+        raise MigmergeError(
+            'cannot read the conflicted blobs with git cat-file',
+        )
     return blobs
 
 
