@@ -427,3 +427,20 @@ def test_apps_only_the_base_changed_are_left_out(tmp_path: Path, git_home: Path)
     # main is behind pr: as a pull request, main adds nothing
     document = report_to_json(compute_report(str(repo), 'pr', 'main'))
     assert (document['verdict'], document['apps'], document['findings']) == ('clean', [], [])
+
+
+def test_the_committed_configuration_counts_not_the_work_tree(
+        tmp_path: Path, git_home: Path,
+) -> None:
+    from hooks_testing import write
+    from pullrequest_testing import on_branch, T0
+
+    repo = scenario('mixed', tmp_path / 'mixed')
+    allow = '[tool.migmerge]\nallow_mixed_data = ["shop/migrations/0003_*.py"]\n'
+    # in the work tree only: not part of the merge
+    write(repo / 'pyproject.toml', allow)
+    assert report_to_json(compute_report(str(repo), 'main', 'pr'))['verdict'] == 'blocked'
+    (repo / 'pyproject.toml').unlink()
+    # committed on the pull request: the merged repository allows it
+    on_branch(repo, 'pr', 'pr', T0 + 7200, lambda r: write(r / 'pyproject.toml', allow), 'allow')
+    assert report_to_json(compute_report(str(repo), 'main', 'pr'))['verdict'] == 'clean'

@@ -42,7 +42,7 @@ from mergedriver.collisions import Collision
 from mergedriver.collisions import find_collisions
 from mergedriver.collisions import Review
 from mergedriver.config import Config
-from mergedriver.config import load_config
+from mergedriver.config import config_from_texts
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
@@ -67,7 +67,6 @@ from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
 from mergedriver.source import open_tree
 from mergedriver.source import Tree
-from mergedriver.source import work_tree_top
 
 # Bump only for an incompatible change (a key renamed or removed).
 JSON_VERSION = 1
@@ -905,6 +904,19 @@ _BLOCKING = {
 }
 
 
+def tree_config(tree: Tree) -> Config:
+    """The configuration committed in ``tree`` (what the repository will
+    have after the merge), whatever the work tree holds."""
+    def text(path: str) -> str | None:
+        if not tree.is_file(path):
+            return None
+        try:
+            return tree.read(path).decode('utf-8')
+        except UnicodeDecodeError:
+            raise MigmergeError('not UTF-8', path=path, line=1)
+    return config_from_texts(text('pyproject.toml'), text('setup.cfg'))
+
+
 def compute_report(
         repo_dir: str,
         base: str,
@@ -916,21 +928,23 @@ def compute_report(
 ) -> Report:
     """The report of merging ``head`` into ``base``.  Reads git objects
     only.  ``environ`` (default ``os.environ``) gives the repository's web
-    address for links.  MigmergeError: unusable input (unknown revision,
-    no merge base, bad configuration)."""
+    address for links.  ``config``: default, the one committed in the
+    merged tree.  MigmergeError: unusable input (unknown revision, no
+    merge base, bad configuration)."""
     if strategy not in STRATEGIES:
         raise MigmergeError(f'unknown strategy {strategy!r}')
     strategy_: Strategy = strategy
     env = os.environ if environ is None else environ
     location = locate(repo_dir)
     merge = merge_tree(repo_dir, base, head)
+    merged_tree = open_tree(repo_dir, rev=merge.tree)
     if config is None:
-        config = load_config(os.path.normpath(work_tree_top(repo_dir)))
+        config = tree_config(merged_tree)
     trees = _Trees(
         merge,
         open_tree(repo_dir, rev=merge.base),
         open_tree(repo_dir, rev=merge.head),
-        open_tree(repo_dir, rev=merge.tree),
+        merged_tree,
     )
     # The merged tree holds what either side added (unless the other
     # side deleted it): one full check is enough to know each side's
