@@ -24,14 +24,14 @@ from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from mergedriver import __version__
 from mergedriver import cli
-from mergedriver import gitsetup
+from mergedriver.integration import install as gitsetup
 from mergedriver.config import Config
 from mergedriver.pullrequest.compute import compute_report
 from mergedriver.pullrequest.compute import report_from_json
 from mergedriver.pullrequest.compute import report_to_json
 from mergedriver.pullrequest.formats import render
 from mergedriver.pullrequest.mergetree import merge_tree
-from mergedriver.resolve import resolve
+from mergedriver.resolution.resolve import resolve
 from pullrequest_testing import APP
 from pullrequest_testing import scenario
 

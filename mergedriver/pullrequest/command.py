@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from typing import Any
 
 from mergedriver.errors import MigmergeError
+from mergedriver.files import read_file
+from mergedriver.files import write_atomic
 from mergedriver.pullrequest.compute import EXIT_STATUS
 from mergedriver.pullrequest.formats import FORMATS
 from mergedriver.pullrequest.formats import render
@@ -56,21 +56,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# A report holds whole migration files; far more than any real one.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
 def load_json(path: str) -> dict[str, Any]:
+    """A saved report (``-``: standard input), read with the guarded
+    reader."""
     try:
         if path == '-':
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read(MAX_JSON_BYTES + 1)
         else:
-            with open(path, encoding='utf-8') as f:
-                text = f.read()
+            data = read_file(path, limit=MAX_JSON_BYTES)
+    except FileNotFoundError:
+        raise MigmergeError('no such file', path=path, line=1)
     except OSError as e:
-        raise MigmergeError(f'cannot read: {e.strerror}', path=path)
+        raise MigmergeError(f'cannot read: {e.strerror}', path=path, line=1)
     try:
-        document = json.loads(text)
+        document = json.loads(data)
     except ValueError as e:
-        raise MigmergeError(f'not JSON: {e}', path=path)
+        raise MigmergeError(f'not JSON: {e}', path=path, line=1)
     if not isinstance(document, dict):
-        raise MigmergeError('not a migmerge report JSON document', path=path)
+        raise MigmergeError(
+            'not a migmerge report JSON document', path=path, line=1,
+        )
     return document
 
 
@@ -100,22 +109,10 @@ def write_output(text: str, path: str | None) -> None:
     if path is None:
         sys.stdout.write(text)
         return
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix=f'.{os.path.basename(path)}.', suffix='.tmp',
-        )
+        write_atomic(path, text)
     except OSError as e:
         raise MigmergeError(f'cannot write: {e.strerror}', path=path)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException as e:
-        os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise MigmergeError(f'cannot write: {e.strerror}', path=path)
-        raise
 
 
 def exit_status(document: dict[str, Any]) -> int:

@@ -23,7 +23,6 @@ import dataclasses
 import difflib
 import os
 import posixpath
-import subprocess
 import tempfile
 import types
 import typing
@@ -32,41 +31,42 @@ from collections.abc import Sequence
 from typing import Any
 
 from mergedriver import __version__
-from mergedriver.analysis import Conflict
-from mergedriver.analysis import conflicts as find_conflicts
+from mergedriver.resolution.conflicts import Conflict
+from mergedriver.resolution.conflicts import conflicts as find_conflicts
 from mergedriver.check import check_tree
 from mergedriver.check import check_summary
 from mergedriver.check import CheckResult
 from mergedriver.check import CheckSummary
-from mergedriver.collisions import Collision
-from mergedriver.collisions import find_collisions
-from mergedriver.collisions import Review
+from mergedriver.resolution.collisions import Collision
+from mergedriver.resolution.collisions import find_collisions
+from mergedriver.resolution.collisions import Review
 from mergedriver.config import Config
 from mergedriver.config import config_from_texts
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
-from mergedriver.gitdir import locate
-from mergedriver.gitdir import Location
-from mergedriver.lockfiles import LOCKFILE_FILENAME
-from mergedriver.lockfiles import MAX_MIGRATION_FILENAME
-from mergedriver.plan import CreateFile
-from mergedriver.plan import make_plan
-from mergedriver.plan import Outcome
-from mergedriver.plan import Plan
-from mergedriver.plan import PlanInput
-from mergedriver.plan import RenameFile
-from mergedriver.plan import STRATEGIES
-from mergedriver.plan import Strategy
+from mergedriver.git.location import locate
+from mergedriver.git.location import Location
+from mergedriver.git.runner import run_git
+from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
+from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
+from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import make_plan
+from mergedriver.resolution.plan import Outcome
+from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import PlanInput
+from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import STRATEGIES
+from mergedriver.resolution.plan import Strategy
 from mergedriver.pullrequest.mergetree import merge_tree
 from mergedriver.pullrequest.mergetree import MergeResult
 from mergedriver.pullrequest.mergetree import TextConflict
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
 from mergedriver.records import Problem
-from mergedriver.source import open_tree
-from mergedriver.source import Tree
+from mergedriver.git.trees import open_tree
+from mergedriver.git.trees import Tree
 
 # Bump only for an incompatible change (a key renamed or removed).
 JSON_VERSION = 1
@@ -322,10 +322,12 @@ class _Trees:
 
 
 def _git_lines(location: Location, *args: str) -> list[str]:
-    proc = subprocess.run(
-        ('git', f'--git-dir={location.common_dir}', *args),
-        capture_output=True,
-    )
+    try:
+        proc = run_git(
+            location.common_dir, f'--git-dir={location.common_dir}', *args,
+        )
+    except OSError as e:
+        raise MigmergeError(f'cannot run git: {e.strerror}')
     if proc.returncode:
         message = proc.stderr.decode('utf-8', 'replace').strip()
         raise MigmergeError(f'git {args[0]} failed: {message}')
@@ -401,8 +403,8 @@ def _added(
 
 
 def _lock_values(tree: Tree, package: str, app: str) -> tuple[LockValue, ...]:
-    from mergedriver.lockfiles import parse_lockfile
-    from mergedriver.lockfiles import parse_max_migration
+    from mergedriver.driver.lockfiles import parse_lockfile
+    from mergedriver.driver.lockfiles import parse_max_migration
 
     values = []
     path = posixpath.join(package, MAX_MIGRATION_FILENAME)
@@ -530,9 +532,9 @@ def _plan(
     published = None
     if conflicts:
         # Base is what is published: its migrations never move.
-        from mergedriver.published import keys_in
-        from mergedriver.published import Mainline
-        from mergedriver.source import open_repository
+        from mergedriver.resolution.published import keys_in
+        from mergedriver.resolution.published import Mainline
+        from mergedriver.git.trees import open_repository
 
         infos = [
             merged.graph.nodes[key]
@@ -694,7 +696,7 @@ def _ignored(
     path -> (rule file, line, pattern).  Only the rule files are written
     out, into a scratch repository; nothing else of the commit is."""
     from hooks.migrations_not_ignored import parse_check_ignore
-    from mergedriver.source import cat_file
+    from mergedriver.git.trees import cat_file
 
     oids = _gitignore_blobs(location, commit)
     if not oids:
@@ -710,10 +712,8 @@ def _ignored(
         }
         for var in ('GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE'):
             env.pop(var, None)
-        subprocess.run(
-            ('git', 'init', '-q', tmp), env=env, capture_output=True,
-            check=True,
-        )
+        if run_git(tmp, 'init', '-q', tmp, env=env).returncode:
+            raise MigmergeError('git init failed in a temporary directory')
         for path, oid in oids.items():
             target = os.path.join(tmp, *path.split('/'))
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -724,10 +724,9 @@ def _ignored(
                 # directory-only rules (``migrations/``) need a directory
                 directory = os.path.join(tmp, *probe.split('/'))
                 os.makedirs(directory, exist_ok=True)
-        proc = subprocess.run(
-            ('git', 'check-ignore', '-v', '--no-index', '-z', '--stdin'),
-            cwd=tmp, env=env, capture_output=True,
-            input=b''.join(p.encode() + b'\0' for p in probes),
+        proc = run_git(
+            tmp, 'check-ignore', '-v', '--no-index', '-z', '--stdin',
+            env=env, stdin=b''.join(p.encode() + b'\0' for p in probes),
         )
     return {
         path: (rule.source, rule.line, rule.pattern)

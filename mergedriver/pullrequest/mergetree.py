@@ -4,7 +4,7 @@
 2.38 or newer) for the merged tree, so the report sees what the forge will
 see.  Where git leaves a lock file or a migration module conflicted as
 text, the conflict stages go through the merge driver's own logic
-(:func:`mergedriver.mergefile.structured_merge`): the forge will show a
+(:func:`mergedriver.driver.mergefile.structured_merge`): the forge will show a
 text conflict there, which migmerge's driver resolves for anyone who ran
 ``migmerge install``.  The resolved blobs are written to the object
 database and a new tree is made with a temporary index; nothing is checked
@@ -20,13 +20,14 @@ import tempfile
 from collections.abc import Mapping
 from collections.abc import Sequence
 
+from mergedriver.discovery.modules import is_migration_path
+from mergedriver.driver.lockfiles import DEFAULT_MARKER_SIZE
+from mergedriver.driver.mergefile import lock_kind
+from mergedriver.driver.mergefile import structured_merge
 from mergedriver.errors import MigmergeError
-from mergedriver.gitdir import locate
-from mergedriver.gitdir import Location
-from mergedriver.lockfiles import DEFAULT_MARKER_SIZE
-from mergedriver.mergefile import is_migration_module
-from mergedriver.mergefile import lock_kind
-from mergedriver.mergefile import structured_merge
+from mergedriver.git.location import locate
+from mergedriver.git.location import Location
+from mergedriver.git.runner import run_git
 
 SHALLOW_HINT = (
     'fetch more history (actions/checkout: `fetch-depth: 0`; '
@@ -64,9 +65,9 @@ def _git(
         env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(
-            ('git', f'--git-dir={location.common_dir}', *args),
-            input=input, capture_output=True, env=env,
+        return run_git(
+            location.common_dir, f'--git-dir={location.common_dir}', *args,
+            stdin=input, env=env,
         )
     except OSError as e:
         raise MigmergeError(f'cannot run git: {e.strerror}')
@@ -144,7 +145,7 @@ def parse_merge_tree(
 
 
 def _blobs(location: Location, oids: Sequence[str]) -> dict[str, bytes]:
-    from mergedriver.source import cat_file
+    from mergedriver.git.trees import cat_file
 
     blobs = cat_file(location, oids) if oids else {}
     if blobs is None:
@@ -157,7 +158,7 @@ def _blobs(location: Location, oids: Sequence[str]) -> dict[str, bytes]:
 def _kind(path: str) -> str:
     if lock_kind(path) is not None:
         return 'lockfile'
-    return 'migration' if is_migration_module(path) else 'other'
+    return 'migration' if is_migration_path(path) else 'other'
 
 
 def _resolve_stages(
