@@ -95,18 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
     python = plain_install(venv)
+    # Isolated (-I), as the installed commands run: nothing is imported
+    # from the repository's work tree.  report exits 1 (resolvable) here;
+    # run() wants 0, so the wrapper maps it.
     report = (
-        python, '-m', 'mergedriver', 'report', '--base', 'main',
-        '--head', 'pr',
-    )
-    # report exits 1 (resolvable) here; run() wants 0, so wrap it.
-    expect_one = (
-        python, '-c',
+        python, '-I', '-c',
         'import sys; from mergedriver.cli import main; '
         'sys.argv[0] = "migmerge"; status = main(sys.argv[1:]); '
         'sys.exit(0 if status == 1 else 10 + status)',
+        'report', '--base', 'main', '--head', 'pr',
     )
-    report = (*expect_one, *report[3:])
 
     def report_json() -> tuple[float, float]:
         return run((*report, '--format', 'json'), repo, env)
@@ -120,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def check_rev() -> tuple[float, float]:
         return run(
-            (python, '-m', 'mergedriver', 'check', '--rev', 'main~1'),
+            (python, '-I', '-m', 'mergedriver', 'check', '--rev', 'main~1'),
             repo, env,
         )
 

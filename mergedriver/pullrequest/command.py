@@ -14,9 +14,9 @@ from typing import Any
 from mergedriver.errors import MigmergeError
 from mergedriver.files import read_file
 from mergedriver.files import write_atomic
-from mergedriver.pullrequest.compute import EXIT_STATUS
+# Only what the parser needs is imported here: every `migmerge` command
+# builds the parser, and `check` must not pay for the report's modules.
 from mergedriver.pullrequest.formats import FORMATS
-from mergedriver.pullrequest.formats import render
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,10 +116,14 @@ def write_output(text: str, path: str | None) -> None:
 
 
 def exit_status(document: dict[str, Any]) -> int:
+    from mergedriver.pullrequest.compute import EXIT_STATUS
+
     return EXIT_STATUS[str(document['verdict'])]
 
 
 def run(args: argparse.Namespace) -> int:
+    from mergedriver.pullrequest.formats import render
+
     document = report_json(args)
     write_output(
         render(document, args.format, comment_id=args.comment_id),
