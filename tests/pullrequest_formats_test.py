@@ -125,7 +125,10 @@ def test_sarif_is_structurally_valid(case: str) -> None:
 
 def test_sarif_rule_ids_do_not_depend_on_the_findings() -> None:
     rules = [
-        [r['id'] for r in json.loads(render(document(c), 'sarif'))['runs'][0]['tool']['driver']['rules']]
+        [
+            r['id'] for r in
+            json.loads(render(document(c), 'sarif'))['runs'][0]['tool']['driver']['rules']
+        ]
         for c in ('flag', 'clean')
     ]
     assert rules[0] == rules[1]
@@ -225,7 +228,9 @@ def test_repository_address_from_github_or_gitlab_environment() -> None:
     from mergedriver.pullrequest.compute import blob_url
     from mergedriver.pullrequest.compute import repository_url
 
-    github = repository_url({'GITHUB_SERVER_URL': 'https://github.com/', 'GITHUB_REPOSITORY': 'acme/shop'})
+    github = repository_url({
+        'GITHUB_SERVER_URL': 'https://github.com/', 'GITHUB_REPOSITORY': 'acme/shop',
+    })
     assert github == ('https://github.com/acme/shop', 'https://github.com/acme/shop/blob')
     gitlab = repository_url({'CI_PROJECT_URL': 'https://gitlab.example/group/sub/shop'})
     assert gitlab == (

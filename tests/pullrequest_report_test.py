@@ -24,8 +24,8 @@ from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from mergedriver import __version__
 from mergedriver import cli
-from mergedriver.integration import install as gitsetup
 from mergedriver.config import Config
+from mergedriver.integration import install as gitsetup
 from mergedriver.pullrequest.compute import compute_report
 from mergedriver.pullrequest.compute import report_from_json
 from mergedriver.pullrequest.compute import report_to_json
@@ -35,6 +35,8 @@ from mergedriver.resolution.resolve import resolve
 from pullrequest_testing import APP
 from pullrequest_testing import scenario
 
+# A HOME and git configuration of their own (hooks_testing.git_home).
+pytestmark = pytest.mark.usefixtures('git_home')
 GOLDEN = Path(__file__).parent / 'scenarios' / 'report'
 UPDATE = bool(os.environ.get('MIGMERGE_UPDATE_GOLDEN'))
 ENV = {'GITHUB_SERVER_URL': 'https://github.example', 'GITHUB_REPOSITORY': 'acme/shop'}
@@ -87,7 +89,7 @@ def build(case: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
 
 @pytest.mark.parametrize('case', CASES)
 def test_golden_outputs(
-        case: str, tmp_path: Path, git_home: Path,
+        case: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo, document = build(case, tmp_path)
@@ -116,7 +118,7 @@ def test_golden_outputs(
         assert got == path.read_text(), f'{case}/{filename} differs'
 
 
-def test_merge_case(tmp_path: Path, git_home: Path) -> None:
+def test_merge_case(tmp_path: Path) -> None:
     repo, document = build('merge', tmp_path)
     assert set(document) >= TOP_KEYS
     assert (document['verdict'], document['exit_status']) == ('resolvable', 1)
@@ -142,7 +144,7 @@ def test_merge_case(tmp_path: Path, git_home: Path) -> None:
     assert {b['side'] for b in graph['branches']} == {'base', 'head'}
 
 
-def test_renumber_moves_head_and_django_migrates(tmp_path: Path, git_home: Path) -> None:
+def test_renumber_moves_head_and_django_migrates(tmp_path: Path) -> None:
     repo, document = build('renumber', tmp_path)
     assert document['verdict'] == 'resolvable'
     fix = document['fix']
@@ -159,7 +161,7 @@ def test_renumber_moves_head_and_django_migrates(tmp_path: Path, git_home: Path)
     assert_migrates(repo, ['name', 'address', 'age'])
 
 
-def test_flag_links_both_sides(tmp_path: Path, git_home: Path) -> None:
+def test_flag_links_both_sides(tmp_path: Path) -> None:
     _, document = build('flag', tmp_path)
     assert (document['verdict'], document['exit_status']) == ('blocked', 1)
     assert document['fix']['kind'] == 'flag'
@@ -177,7 +179,7 @@ def test_flag_links_both_sides(tmp_path: Path, git_home: Path) -> None:
 
 
 def test_flag_without_repository_url_gives_plain_locations(
-        tmp_path: Path, git_home: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv('GITHUB_SERVER_URL')
     _, document = build('flag', tmp_path)
@@ -189,7 +191,7 @@ def test_flag_without_repository_url_gives_plain_locations(
 
 
 def test_lockfile_text_conflict_is_resolved_by_the_driver_logic(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path,
 ) -> None:
     repo, document = build('lockfile', tmp_path)
     lock = f'{APP}/migrations/max_migration.txt'
@@ -216,7 +218,7 @@ def test_lockfile_text_conflict_is_resolved_by_the_driver_logic(
     assert 'text conflict' in render(document, 'markdown')
 
 
-def test_mixed_data_is_blocked_unless_allowed(tmp_path: Path, git_home: Path) -> None:
+def test_mixed_data_is_blocked_unless_allowed(tmp_path: Path) -> None:
     repo, document = build('mixed', tmp_path)
     assert document['verdict'] == 'blocked'
     [finding] = [f for f in document['findings'] if f['kind'] == 'mixed-data-schema']
@@ -228,7 +230,7 @@ def test_mixed_data_is_blocked_unless_allowed(tmp_path: Path, git_home: Path) ->
     assert report['verdict'] == 'clean'
 
 
-def test_pragma_allows_mixed_data(tmp_path: Path, git_home: Path) -> None:
+def test_pragma_allows_mixed_data(tmp_path: Path) -> None:
     from pullrequest_testing import base_project, on_branch, migration, NAME, RUN_PYTHON, FILL, T0
     from git_e2e_test import add_field
 
@@ -245,7 +247,7 @@ def test_pragma_allows_mixed_data(tmp_path: Path, git_home: Path) -> None:
     assert 'mixed-data-schema' not in {f['kind'] for f in report['findings']}
 
 
-def test_clean(tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo, document = build('clean', tmp_path)
     assert (document['verdict'], document['exit_status']) == ('clean', 0)
     assert document['findings'] == [] and document['fix']['kind'] == 'none'
@@ -253,11 +255,14 @@ def test_clean(tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_shallow_clone_is_unusable_with_the_fetch_hint(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     origin = scenario('merge', tmp_path / 'origin')
     clone = tmp_path / 'clone'
-    git(tmp_path, 'clone', '-q', '--depth', '1', '--no-single-branch', f'file://{origin}', str(clone))
+    git(
+        tmp_path, 'clone', '-q', '--depth', '1', '--no-single-branch',
+        f'file://{origin}', str(clone),
+    )
     output = tmp_path / 'report.md'
     output.write_text('previous\n')
     status, out, err = run_report(
@@ -281,7 +286,7 @@ def test_shallow_clone_is_unusable_with_the_fetch_hint(
 
 
 def test_nothing_from_the_pull_request_is_executed(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from pullrequest_testing import base_project, on_branch, migration, NAME, T0
     from git_e2e_test import add_field
@@ -306,7 +311,7 @@ def test_nothing_from_the_pull_request_is_executed(
 
 
 def test_from_json_renders_without_git(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, document = build('flag', tmp_path)
     saved = tmp_path / 'report.json'
@@ -331,7 +336,7 @@ def test_from_json_refuses_other_versions(
 
 
 def test_output_file_is_written_whole(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo, document = build('merge', tmp_path)
     target = tmp_path / 'out' / 'report.sarif'
@@ -346,7 +351,7 @@ def test_output_file_is_written_whole(
 
 
 def test_unknown_revision_is_one_line(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo, _ = build('clean', tmp_path)
     status, out, err = run_report(repo, capsys, '--base', 'main', '--head', 'nope')
@@ -355,7 +360,7 @@ def test_unknown_revision_is_one_line(
 
 
 def test_gitignore_rule_in_head_hiding_migrations(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path,
 ) -> None:
     from hooks_testing import write
     from pullrequest_testing import base_project, on_branch, T0
@@ -375,7 +380,7 @@ def test_gitignore_rule_in_head_hiding_migrations(
 
 
 def test_migration_module_conflict_the_driver_cannot_resolve_blocks(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path,
 ) -> None:
     from hooks_testing import write
     from pullrequest_testing import base_project, on_branch, NAME, T0
@@ -402,7 +407,7 @@ def test_migration_module_conflict_the_driver_cannot_resolve_blocks(
 
 
 def test_missing_dependency_added_by_head_is_unusable(
-        tmp_path: Path, git_home: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from git_e2e_test import add_field
     from pullrequest_testing import base_project, on_branch, migration, T0
@@ -422,7 +427,7 @@ def test_missing_dependency_added_by_head_is_unusable(
     assert finding['file'] == f'{APP}/migrations/0003_x.py' and finding['side'] == 'head'
 
 
-def test_apps_only_the_base_changed_are_left_out(tmp_path: Path, git_home: Path) -> None:
+def test_apps_only_the_base_changed_are_left_out(tmp_path: Path) -> None:
     repo = scenario('clean', tmp_path / 'clean')
     # main is behind pr: as a pull request, main adds nothing
     document = report_to_json(compute_report(str(repo), 'pr', 'main'))
@@ -430,7 +435,7 @@ def test_apps_only_the_base_changed_are_left_out(tmp_path: Path, git_home: Path)
 
 
 def test_the_committed_configuration_counts_not_the_work_tree(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path,
 ) -> None:
     from hooks_testing import write
     from pullrequest_testing import on_branch, T0

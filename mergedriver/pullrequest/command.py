@@ -14,9 +14,9 @@ from typing import Any
 from mergedriver.errors import MigmergeError
 from mergedriver.files import read_file
 from mergedriver.files import write_atomic
+from mergedriver.pullrequest.formats import FORMATS
 # Only what the parser needs is imported here: every `migmerge` command
 # builds the parser, and `check` must not pay for the report's modules.
-from mergedriver.pullrequest.formats import FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -31,17 +31,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from mergedriver import __version__
-from mergedriver.resolution.conflicts import Conflict
-from mergedriver.resolution.conflicts import conflicts as find_conflicts
-from mergedriver.check import check_tree
 from mergedriver.check import check_summary
+from mergedriver.check import check_tree
 from mergedriver.check import CheckResult
 from mergedriver.check import CheckSummary
-from mergedriver.resolution.collisions import Collision
-from mergedriver.resolution.collisions import find_collisions
-from mergedriver.resolution.collisions import Review
 from mergedriver.config import Config
 from mergedriver.config import config_from_texts
+from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
+from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
@@ -49,8 +46,19 @@ from mergedriver.errors import MigmergeError
 from mergedriver.git.location import locate
 from mergedriver.git.location import Location
 from mergedriver.git.runner import run_git
-from mergedriver.driver.lockfiles import LOCKFILE_FILENAME
-from mergedriver.driver.lockfiles import MAX_MIGRATION_FILENAME
+from mergedriver.git.trees import open_tree
+from mergedriver.git.trees import Tree
+from mergedriver.pullrequest.mergetree import merge_tree
+from mergedriver.pullrequest.mergetree import MergeResult
+from mergedriver.pullrequest.mergetree import TextConflict
+from mergedriver.records import MigrationInfo
+from mergedriver.records import MigrationKey
+from mergedriver.records import Problem
+from mergedriver.resolution.collisions import Collision
+from mergedriver.resolution.collisions import find_collisions
+from mergedriver.resolution.collisions import Review
+from mergedriver.resolution.conflicts import Conflict
+from mergedriver.resolution.conflicts import conflicts as find_conflicts
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
@@ -59,14 +67,6 @@ from mergedriver.resolution.plan import PlanInput
 from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import STRATEGIES
 from mergedriver.resolution.plan import Strategy
-from mergedriver.pullrequest.mergetree import merge_tree
-from mergedriver.pullrequest.mergetree import MergeResult
-from mergedriver.pullrequest.mergetree import TextConflict
-from mergedriver.records import MigrationInfo
-from mergedriver.records import MigrationKey
-from mergedriver.records import Problem
-from mergedriver.git.trees import open_tree
-from mergedriver.git.trees import Tree
 
 # Bump only for an incompatible change (a key renamed or removed).
 JSON_VERSION = 1

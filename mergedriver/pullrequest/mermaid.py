@@ -36,9 +36,9 @@ def shown(names: Sequence[str]) -> list[str | int]:
 def render_window(window: Mapping[str, Any]) -> str:
     """One ``GraphWindow`` (as JSON) as a flowchart."""
     lines = ['flowchart TD']
-    renames = dict(
-        (str(old), str(new)) for old, new in window.get('renames') or ()
-    )
+    renames = {
+        str(old): str(new) for old, new in window.get('renames') or ()
+    }
     ancestor = window.get('ancestor')
     root = 'a'
     lines.append(
