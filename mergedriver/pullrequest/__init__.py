@@ -1,0 +1,1 @@
+"""The pull-request bot: ``migmerge report`` and posting it to forges."""
