@@ -16,6 +16,7 @@ from mergedriver.pullrequest.forge import ForgeError
 from mergedriver.pullrequest.forge import next_link
 from mergedriver.pullrequest.forge import parse_marker
 from mergedriver.pullrequest.forge import PostResult
+from mergedriver.pullrequest.forge import Rendered
 from mergedriver.pullrequest.forge import upsert
 from mergedriver.pullrequest.github import github_from_env
 from mergedriver.pullrequest.gitlab import gitlab_from_env
@@ -70,10 +71,8 @@ def post(
         comment_id: str = '',
         head: str = HEAD,
 ) -> PostResult:
-    return upsert(
-        forge, PR, comment_id=comment_id, verdict=verdict, head_sha=head,
-        render=renderer(text, comment_id), max_shed=3, on_clean=on_clean,
-    )
+    report = Rendered(verdict, head, renderer(text, comment_id), 3)
+    return upsert(forge, PR, report, comment_id=comment_id, on_clean=on_clean)
 
 
 def test_creates_one_comment(server: ForgeServer) -> None:

@@ -1,1 +1,0 @@
-"""The pull-request bot: ``migmerge report`` and posting it to forges."""

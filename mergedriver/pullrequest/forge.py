@@ -304,15 +304,22 @@ def apply_upsert(
     return PostResult(plan.action, url, len(plan.duplicates))
 
 
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A report ready to post: its verdict, the head it is about, and its
+    markdown at each shed level (0: everything, up to ``max_shed``)."""
+    verdict: str
+    head_sha: str
+    render: Callable[[int], str]
+    max_shed: int
+
+
 def upsert(
         forge: Forge,
         number: int,
+        report: Rendered,
         *,
         comment_id: str,
-        verdict: str,
-        head_sha: str,
-        render: Callable[[int], str],
-        max_shed: int,
         on_clean: str = 'update',
 ) -> PostResult:
     """List, plan, apply: the one comment of this report on ``number``."""
@@ -322,14 +329,14 @@ def upsert(
         comments,
         author=author,
         comment_id=comment_id,
-        verdict=verdict,
-        full_markdown=render(0) if verdict != CLEAN else '',
-        head_sha=head_sha,
+        verdict=report.verdict,
+        full_markdown=report.render(0) if report.verdict != CLEAN else '',
+        head_sha=report.head_sha,
         on_clean=on_clean,
     )
     return apply_upsert(
-        forge, number, plan, comment_id=comment_id, render=render,
-        max_shed=max_shed, head_sha=head_sha,
+        forge, number, plan, comment_id=comment_id, render=report.render,
+        max_shed=report.max_shed, head_sha=report.head_sha,
     )
 
 
