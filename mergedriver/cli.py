@@ -269,13 +269,14 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mergedriver.pullrequest import command
-    return command.run(args)
+    from mergedriver.pullrequest import posting
+    return posting.run(args)
 
 
 def _add_report_parser(sub: argparse._SubParsersAction[
         argparse.ArgumentParser]) -> argparse.ArgumentParser:
     from mergedriver.pullrequest.command import add_arguments
+    from mergedriver.pullrequest.posting import add_post_arguments
 
     report = sub.add_parser(
         'report',
@@ -286,6 +287,7 @@ def _add_report_parser(sub: argparse._SubParsersAction[
                     'resolvable or blocked, 2 unusable input.',
     )
     add_arguments(report)
+    add_post_arguments(report)
     report.set_defaults(func=cmd_report)
     return report
 

@@ -42,7 +42,8 @@ _MARKER = re.compile(
     r'(?: digest=(?P<digest>[0-9a-f]+))?'
     r'(?: state=(?P<state>open|resolved))? -->',
 )
-_COMMENT_ID = re.compile(r'[A-Za-z0-9._/-]*')
+# The characters the markdown renderer keeps in its marker.
+_COMMENT_ID = re.compile(r'[A-Za-z0-9._/:@+=-]+')
 
 ON_CLEAN = ('update', 'delete', 'keep')
 CLEAN = 'clean'
@@ -116,7 +117,8 @@ class Forge(Protocol):
 def validate_comment_id(comment_id: str) -> str:
     if not _COMMENT_ID.fullmatch(comment_id):
         raise MigmergeError(
-            f'--comment-id {comment_id!r}: use letters, digits and . _ / -',
+            f'--comment-id {comment_id!r}: use letters, digits and '
+            f'. _ / : @ + = -',
         )
     return comment_id
 
