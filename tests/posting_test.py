@@ -276,7 +276,7 @@ def pull_request_repos(tmp_path: Path) -> tuple[Path, Path]:
     commit_all(work, 'two')
     git(work, 'checkout', '-q', 'main')
     git(work, 'reset', '-q', '--hard', 'main~1')
-    git(tmp_path, 'init', '-q', '--bare', str(origin))
+    git(tmp_path, 'init', '-q', '--bare', '-b', 'main', str(origin))
     git(work, 'push', '-q', str(origin), 'main', 'pr1:refs/pull/1/head',
         'pr2:refs/pull/2/head')
     clone = tmp_path / 'ci'
