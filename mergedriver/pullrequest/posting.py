@@ -10,11 +10,13 @@ input, found before anything is computed.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from mergedriver.config import Config
 from mergedriver.config import load_config
 from mergedriver.errors import MigmergeError
 from mergedriver.pullrequest import command
@@ -138,26 +140,39 @@ def post_report(
     return result.url
 
 
+def compute_document(
+        repo_dir: str, base: str, head: str, *, config: Config, strategy: str,
+) -> dict[str, Any]:
+    """One report's JSON (module level: sweep workers receive it pickled)."""
+    from mergedriver.pullrequest.compute import compute_report
+    from mergedriver.pullrequest.compute import report_to_json
+    return report_to_json(compute_report(
+        repo_dir, base, head, config=config, strategy=strategy,
+    ))
+
+
+def jobs() -> int:
+    """Worker processes for the sweep: the CPUs this process may use."""
+    affinity = getattr(os, 'sched_getaffinity', None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def run_sweep(args: argparse.Namespace, forge: Forge, comment_id: str) -> int:
     """Exit 0 when the sweep ran (each pull request's state is on its
     comment and on stdout), 2 for unusable input."""
-    from mergedriver.pullrequest.compute import compute_report
-    from mergedriver.pullrequest.compute import report_to_json
     from mergedriver.pullrequest.sweep import sweep
 
     config = load_config(os.path.normpath(work_tree_top(args.repo)))
-
-    def report_for(base: str, head: str) -> Rendered:
-        document = report_to_json(compute_report(
-            args.repo, base, head, config=config, strategy=args.strategy,
-        ))
-        return rendered(document, comment_id)
-
     try:
         lines = sweep(
-            forge, args.repo, args.base, report_for=report_for,
+            forge, args.repo, args.base,
+            compute=functools.partial(
+                compute_document, args.repo, config=config,
+                strategy=args.strategy,
+            ),
+            rendered=functools.partial(rendered, comment_id=comment_id),
             comment_id=comment_id, on_clean=args.on_clean,
-            remote=args.remote, notice=notice,
+            remote=args.remote, notice=notice, jobs=jobs(),
         )
     except ForgeError as e:
         notice(f'sweep not run: {e}')

@@ -16,10 +16,16 @@ on stdout).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
+import multiprocessing
 import subprocess
 from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 
 from mergedriver.errors import MigmergeError
 from mergedriver.pullrequest.forge import describe
@@ -94,40 +100,75 @@ def drop_sweep_refs(repo_dir: str) -> None:
         _git(repo_dir, 'update-ref', '-d', ref)
 
 
+def _guarded(
+        compute: Callable[[str, str], Mapping[str, Any]], base: str, head: str,
+) -> tuple[Mapping[str, Any] | None, str]:
+    # In a worker: the error crosses back as its one line, not pickled.
+    try:
+        return compute(base, head), ''
+    except MigmergeError as e:
+        return None, str(e)
+
+
+def _computed(
+        compute: Callable[[str, str], Mapping[str, Any]],
+        base: str,
+        heads: Sequence[str],
+        jobs: int,
+) -> Iterator[tuple[Mapping[str, Any] | None, str]]:
+    """Each head's report, in order, ``jobs`` at a time.  Worker processes
+    are forked before anything is computed or cached in this one."""
+    task = functools.partial(_guarded, compute, base)
+    if jobs <= 1 or len(heads) <= 1 or 'fork' not in (
+            multiprocessing.get_all_start_methods()):
+        yield from map(task, heads)
+        return
+    context = multiprocessing.get_context('fork')
+    with concurrent.futures.ProcessPoolExecutor(
+            min(jobs, len(heads)), mp_context=context,
+    ) as pool:
+        yield from pool.map(task, heads)
+
+
 def sweep(
         forge: Forge,
         repo_dir: str,
         base: str,
         *,
-        report_for: Callable[[str, str], Rendered],
+        compute: Callable[[str, str], Mapping[str, Any]],
+        rendered: Callable[[Mapping[str, Any]], Rendered],
         comment_id: str,
         on_clean: str,
-        remote: str = 'origin',
         notice: Callable[[str], None],
+        remote: str = 'origin',
+        jobs: int = 1,
 ) -> list[SweepLine]:
     """Report every open pull request against ``base`` and update its
-    comment.  ``report_for(base, head_ref)`` computes and renders one
-    report (MigmergeError: unusable); ``notice`` gets one line per
+    comment.  ``compute(base, head_ref)`` is one report's JSON document
+    (MigmergeError: unusable), run in ``jobs`` worker processes, so it must
+    pickle (a module-level function or a partial of one); ``rendered``
+    turns a document into what is posted.  ``notice`` gets one line per
     failure, which never stops the others.  ForgeError if the pull
     requests cannot be listed."""
     branch = base_branch(repo_dir, base)
     pulls = forge.open_pulls(branch)
     fetched = fetch_heads(repo_dir, remote, pulls)
     lines = []
+    for pull in pulls:
+        if pull.number not in fetched:
+            notice(f'#{pull.number}: could not fetch {pull.head_ref}')
+            lines.append(SweepLine(pull.number, 'not fetched', ''))
+    swept = [pull for pull in pulls if pull.number in fetched]
     try:
-        for pull in pulls:
-            if pull.number not in fetched:
-                notice(f'#{pull.number}: could not fetch {pull.head_ref}')
-                lines.append(SweepLine(pull.number, 'not fetched', ''))
-                continue
-            try:
-                report = report_for(base, fetched[pull.number])
-            except ForgeError:
-                raise
-            except MigmergeError as e:
-                notice(f'#{pull.number}: {e}')
+        reports = _computed(
+            compute, base, [fetched[p.number] for p in swept], jobs,
+        )
+        for pull, (document, error) in zip(swept, reports):
+            if document is None:
+                notice(f'#{pull.number}: {error}')
                 lines.append(SweepLine(pull.number, 'unusable', ''))
                 continue
+            report = rendered(document)
             try:
                 result = upsert(
                     forge, pull.number, report,
