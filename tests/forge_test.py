@@ -317,3 +317,17 @@ def test_gitlab_too_long_sheds(server: ForgeServer) -> None:
     assert post(gitlab(server)).action == 'create'
     [body] = server.note_bodies(PR)
     assert len(body) <= 3000
+
+
+def test_rate_limited_identity_is_an_error_not_the_actions_bot(
+        server: ForgeServer,
+) -> None:
+    # Only the integration refusal means "the workflow token": guessing
+    # the author on any 403 would miss our comment and post another.
+    server.fail('GET', r'/user', 403, {
+        'message': 'API rate limit exceeded for user ID 1.',
+        'documentation_url': 'https://docs.github.com/rest/overview/rate-limits',
+    })
+    with pytest.raises(ForgeError, match='rate limit'):
+        post(github(server))
+    assert server.writes() == []

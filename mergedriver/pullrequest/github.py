@@ -28,6 +28,7 @@ from mergedriver.pullrequest.forge import PullRequest
 
 PUBLIC_API = 'https://api.github.com'
 ACTIONS_BOT = 'github-actions[bot]'
+INTEGRATION = 'Resource not accessible by integration'
 # Characters of a comment body (the API answers 422 above it).
 MAX_BODY = 65536
 _REPOSITORY = re.compile(r'[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+')
@@ -66,7 +67,9 @@ class GitHub:
                 data = self.http.request('GET', self.http.url('/user', None))
                 self._author = str(data.data['login'])
             except ForgeError as e:
-                if e.status != 403:
+                # Only the integration refusal: a 403 for a rate limit must
+                # not make every run miss its comment and add another.
+                if e.status != 403 or INTEGRATION not in e.message:
                     raise
                 self._author = ACTIONS_BOT
             except (KeyError, TypeError):
