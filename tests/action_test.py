@@ -26,8 +26,8 @@ import yaml
 from forge_server import ForgeServer
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
-from report_testing import parallel
-from report_testing import scenario
+from pullrequest_testing import parallel
+from pullrequest_testing import scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / 'action.yml').read_text())

@@ -20,10 +20,10 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from mergedriver.pullrequest.forge import parse_marker
 from mergedriver.pullrequest.forge import stamp
 from mergedriver.pullrequest.formats import render_markdown
-from report_testing import APP
-from report_testing import NAME
-from report_testing import parallel
-from report_testing import scenario
+from pullrequest_testing import APP
+from pullrequest_testing import NAME
+from pullrequest_testing import parallel
+from pullrequest_testing import scenario
 
 MIGMERGE = os.path.join(os.path.dirname(sys.executable), 'migmerge')
 TOKEN = 'ghp_e2e-S3CRET-t0ken'
