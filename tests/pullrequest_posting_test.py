@@ -356,3 +356,22 @@ def test_sweep_pages_through_open_pull_requests(
     assert pages == ['1', '2']
     assert proc.stderr.count('could not fetch') == 100
     assert '#200' not in proc.stderr
+
+
+@pytest.mark.parametrize('option', [
+    '--remote=--upload-pack=touch pwned', '--base=--output=pwned',
+    '--base=origin/main~1',
+])
+def test_sweep_names_are_not_options(
+        tmp_path: Path, server: ForgeServer, option: str,
+) -> None:
+    _, clone = pull_request_repos(tmp_path)
+    args = ['--sweep', '--post', 'github', option]
+    if not option.startswith('--base'):
+        args.append('--base=origin/main')
+    proc = report(clone, forge_env(server), *args)
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert 'remote name' in line or 'must name a branch' in line
+    assert not list(tmp_path.rglob('pwned'))
+    assert server.requests == []

@@ -20,6 +20,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import multiprocessing
+import re
 import subprocess
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -48,17 +49,24 @@ class SweepLine:
     line: str
 
 
-def _git(repo_dir: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _git(
+        repo_dir: str, *args: str, stdin: str = '',
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ('git', *args), cwd=repo_dir, capture_output=True, text=True,
+        input=stdin,
     )
+
+
+_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._/@+-]*')
 
 
 def base_branch(repo_dir: str, base: str) -> str:
     """The branch name the forge knows ``base`` by: ``main`` for ``main``,
     ``origin/main``, ``refs/heads/main`` or ``refs/remotes/origin/main``."""
-    proc = _git(repo_dir, 'rev-parse', '--symbolic-full-name', base)
-    full = proc.stdout.strip() if proc.returncode == 0 else ''
+    proc = _git(repo_dir, 'rev-parse', '--symbolic-full-name', base) if (
+        _NAME.fullmatch(base)) else None
+    full = proc.stdout.strip() if proc and proc.returncode == 0 else ''
     if full.startswith('refs/heads/'):
         return full[len('refs/heads/'):]
     if full.startswith('refs/remotes/'):
@@ -75,29 +83,33 @@ def fetch_heads(
 ) -> dict[int, str]:
     """Fetch each pull request's published head; number -> local ref.
 
-    One fetch for all; if it fails (a pull request closed meanwhile and
-    its ref is gone), one by one, so the others are still swept."""
+    One fetch for all (the refspecs on stdin: no length limit); if it
+    fails (a pull request closed meanwhile and its ref is gone), one by
+    one, so the others are still swept."""
     def refspec(pull: PullRequest) -> str:
-        return f'+{pull.head_ref}:{SWEEP_REFS}/{pull.number}'
+        return f'+{pull.head_ref}:{SWEEP_REFS}/{pull.number}\n'
 
-    fetch = ('fetch', '--quiet', '--no-tags', '--no-write-fetch-head', remote)
+    fetch = (
+        'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--stdin',
+        remote,
+    )
     if pulls and _git(
-            repo_dir, *fetch, *(refspec(p) for p in pulls),
+            repo_dir, *fetch, stdin=''.join(map(refspec, pulls)),
     ).returncode == 0:
         return {p.number: f'{SWEEP_REFS}/{p.number}' for p in pulls}
     fetched = {}
     for pull in pulls:
-        if _git(repo_dir, *fetch, refspec(pull)).returncode == 0:
+        if _git(repo_dir, *fetch, stdin=refspec(pull)).returncode == 0:
             fetched[pull.number] = f'{SWEEP_REFS}/{pull.number}'
     return fetched
 
 
 def drop_sweep_refs(repo_dir: str) -> None:
     refs = _git(
-        repo_dir, 'for-each-ref', '--format=%(refname)', SWEEP_REFS,
-    ).stdout.split()
-    for ref in refs:
-        _git(repo_dir, 'update-ref', '-d', ref)
+        repo_dir, 'for-each-ref', '--format=delete %(refname)', SWEEP_REFS,
+    ).stdout
+    if refs:
+        _git(repo_dir, 'update-ref', '--stdin', stdin=refs)
 
 
 def _guarded(
@@ -150,6 +162,8 @@ def sweep(
     turns a document into what is posted.  ``notice`` gets one line per
     failure, which never stops the others.  ForgeError if the pull
     requests cannot be listed."""
+    if not _NAME.fullmatch(remote):
+        raise MigmergeError(f'--remote {remote!r}: not a remote name')
     branch = base_branch(repo_dir, base)
     pulls = forge.open_pulls(branch)
     fetched = fetch_heads(repo_dir, remote, pulls)
