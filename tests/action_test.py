@@ -255,3 +255,20 @@ def test_sweep_input(tmp_path: Path, server: ForgeServer) -> None:
     assert git(workspace, 'rev-parse', '--is-shallow-repository') == 'false\n'
     assert run.stdout.startswith(f'resolvable: GitHub #{PR}: comment created')
     assert len(server.bodies(PR)) == 1
+
+
+def test_merge_group_event(tmp_path: Path, server: ForgeServer) -> None:
+    # The merge queue's commit is checked before it lands: the verdict and
+    # the annotations, no pull request to comment on.
+    workspace, event = shallow_checkout(tmp_path, parallel(tmp_path / 'repo'))
+    pull = event['pull_request']
+    run = run_action(
+        tmp_path, workspace, server, {},
+        {'merge_group': {'base_sha': pull['base']['sha'],
+                         'head_sha': pull['head']['sha']}},
+        event_name='merge_group',
+    )
+    assert run.status == 1
+    assert run.outputs['verdict'] == 'resolvable'
+    assert run.outputs['comment-url'] == ''
+    assert server.requests == []
