@@ -73,8 +73,11 @@ class ForgeServer:
         self.merge_requests: list[dict[str, Any]] = []
         self.github_max_body = GITHUB_MAX_BODY
         self.gitlab_max_body = GITLAB_MAX_BODY
-        # (method, path regex) -> (status, JSON) answered instead
-        self.failures: list[tuple[str, str, int, Any]] = []
+        # (method, path regex, status, JSON, headers) answered instead
+        self.failures: list[tuple[str, str, int, Any, dict[str, str]]] = []
+        # Paging links point here instead of at this server when set (a
+        # proxy rewriting them, say): a client must not follow them.
+        self.link_origin: str | None = None
         self.repository = 'octo/app'
         self.project = '42'
         self._next_id = 1000
@@ -100,9 +103,13 @@ class ForgeServer:
     def add_token(self, token: str, login: str, kind: str = 'user') -> None:
         self.tokens[token] = Token(login, kind)
 
-    def fail(self, method: str, path: str, status: int, data: Any) -> None:
-        """Answer ``status`` with ``data`` to requests matching ``path``."""
-        self.failures.append((method, path, status, data))
+    def fail(
+            self, method: str, path: str, status: int, data: Any,
+            headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer ``status`` with ``data`` (and ``headers``) to requests
+        matching ``path``."""
+        self.failures.append((method, path, status, data, headers or {}))
 
     def _stamp(self) -> tuple[int, str]:
         self._next_id += 1
@@ -210,9 +217,9 @@ class ForgeServer:
         with self.lock:
             self.requests.append(Recorded(method, path, query, headers, body))
             try:
-                for f_method, f_path, status, data in self.failures:
+                for f_method, f_path, status, data, extra in self.failures:
                     if f_method == method and re.fullmatch(f_path, path):
-                        raise Reply(status, data)
+                        raise Reply(status, data, extra)
                 if path.startswith('/api/v4/'):
                     return self._gitlab(
                         method, path[len('/api/v4'):], query, headers, body,
@@ -412,7 +419,8 @@ class ForgeServer:
 
         def link(number: int) -> str:
             q = dict(query, page=str(number), per_page=str(per_page))
-            return f'http://{host}{path}?{urllib.parse.urlencode(q)}'
+            origin = self.link_origin or f'http://{host}'
+            return f'{origin}{path}?{urllib.parse.urlencode(q)}'
 
         rels = []
         if page < last:

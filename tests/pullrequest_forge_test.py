@@ -331,3 +331,31 @@ def test_rate_limited_identity_is_an_error_not_the_actions_bot(
     with pytest.raises(ForgeError, match='rate limit'):
         post(github(server))
     assert server.writes() == []
+
+
+def test_paging_link_to_another_origin_is_not_followed(
+        server: ForgeServer,
+) -> None:
+    for i in range(120):
+        server.add_comment(PR, 'reviewer', f'comment {i}')
+    with ForgeServer() as elsewhere:
+        server.link_origin = elsewhere.url
+        with pytest.raises(ForgeError, match='another origin'):
+            post(github(server))
+        # the token went nowhere else
+        assert elsewhere.requests == []
+    assert server.writes() == []
+
+
+def test_a_redirect_elsewhere_gets_no_token(server: ForgeServer) -> None:
+    with ForgeServer() as elsewhere:
+        elsewhere.add_token(TOKEN, 'migbot')
+        server.fail('GET', r'/user', 307, None,
+                    {'Location': f'{elsewhere.url}/user'})
+        with pytest.raises(ForgeError) as raised:
+            post(github(server))
+        # urllib follows the redirect, without the credentials
+        [followed] = elsewhere.requests
+        assert 'authorization' not in followed.headers
+        assert raised.value.status == 401
+    assert TOKEN not in str(raised.value)
