@@ -16,8 +16,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from mergedriver.config import Config
-from mergedriver.config import load_config
 from mergedriver.errors import MigmergeError
 from mergedriver.pullrequest import command
 from mergedriver.pullrequest.forge import describe
@@ -31,7 +29,6 @@ from mergedriver.pullrequest.formats import DEFAULT_COMMENT_ID
 from mergedriver.pullrequest.formats import MAX_SHED
 from mergedriver.pullrequest.formats import render
 from mergedriver.pullrequest.formats import render_markdown
-from mergedriver.source import work_tree_top
 
 FORGES = ('github', 'gitlab')
 
@@ -141,13 +138,15 @@ def post_report(
 
 
 def compute_document(
-        repo_dir: str, base: str, head: str, *, config: Config, strategy: str,
+        repo_dir: str, base: str, head: str, *, strategy: str,
 ) -> dict[str, Any]:
-    """One report's JSON (module level: sweep workers receive it pickled)."""
+    """One report's JSON (module level: sweep workers receive it pickled).
+    Each pull request is read with the configuration committed in its
+    merged tree, as a single report is."""
     from mergedriver.pullrequest.compute import compute_report
     from mergedriver.pullrequest.compute import report_to_json
     return report_to_json(compute_report(
-        repo_dir, base, head, config=config, strategy=strategy,
+        repo_dir, base, head, strategy=strategy,
     ))
 
 
@@ -162,13 +161,11 @@ def run_sweep(args: argparse.Namespace, forge: Forge, comment_id: str) -> int:
     comment and on stdout), 2 for unusable input."""
     from mergedriver.pullrequest.sweep import sweep
 
-    config = load_config(os.path.normpath(work_tree_top(args.repo)))
     try:
         lines = sweep(
             forge, args.repo, args.base,
             compute=functools.partial(
-                compute_document, args.repo, config=config,
-                strategy=args.strategy,
+                compute_document, args.repo, strategy=args.strategy,
             ),
             rendered=functools.partial(rendered, comment_id=comment_id),
             comment_id=comment_id, on_clean=args.on_clean,
