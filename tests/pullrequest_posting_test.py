@@ -207,7 +207,7 @@ def test_token_never_printed(tmp_path: Path, server: ForgeServer) -> None:
     ('args', 'message'),
     [
         (('--post', 'github'), '--post github needs --pr N'),
-        (('--pr', '7'), '--pr/--mr go with --post'),
+        (('--pr', '7'), '--pr, --mr and --comment-url-file go with --post'),
         (('--sweep',), '--sweep needs --post'),
         (('--post', 'github', '--pr', '7', '--comment-id', 'a b'),
          '--comment-id'),

@@ -94,19 +94,28 @@ def notice(message: str) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> str:
-    """The comment id; MigmergeError for options that do not go together."""
+    """The comment id when posting (the renderer alone makes any id safe
+    for its marker); MigmergeError for options that do not go together."""
     if args.sweep:
         if not args.post:
             raise MigmergeError('--sweep needs --post github|gitlab')
-        if not args.base or args.head or args.from_json or args.number:
+        if (
+                not args.base or args.head or args.from_json
+                or args.number is not None
+        ):
             raise MigmergeError(
                 '--sweep takes --base BRANCH only (no --head, --pr, '
                 '--from-json): it reports every open pull request',
             )
     elif args.post and args.number is None:
         raise MigmergeError(f'--post {args.post} needs --pr N (or --mr N)')
-    elif not args.post and args.number is not None:
-        raise MigmergeError('--pr/--mr go with --post github|gitlab')
+    elif not args.post:
+        if args.number is not None or args.comment_url_file is not None:
+            raise MigmergeError(
+                '--pr, --mr and --comment-url-file go with --post '
+                'github|gitlab',
+            )
+        return ''
     return validate_comment_id(args.comment_id or DEFAULT_COMMENT_ID)
 
 
