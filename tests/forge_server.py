@@ -73,8 +73,9 @@ class ForgeServer:
         self.merge_requests: list[dict[str, Any]] = []
         self.github_max_body = GITHUB_MAX_BODY
         self.gitlab_max_body = GITLAB_MAX_BODY
-        # (method, path regex, status, JSON, headers) answered instead
-        self.failures: list[tuple[str, str, int, Any, dict[str, str]]] = []
+        # [method, path regex, status, JSON, headers, times left] answered
+        # instead (times -1: always)
+        self.failures: list[list[Any]] = []
         # Paging links point here instead of at this server when set (a
         # proxy rewriting them, say): a client must not follow them.
         self.link_origin: str | None = None
@@ -105,11 +106,13 @@ class ForgeServer:
 
     def fail(
             self, method: str, path: str, status: int, data: Any,
-            headers: dict[str, str] | None = None,
+            headers: dict[str, str] | None = None, *, times: int = -1,
     ) -> None:
         """Answer ``status`` with ``data`` (and ``headers``) to requests
-        matching ``path``."""
-        self.failures.append((method, path, status, data, headers or {}))
+        matching ``path``: ``times`` times, or always."""
+        self.failures.append(
+            [method, path, status, data, headers or {}, times],
+        )
 
     def _stamp(self) -> tuple[int, str]:
         self._next_id += 1
@@ -217,8 +220,13 @@ class ForgeServer:
         with self.lock:
             self.requests.append(Recorded(method, path, query, headers, body))
             try:
-                for f_method, f_path, status, data, extra in self.failures:
-                    if f_method == method and re.fullmatch(f_path, path):
+                for failure in self.failures:
+                    f_method, f_path, status, data, extra, times = failure
+                    if (
+                            times != 0 and f_method == method
+                            and re.fullmatch(f_path, path)
+                    ):
+                        failure[5] = times - 1
                         raise Reply(status, data, extra)
                 if path.startswith('/api/v4/'):
                     return self._gitlab(

@@ -359,3 +359,21 @@ def test_a_redirect_elsewhere_gets_no_token(server: ForgeServer) -> None:
         assert 'authorization' not in followed.headers
         assert raised.value.status == 401
     assert TOKEN not in str(raised.value)
+
+
+def test_gateway_errors_are_retried_except_on_create(
+        server: ForgeServer,
+) -> None:
+    busy = {'message': 'Server Error'}
+    server.fail('GET', r'.*/comments', 502, busy, {'Retry-After': '0'},
+                times=1)
+    assert post(github(server)).action == 'create'
+    gets = [r for r in server.requests if r.path.endswith('/comments')
+            and r.method == 'GET']
+    assert len(gets) == 2
+    # a POST is not repeated: it may have created the comment
+    server.fail('POST', r'.*/comments', 503, busy, {'Retry-After': '0'},
+                times=1)
+    with pytest.raises(ForgeError, match='503'):
+        post(github(server), comment_id='other')
+    assert len([r for r in server.requests if r.method == 'POST']) == 2

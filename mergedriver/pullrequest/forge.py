@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -372,6 +373,19 @@ class Response:
     data: Any
 
 
+# Statuses worth one more try, and the waits before each (Retry-After,
+# when the API sends one, wins, up to a minute).
+TRANSIENT = frozenset((502, 503, 504))
+RETRY_DELAYS = (1.0, 3.0)
+
+
+def _retry_after(header: str | None, default: float) -> float:
+    try:
+        return min(max(float(header), 0.0), 60.0) if header else default
+    except ValueError:
+        return default
+
+
 _NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
@@ -444,20 +458,33 @@ class Http:
             request.add_header('Content-Type', 'application/json')
         for name, value in self._auth_headers.items():
             request.add_unredirected_header(name, value)
-        try:
-            with urllib.request.urlopen(
-                    request, timeout=self._timeout,
-            ) as response:
-                raw = response.read()
-                status = response.status
-                headers = {k.lower(): v for k, v in response.headers.items()}
-        except urllib.error.HTTPError as e:
-            raise self._fail(
-                method, url, e.code, _error_detail(e.read(), e.reason),
-            ) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, 'reason', e)
-            raise self._fail(method, url, None, str(reason)) from None
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                with urllib.request.urlopen(
+                        request, timeout=self._timeout,
+                ) as response:
+                    raw = response.read()
+                    status = response.status
+                    headers = {
+                        k.lower(): v for k, v in response.headers.items()
+                    }
+                break
+            except urllib.error.HTTPError as e:
+                detail = _error_detail(e.read(), e.reason)
+                # A gateway's hiccup, retried where repeating is harmless
+                # (not POST: it could create a second comment).
+                if (
+                        e.code in TRANSIENT and method != 'POST'
+                        and attempt < len(RETRY_DELAYS)
+                ):
+                    time.sleep(_retry_after(
+                        e.headers.get('Retry-After'), RETRY_DELAYS[attempt],
+                    ))
+                    continue
+                raise self._fail(method, url, e.code, detail) from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, 'reason', e)
+                raise self._fail(method, url, None, str(reason)) from None
         try:
             parsed = json.loads(raw) if raw.strip() else None
         except ValueError:
