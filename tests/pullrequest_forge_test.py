@@ -377,3 +377,13 @@ def test_gateway_errors_are_retried_except_on_create(
     with pytest.raises(ForgeError, match='503'):
         post(github(server), comment_id='other')
     assert len([r for r in server.requests if r.method == 'POST']) == 2
+
+
+def test_unknown_pull_request_is_not_found(server: ForgeServer) -> None:
+    report = Rendered('resolvable', HEAD, renderer('x'), 3)
+    for forge in (github(server), gitlab(server)):
+        with pytest.raises(ForgeError) as raised:
+            upsert(forge, 999, report, comment_id='')
+        assert raised.value.status == 404
+        assert 'Not' in str(raised.value) and '/999' in str(raised.value)
+    assert server.writes() == []
