@@ -272,3 +272,18 @@ def test_merge_group_event(tmp_path: Path, server: ForgeServer) -> None:
     assert run.outputs['verdict'] == 'resolvable'
     assert run.outputs['comment-url'] == ''
     assert server.requests == []
+
+
+@pytest.mark.parametrize(('name', 'value'), [
+    ('fail-on', 'resolveable'), ('on-clean', 'remove'), ('comment', 'yes'),
+    ('comment-id', 'a b'),
+])
+def test_bad_inputs_stop_before_reporting(
+        tmp_path: Path, server: ForgeServer, name: str, value: str,
+) -> None:
+    workspace, event = shallow_checkout(tmp_path, parallel(tmp_path / 'repo'))
+    run = run_action(tmp_path, workspace, server, {name: value}, event)
+    assert run.status == 2
+    assert run.stdout.startswith(f'::error title=migmerge::{name}: ')
+    assert run.outputs['verdict'] == ''
+    assert server.requests == []
