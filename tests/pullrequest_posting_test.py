@@ -356,6 +356,8 @@ def test_sweep_pages_through_open_pull_requests(
     assert pages == ['1', '2']
     assert proc.stderr.count('could not fetch') == 100
     assert '#200' not in proc.stderr
+    # the one fetched is still swept (clean against this base)
+    assert proc.stdout == 'clean: GitHub #2: no comment needed\n'
 
 
 @pytest.mark.parametrize('option', [
