@@ -486,4 +486,3 @@ def _handler(server: ForgeServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
