@@ -35,9 +35,12 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 
 import generate_repo  # noqa: E402
-from bench_check import plain_install  # noqa: E402
 from bench_check import run  # noqa: E402
 from bench_check import timed  # noqa: E402
+from benchlib import commit  # noqa: E402
+from benchlib import git  # noqa: E402
+from benchlib import leaf_of  # noqa: E402
+from benchlib import plain_install  # noqa: E402
 from forge_server import ForgeServer  # noqa: E402
 
 TOKEN = 'bench-token'
@@ -49,25 +52,12 @@ MIGRATION = (
 )
 
 
-def git(repo: str, *args: str) -> str:
-    return subprocess.run(
-        ('git', '-C', repo, *args), check=True, capture_output=True,
-        text=True,
-    ).stdout
-
-
-def leaf(repo: str, app: str) -> str:
-    directory = os.path.join(repo, app, 'migrations')
-    return max(f[:-3] for f in os.listdir(directory) if f[:4].isdigit())
-
-
 def add_migration(repo: str, app: str, slug: str) -> None:
-    parent = leaf(repo, app)
+    parent = leaf_of(repo, app)
     name = f'{int(parent[:4]) + 1:04}_{slug}'
     with open(os.path.join(repo, app, 'migrations', f'{name}.py'), 'w') as f:
         f.write(MIGRATION.format(app=app, parent=parent))
-    git(repo, 'add', '-A')
-    git(repo, 'commit', '-q', '-m', f'{app}: {name}')
+    commit(repo, f'{app}: {name}')
 
 
 def publish(repo: str, origin: str, pulls: int) -> list[tuple[int, str]]:
@@ -123,8 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 GITHUB_API_URL=server.url,
             )
             env.pop('PYTHONDONTWRITEBYTECODE', None)
+            # Isolated (-I), as the installed command runs.
             argv_ = (
-                python, '-m', 'mergedriver', 'report', '--sweep',
+                python, '-I', '-m', 'mergedriver', 'report', '--sweep',
                 '--base', 'origin/main', '--post', 'github',
             )
 
