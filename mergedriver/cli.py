@@ -268,6 +268,30 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
     resolve.set_defaults(func=cmd_resolve)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from mergedriver.pullrequest import posting
+    return posting.run(args)
+
+
+def _add_report_parser(sub: argparse._SubParsersAction[
+        argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    from mergedriver.pullrequest.command import add_arguments
+    from mergedriver.pullrequest.posting import add_post_arguments
+
+    report = sub.add_parser(
+        'report',
+        help='what merging a pull request does to the migrations: verdict, '
+             'fix, graph (JSON, Markdown, annotations, SARIF...)',
+        description='Reads git objects only: nothing is checked out, '
+                    'imported or executed. Exit status: 0 clean, 1 '
+                    'resolvable or blocked, 2 unusable input.',
+    )
+    add_arguments(report)
+    add_post_arguments(report)
+    report.set_defaults(func=cmd_report)
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='migmerge',
@@ -308,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     _add_git_integration(sub)
     _add_resolve_parser(sub)
+    _add_report_parser(sub)
     return parser
 
 

@@ -366,6 +366,25 @@ def load_config(repo_dir: str) -> Config:
     setup_cfg = os.path.join(repo_dir, 'setup.cfg')
     pyproject_text = _read_text(pyproject, 'pyproject.toml')
     setup_cfg_text = _read_text(setup_cfg, 'setup.cfg')
+    config, found = _from_texts(pyproject_text, setup_cfg_text)
+    if found is not None:
+        _check_inside(repo_dir, config, *found)
+    return config
+
+
+def config_from_texts(
+        pyproject_text: str | None, setup_cfg_text: str | None,
+) -> Config:
+    """:func:`load_config` from the two files' texts (None: no such file),
+    for a configuration read from a commit rather than the work tree
+    (there is no disk for symbolic links to lead out of)."""
+    return _from_texts(pyproject_text, setup_cfg_text)[0]
+
+
+def _from_texts(
+        pyproject_text: str | None, setup_cfg_text: str | None,
+) -> tuple[Config, tuple[str, str, str] | None]:
+    """The configuration and where it came from (file, text, section)."""
     # Errors name the files repo-relative, like every path migmerge prints.
     from_toml = (
         None if pyproject_text is None
@@ -384,16 +403,11 @@ def load_config(repo_dir: str) -> Config:
         )
     if from_toml is not None:
         assert pyproject_text is not None
-        _check_inside(
-            repo_dir, from_toml, 'pyproject.toml', pyproject_text,
-            'tool.migmerge',
-        )
-        return from_toml
+        return from_toml, ('pyproject.toml', pyproject_text, 'tool.migmerge')
     if from_cfg is not None:
         assert setup_cfg_text is not None
-        _check_inside(repo_dir, from_cfg, 'setup.cfg', setup_cfg_text, 'migmerge')
-        return from_cfg
-    return Config()
+        return from_cfg, ('setup.cfg', setup_cfg_text, 'migmerge')
+    return Config(), None
 
 
 def _inside(path: str, top: str) -> bool:
