@@ -35,10 +35,15 @@ def _plural(count: int, noun: str) -> str:
     return f'{count} {noun}' if count == 1 else f'{count} {noun}s'
 
 
+def skipped_line(path: str, why: str) -> str:
+    return f'{path}: skipped: {why}'
+
+
 def check_text(result: CheckResult | CheckSummary) -> str:
-    """One ``path:line: message`` line per problem, details indented below."""
+    """One ``path:line: message`` line per problem, details indented below;
+    one line per ``migrations`` package not taken as an app."""
     result = _summary(result)
-    lines = []
+    lines = [skipped_line(s.path, s.why) for s in result.skipped]
     for problem in result.problems:
         lines.append(problem.one_line())
         if problem.kind == 'multiple-leaves' and problem.app is not None:
@@ -81,6 +86,7 @@ def check_json(result: CheckResult | CheckSummary) -> str:
             for s in result.apps
         ],
         'problems': [problem_json(p) for p in result.problems],
+        'skipped': [{'path': s.path, 'why': s.why} for s in result.skipped],
     }
     return json.dumps(document, indent=2) + '\n'
 
