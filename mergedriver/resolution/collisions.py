@@ -7,6 +7,9 @@ the common ancestor first, so an operation that follows a ``RenameModel`` or
 one the other branch knows.  Model names compare case-insensitively, field
 names exactly, as Django does.
 
+The same change on both branches (a kind of operations.REPEATABLE_OPS with
+equal evaluated arguments) is no collision: the second one changes nothing.
+
 Data operations (``RunPython``, row-changing ``RunSQL``) cannot be compared
 statically; they are reported as reviews, blocking only when configured.
 
@@ -42,6 +45,7 @@ from mergedriver.operations import MODEL_OPS
 from mergedriver.operations import MODEL_PROPERTY_OPS
 from mergedriver.operations import NAMED_OPS
 from mergedriver.operations import NON_MODEL_OPS
+from mergedriver.operations import REPEATABLE_OPS
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
@@ -516,7 +520,23 @@ def _reported_model(first: _Op, second: _Op) -> str:
     return first.model or second.model or '?'
 
 
+def _identical(a: _Op, b: _Op) -> bool:
+    """The same change on both branches: Django applies both, the second
+    changes nothing, and the tables and state end the same in either order.
+    Compared by evaluated arguments (operations.REPEATABLE_OPS says which
+    kinds; identical AddFields still collide: the column is added twice)."""
+    return (
+        a.kind == b.kind and a.kind in REPEATABLE_OPS and
+        a.model_key is not None and a.model_key == b.model_key and
+        a.field == b.field and a.info.scope == b.info.scope and
+        a.info.arguments is not None and
+        a.info.arguments == b.info.arguments
+    )
+
+
 def _collision(app: str, a: _Op, b: _Op) -> Collision | None:
+    if _identical(a, b):
+        return None
     found = _reason(a, b)
     if found is None:
         return None
