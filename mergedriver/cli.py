@@ -200,6 +200,26 @@ def _ask_to_apply() -> bool:
 def cmd_resolve(args: argparse.Namespace) -> int:
     from mergedriver.resolution.resolve import resolve
 
+    if args.format == 'json':
+        from mergedriver.errors import EXIT_CLEAN
+        from mergedriver.errors import EXIT_PROBLEMS
+        from mergedriver.resolution.plan import Refusal
+        from mergedriver.resolution.resolve import plan_for
+        from mergedriver.resolution.resolve import planned_json
+
+        if not args.dry_run:
+            raise MigmergeError('resolve --format json needs --dry-run')
+        planned = plan_for(
+            args.repo, strategy=args.strategy, name=args.name,
+            move=args.move,
+        )
+        sys.stdout.write(planned_json(planned))
+        if planned.outcome is None:
+            return EXIT_UNUSABLE
+        return EXIT_PROBLEMS if isinstance(
+            planned.outcome, Refusal,
+        ) else EXIT_CLEAN
+
     # Ask only when someone can answer; without a terminal (CI, scripts,
     # hooks) the plan is applied as if --yes was given.
     asks = not args.yes and not args.dry_run and sys.stdin.isatty()
@@ -241,6 +261,10 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
     resolve.add_argument(
         '--dry-run', action='store_true',
         help='print the plan; write and run nothing',
+    )
+    resolve.add_argument(
+        '--format', choices=('text', 'json'), default='text',
+        help='json (with --dry-run): the plan as data',
     )
     resolve.add_argument(
         '--yes', '-y', action='store_true', help='do not ask before applying',

@@ -231,6 +231,17 @@ NON_MODEL_OPS = _family('other') | frozenset(POSTGRES_EXTENSIONS)
 REPEATABLE_OPS = frozenset(
     kind for kind, op in OPERATIONS.items() if op.repeatable
 )
+# Field attributes Django keeps out of the database: Field.non_db_attrs of
+# django/db/models/fields/__init__.py, as read in Django 5.2 (the tested one),
+# less ``db_column``: it is in that list, but the schema editor compares
+# column names apart and renames the column.  Two AlterFields differing
+# only in these leave the same tables in either order.  (``db_comment`` is
+# not in it: it reaches the database.)
+STATE_ONLY_ATTRS = frozenset((
+    'blank', 'choices', 'editable', 'error_messages', 'help_text',
+    'limit_choices_to', 'on_delete', 'related_name', 'related_query_name',
+    'validators', 'verbose_name',
+))
 FIELD_VERBS = {
     kind: op.verb for kind, op in OPERATIONS.items() if op.verb is not None
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import json
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -72,16 +73,22 @@ class Planned:
 
 def _collisions(
         check: CheckResult, conflicts: tuple[Conflict, ...],
-) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...], tuple[Finding, ...]]:
+    """Collisions, reviews (data operations) and notices (state-only
+    pairs, merged)."""
     collisions: list[Finding] = []
     reviews: list[Finding] = []
+    notices: list[Finding] = []
+    merge_state_only = check.config.state_only_collisions == 'merge'
     for conflict in conflicts:
         report = find_collisions(
             check.graph, conflict, swappable=check.config.swappable,
+            merge_state_only=merge_state_only,
         )
         collisions.extend(report.collisions)
         reviews.extend(report.reviews)
-    return tuple(collisions), tuple(reviews)
+        notices.extend(report.state_only)
+    return tuple(collisions), tuple(reviews), tuple(notices)
 
 
 def plan_for(
@@ -115,7 +122,7 @@ def plan_for(
         # Django stamps merge names with local time and headers with UTC
         # when USE_TZ; local time it is, like an unconfigured project.
         now = datetime.datetime.now()
-    collisions, reviews = _collisions(check, conflicts)
+    collisions, reviews, notices = _collisions(check, conflicts)
     published = None
     mainline_ref = None
     stay = None
@@ -144,6 +151,7 @@ def plan_for(
         now=now,
         collisions=collisions,
         reviews=reviews,
+        notices=notices,
         published=published,
         mainline=mainline_ref,
         stay=stay,
@@ -187,6 +195,50 @@ def describe_plan(plan: Plan) -> str:
                 _diff(action.old_text, action.text, action.path, action.path),
             )
     return ''.join(out)
+
+
+def _split_notes(notes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    reviews = [n[len('review: '):] for n in notes if n.startswith('review: ')]
+    return reviews, [n for n in notes if not n.startswith('review: ')]
+
+
+def planned_json(planned: Planned) -> str:
+    """``resolve --dry-run --format json``: the plan as data.  A public
+    shape like check's JSON: keys may be added, never renamed."""
+    from mergedriver.render import JSON_VERSION
+    from mergedriver.render import problem_json
+
+    outcome = planned.outcome
+    document: dict[str, object] = {
+        'version': JSON_VERSION, 'status': 'unusable', 'strategy': None,
+        'actions': [], 'collisions': [], 'reviews': [], 'notes': [],
+        'problems': [problem_json(p) for p in planned.problems],
+    }
+    if isinstance(outcome, Refusal):
+        reviews, notes = _split_notes(outcome.notes)
+        document.update(
+            status='refused', collisions=list(outcome.collisions),
+            reviews=reviews, notes=list(outcome.reasons) + notes,
+        )
+    elif isinstance(outcome, Plan):
+        actions: list[dict[str, str]] = []
+        for action in outcome.actions:
+            if isinstance(action, CreateFile):
+                actions.append({'action': 'create', 'path': action.path})
+            elif isinstance(action, RenameFile):
+                actions.append({
+                    'action': 'rename', 'old_path': action.old_path,
+                    'path': action.new_path,
+                })
+            else:
+                actions.append({'action': 'rewrite', 'path': action.path})
+        reviews, notes = _split_notes(outcome.notes)
+        document.update(
+            status='plan' if actions else 'nothing',
+            strategy=outcome.strategy, actions=actions, reviews=reviews,
+            notes=notes,
+        )
+    return json.dumps(document, indent=2) + '\n'
 
 
 def describe_refusal(refusal: Refusal) -> str:
