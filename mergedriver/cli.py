@@ -56,10 +56,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A command holds what it loads until it exits.
     with gc_paused(keep=True):
         result = check_summary(tree, config)
+    uncovered: list[str] = []
+    if args.rev is None and not args.index:
+        # the driver is this clone's: said of the work tree only
+        from mergedriver.integration.install import uncovered_packages
+
+        uncovered = uncovered_packages(top, [a.path for a in result.apps])
     if args.format == 'json':
-        sys.stdout.write(report.check_json(result))
+        sys.stdout.write(report.check_json(result, uncovered=uncovered))
     else:
-        sys.stdout.write(report.check_text(result))
+        sys.stdout.write(report.check_text(result, uncovered=uncovered))
     return result.exit_status
 
 
@@ -85,7 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_install(args: argparse.Namespace) -> int:
     from mergedriver.integration import install
-    lines = install.install(args.repo, local_attributes=args.local)
+    lines = install.install(args.repo, shared=args.shared)
     for line in lines:
         print(f'migmerge install: {line}')
     if any(line.startswith('.gitattributes:') for line in lines):
@@ -147,10 +153,14 @@ def _add_git_integration(sub: argparse._SubParsersAction[
                     'migmerge.rollback = true|false.',
     )
     install.add_argument(
-        '--local', action='store_true',
-        help='write the merge=migmerge lines to $GIT_DIR/info/attributes '
-             'instead of .gitattributes',
+        '--shared', action='store_true',
+        help='write the merge=migmerge lines to the committed .gitattributes '
+             '(to be committed on every branch) instead of the clone\'s '
+             'info/attributes (the default, read on every branch)',
     )
+    # The default since attributes moved to info/attributes; kept so that
+    # scripts written for the older option keep working.
+    install.add_argument('--local', action='store_true', help=argparse.SUPPRESS)
     install.add_argument('-C', dest='repo', default='.', metavar='DIR')
     install.set_defaults(func=cmd_install)
 

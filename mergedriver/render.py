@@ -39,11 +39,17 @@ def skipped_line(path: str, why: str) -> str:
     return f'{path}: skipped: {why}'
 
 
-def check_text(result: CheckResult | CheckSummary) -> str:
+def check_text(
+        result: CheckResult | CheckSummary, *, uncovered: Sequence[str] = (),
+) -> str:
     """One ``path:line: message`` line per problem, details indented below;
-    one line per ``migrations`` package not taken as an app."""
+    one line per ``migrations`` package not taken as an app, and per
+    package the clone's merge driver does not cover (``uncovered``)."""
+    from mergedriver.integration.install import uncovered_line
+
     result = _summary(result)
     lines = [skipped_line(s.path, s.why) for s in result.skipped]
+    lines.extend(uncovered_line(package) for package in uncovered)
     for problem in result.problems:
         lines.append(problem.one_line())
         if problem.kind == 'multiple-leaves' and problem.app is not None:
@@ -71,7 +77,9 @@ def problem_json(problem: Problem) -> dict[str, object]:
     }
 
 
-def check_json(result: CheckResult | CheckSummary) -> str:
+def check_json(
+        result: CheckResult | CheckSummary, *, uncovered: Sequence[str] = (),
+) -> str:
     result = _summary(result)
     document = {
         'version': JSON_VERSION,
@@ -87,6 +95,8 @@ def check_json(result: CheckResult | CheckSummary) -> str:
         ],
         'problems': [problem_json(p) for p in result.problems],
         'skipped': [{'path': s.path, 'why': s.why} for s in result.skipped],
+        # packages this clone's merge driver does not cover
+        'uncovered': list(uncovered),
     }
     return json.dumps(document, indent=2) + '\n'
 
