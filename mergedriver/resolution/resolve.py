@@ -17,6 +17,7 @@ import dataclasses
 import datetime
 import difflib
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -29,6 +30,8 @@ from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 from mergedriver.git.location import locate_clone
+from mergedriver.git.runner import git_output
+from mergedriver.git.state import merge_heads
 from mergedriver.git.trees import open_repository
 from mergedriver.git.trees import open_tree
 from mergedriver.records import MigrationInfo
@@ -51,6 +54,7 @@ from mergedriver.resolution.plan import Strategy
 from mergedriver.resolution.rollback import APPROVE_COMMAND
 from mergedriver.resolution.rollback import is_approved
 from mergedriver.resolution.rollback import manual_instructions
+from mergedriver.resolution.rollback import undo_paths
 from mergedriver.resolution.rollback import require_approval
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
@@ -241,6 +245,28 @@ def planned_json(planned: Planned) -> str:
     return json.dumps(document, indent=2) + '\n'
 
 
+def undo_sources(
+        top: str, git_dir: str, paths: list[str],
+) -> dict[str, str]:
+    """The revision that holds each of ``paths`` as committed: HEAD, else
+    (during an open merge) MERGE_HEAD -- ``git checkout HEAD -- p`` fails
+    for a file only the merged branch has."""
+    if not paths:
+        return {}
+    sources = {path: 'HEAD' for path in paths}
+    if not merge_heads(git_dir, os.environ):
+        return sources
+    in_head = set(git_output(
+        top, 'ls-tree', '-r', '--name-only', '-z', 'HEAD', '--', *paths,
+        check=False,
+    ).split('\0'))
+    if os.path.exists(os.path.join(git_dir, 'MERGE_HEAD')):
+        for path in paths:
+            if path not in in_head:
+                sources[path] = 'MERGE_HEAD'
+    return sources
+
+
 def describe_refusal(refusal: Refusal) -> str:
     out = [f'migmerge: {reason}\n' for reason in refusal.reasons]
     out.extend(f'{line}\n' for line in refusal.collisions)
@@ -330,6 +356,7 @@ def resolve(
             validate(top, git_dir, outcome, force=force)
             for rb in outcome.rollbacks:
                 run_rollback(top, git_dir, rb, out=out)
+        sources = undo_sources(top, git_dir, undo_paths(outcome)[0])
         applied = apply_plan(repo_dir, outcome, force=force, staged=stage)
     except (ApplyError, RollbackFailed) as e:
         print(f'migmerge: {e}', file=out)
@@ -342,6 +369,6 @@ def resolve(
         print('staged the changes', file=out)
     if outcome.rollbacks and not rollback and undo_advice:
         out.write(manual_instructions(
-            outcome.rollbacks, applied=True, plan=outcome,
+            outcome.rollbacks, applied=True, plan=outcome, sources=sources,
         ))
     return EXIT_CLEAN
