@@ -17,6 +17,7 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import local_config_mentions
 from mergedriver.git.location import work_tree_top
 from mergedriver.git.trees import open_tree
 from mergedriver.parsing.load import gc_paused
@@ -57,8 +58,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     with gc_paused(keep=True):
         result = check_summary(tree, config)
     uncovered: list[str] = []
-    if args.rev is None and not args.index:
-        # the driver is this clone's: said of the work tree only
+    if args.rev is None and not args.index and local_config_mentions(
+            top, 'migmerge',
+    ):
+        # the driver is this clone's: said of the work tree only (and the
+        # module that says it is not loaded where no driver is registered)
         from mergedriver.integration.install import uncovered_packages
 
         uncovered = uncovered_packages(top, [a.path for a in result.apps])

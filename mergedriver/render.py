@@ -45,11 +45,12 @@ def check_text(
     """One ``path:line: message`` line per problem, details indented below;
     one line per ``migrations`` package not taken as an app, and per
     package the clone's merge driver does not cover (``uncovered``)."""
-    from mergedriver.integration.install import uncovered_line
-
     result = _summary(result)
     lines = [skipped_line(s.path, s.why) for s in result.skipped]
-    lines.extend(uncovered_line(package) for package in uncovered)
+    if uncovered:
+        from mergedriver.integration.install import uncovered_line
+
+        lines.extend(uncovered_line(package) for package in uncovered)
     for problem in result.problems:
         lines.append(problem.one_line())
         if problem.kind == 'multiple-leaves' and problem.app is not None:

@@ -154,6 +154,18 @@ def work_tree_top(start: str) -> str:
     return locate(start).work_tree or start
 
 
+def local_config_mentions(start: str, word: str) -> bool:
+    """Whether the clone's own config file may set something named
+    ``word`` (a byte search, no git run): False is certain, True means
+    "ask git".  ``migmerge install`` writes the driver there, so a warm
+    ``check`` in a clone without it runs no git at all."""
+    try:
+        config = _read(os.path.join(locate(start).common_dir, 'config'))
+    except MigmergeError:
+        return True
+    return config is None or word.encode() in config
+
+
 def repository(location: Location) -> pygit2.Repository:
     """The libgit2 repository at ``location`` (loads pygit2)."""
     import pygit2

@@ -338,6 +338,10 @@ def attributes_path(clone: Clone, *, shared: bool) -> str:
 
 def driver_registered(top: str) -> bool:
     """Whether this clone has the merge driver configured."""
+    from mergedriver.git.location import local_config_mentions
+
+    if not local_config_mentions(top, DRIVER_NAME):
+        return False
     return bool(git_output(
         top, 'config', '--get', f'merge.{DRIVER_NAME}.driver', check=False,
     ).strip())
