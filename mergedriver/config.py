@@ -90,13 +90,6 @@ _STRING_KEYS = ('mainline', 'state_only_collisions')
 # String settings that take one of a few values.
 _CHOICES = {'state_only_collisions': ('merge', 'flag')}
 
-
-def _choice_error(key: str, value: str) -> str | None:
-    choices = _CHOICES.get(key)
-    if choices is None or value in choices:
-        return None
-    return f'{key} must be one of {", ".join(choices)}, got {value!r}'
-
 _LIST_KEYS = ('source_roots', 'exclude', 'allow_mixed_data')
 _MAPPING_KEYS = ('app_labels', 'migration_modules', 'swappable')
 _ARGV_KEYS = ('rollback_command',)
@@ -106,6 +99,13 @@ KNOWN_KEYS = frozenset(
 )
 _CFG_TRUE = frozenset(('1', 'yes', 'true', 'on'))
 _CFG_FALSE = frozenset(('0', 'no', 'false', 'off'))
+
+
+def _choice_error(key: str, value: str) -> str | None:
+    choices = _CHOICES.get(key)
+    if choices is None or value in choices:
+        return None
+    return f'{key} must be one of {", ".join(choices)}, got {value!r}'
 
 
 def _key_line(text: str, key: str, *, section: str) -> int | None:

@@ -54,11 +54,11 @@ from mergedriver.resolution.plan import Strategy
 from mergedriver.resolution.rollback import APPROVE_COMMAND
 from mergedriver.resolution.rollback import is_approved
 from mergedriver.resolution.rollback import manual_instructions
-from mergedriver.resolution.rollback import undo_paths
 from mergedriver.resolution.rollback import require_approval
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
 from mergedriver.resolution.rollback import run_rollback
+from mergedriver.resolution.rollback import undo_paths
 
 
 @dataclasses.dataclass(frozen=True)

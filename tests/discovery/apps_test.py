@@ -16,7 +16,6 @@ from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import migration_source
 from hooks_testing import write
-
 from mergedriver.discovery.packages import defines_migration_class
 from mergedriver.integration import install as gitsetup
 
@@ -104,7 +103,7 @@ SKIPPED = [
 
 
 def test_migrations_only_app_is_found_merged_and_migrates(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo')
     for branch, field in (('width', 'width'), ('main', 'depth')):
@@ -164,7 +163,7 @@ with connection.cursor() as cursor:
 
 
 def test_check_reports_the_leaves_of_a_migrations_only_app(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo')
     for name in ('0002_a', '0002_b'):

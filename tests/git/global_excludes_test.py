@@ -13,7 +13,6 @@ from pathlib import Path
 
 from hooks_testing import add_migration
 from hooks_testing import commit_all
-from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
@@ -28,7 +27,7 @@ def run(repo: Path, *argv: str, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def test_excludes_named_only_by_git_config_global(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / 'repo')
     add_migration(repo, 'shop', '0001_initial')

@@ -22,7 +22,6 @@ from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import write
-
 from mergedriver.integration import install as gitsetup
 
 MIGMERGE = str(Path(sys.executable).parent / 'migmerge')
@@ -42,8 +41,17 @@ def old_project(repo: Path) -> Path:
 
 
 def merge_lock_edits(repo: Path, base: str) -> subprocess.CompletedProcess[str]:
-    branch_with(repo, 'address', [('0003_userprofile_address', '0002_userprofile_name', add_field('address'))], lock='max_migration', start=base)
-    branch_with(repo, 'age', [('0003_userprofile_age', '0002_userprofile_name', add_field('age', 'models.IntegerField(default=0)'))], lock='max_migration', start=base)
+    address = add_field('address')
+    age = add_field('age', 'models.IntegerField(default=0)')
+    branch_with(
+        repo, 'address',
+        [('0003_userprofile_address', '0002_userprofile_name', address)],
+        lock='max_migration', start=base,
+    )
+    branch_with(
+        repo, 'age', [('0003_userprofile_age', '0002_userprofile_name', age)],
+        lock='max_migration', start=base,
+    )
     return subprocess.run(
         ('git', 'merge', '--no-edit', 'address'), cwd=repo,
         capture_output=True, text=True,
@@ -51,7 +59,7 @@ def merge_lock_edits(repo: Path, base: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_install_covers_a_branch_that_never_saw_the_attributes(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = old_project(tmp_path / 'repo')
     gitsetup.install(str(repo))
@@ -74,7 +82,7 @@ def test_install_covers_a_branch_that_never_saw_the_attributes(
 
 
 def test_without_the_driver_the_same_merge_conflicts(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     """What the test above guards against: git's text merge of the lock
     file."""
@@ -87,7 +95,7 @@ def test_without_the_driver_the_same_merge_conflicts(
 
 
 def test_check_and_hook_name_files_the_driver_does_not_cover(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = old_project(tmp_path / 'repo')
 
@@ -128,7 +136,7 @@ def test_check_and_hook_name_files_the_driver_does_not_cover(
     ) in proc.stderr
 
 
-def test_uninstall_is_exact(tmp_path: Path, git_home: Path) -> None:
+def test_uninstall_is_exact(tmp_path: Path, git_home: Path) -> None:  # noqa: F811
     repo = old_project(tmp_path / 'repo')
     info = repo / '.git/info/attributes'
     info.write_text('*.png binary\n')

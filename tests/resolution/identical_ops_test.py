@@ -9,14 +9,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import djangoproc
 import pytest
+
+import djangoproc
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
 from hooks_testing import migration_source
 from hooks_testing import write
-
 from mergedriver.operations import REPEATABLE_OPS
 from mergedriver.resolution.resolve import resolve
 
@@ -31,7 +31,9 @@ CREATE = '''\
                 ('id', models.AutoField(primary_key=True)),
                 ('name', models.CharField(max_length=10)),
                 ('rank', models.IntegerField(default=0)),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='{app}.group')),
+                ('group', models.ForeignKey(
+                    on_delete=django.db.models.deletion.CASCADE, to='{app}.group',
+                )),
             ],
         ),
 '''
@@ -191,7 +193,7 @@ def test_every_repeatable_kind_is_tested() -> None:
 
 
 def test_identical_operations_are_merged_and_migrate_in_either_order(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo', REPEATED)
     status, output = run_resolve(repo)
@@ -210,7 +212,7 @@ def test_identical_operations_are_merged_and_migrate_in_either_order(
 
 @pytest.mark.parametrize('kind', sorted(NOT_REPEATABLE))
 def test_identical_add_field_and_add_index_still_collide(
-        tmp_path: Path, git_home: Path, kind: str,
+        tmp_path: Path, git_home: Path, kind: str,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo', {kind: NOT_REPEATABLE[kind]})
     app = app_name(kind)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
@@ -21,7 +22,6 @@ from hooks_testing import migration_source
 from hooks_testing import write
 from merge_oracle_test import MANAGE
 from merge_oracle_test import SETTINGS
-
 from mergedriver.integration import install as gitsetup
 from mergedriver.resolution.resolve import resolve
 
@@ -97,7 +97,7 @@ def review_line(repo: Path) -> str:
 
 
 def test_hook_merges_with_a_review_line_and_django_agrees(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo')
     proc = subprocess.run(
@@ -121,7 +121,7 @@ def test_hook_merges_with_a_review_line_and_django_agrees(
 
 
 def test_resolve_and_its_dry_run_json_say_the_same(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = project(tmp_path / 'repo')
     git(repo, 'merge', '-q', '--no-verify', '--no-edit', 'help')
@@ -142,7 +142,7 @@ def test_resolve_and_its_dry_run_json_say_the_same(
     assert f'  review: {review_line(repo)}\n' in out.getvalue()
 
 
-def test_state_only_collisions_flag(tmp_path: Path, git_home: Path) -> None:
+def test_state_only_collisions_flag(tmp_path: Path, git_home: Path) -> None:  # noqa: F811
     repo = project(tmp_path / 'repo', 'state_only_collisions = flag\n')
     git(repo, 'merge', '-q', '--no-verify', '--no-edit', 'help')
     out = io.StringIO()
@@ -166,7 +166,7 @@ ALTER = (
     "max_length=20, db_comment='x'",
 ])
 def test_a_difference_that_reaches_the_database_blocks(
-        tmp_path: Path, git_home: Path, attribute: str,
+        tmp_path: Path, git_home: Path, attribute: str,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / 'repo')
     write(repo / APP / '__init__.py', '')

@@ -15,7 +15,6 @@ from hooks_testing import add_migration
 from hooks_testing import git
 from hooks_testing import git_home  # noqa: F401 (fixture)
 from hooks_testing import make_repo
-
 from mergedriver.resolution.resolve import resolve
 
 
@@ -27,14 +26,17 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 
 def test_undo_commands_run_as_printed_restore_the_work_tree(
-        tmp_path: Path, git_home: Path,
+        tmp_path: Path, git_home: Path,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / 'repo')
     add_migration(repo, APP, '0001_initial', operations=CREATE, extra='    initial = True\n\n')
     git(repo, 'add', '-A')
     git(repo, 'commit', '-q', '-m', 'initial')
     git(repo, 'checkout', '-q', '-b', 'feature')
-    add_migration(repo, APP, '0002_userprofile_address', [(APP, '0001_initial')], add_field('address'))
+    add_migration(
+        repo, APP, '0002_userprofile_address', [(APP, '0001_initial')],
+        add_field('address'),
+    )
     git(repo, 'add', '-A')
     git(repo, 'commit', '-q', '-m', 'address')
     git(repo, 'checkout', '-q', 'main')
