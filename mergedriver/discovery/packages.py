@@ -23,6 +23,7 @@ from mergedriver.config import Config
 from mergedriver.discovery.labels import app_label_from_apps_py
 from mergedriver.discovery.modules import is_migration_filename
 from mergedriver.errors import MigmergeError
+from mergedriver.files import MAX_FILE_BYTES
 from mergedriver.git.trees import Entry
 from mergedriver.git.trees import join
 from mergedriver.git.trees import Tree
@@ -197,14 +198,21 @@ def _looks_like_app(tree: Tree, app_dir: str) -> bool:
 
 
 def _holds_migrations(tree: Tree, package: str) -> bool:
+    """Whether a module of ``package`` defines a Migration class -- or
+    cannot be read to tell (a symbolic link, a file over the size limit):
+    Django would load it, so the package is taken and loading reports
+    that module (a ``parse-error``), rather than the package vanishing."""
     for name in migration_module_names(tree, package):
         path = join(package, f'{name}.py')
         if tree.entry_kind(path) != 'file':
-            continue  # a symbolic link is refused later, when read
+            return True
+        size = tree.known_size(path)
+        if size is not None and size > MAX_FILE_BYTES:
+            return True
         try:
             data = tree.read(path)
         except (MigmergeError, OSError, KeyError):
-            continue  # unreadable or too big: reported when loaded
+            return True
         if defines_migration_class(data):
             return True
     return False

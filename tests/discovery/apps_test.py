@@ -198,3 +198,31 @@ def test_defines_migration_class() -> None:
     assert not defines_migration_class(b'    class Migration(Migration):\n')
     assert not defines_migration_class(b'# class Migration(Migration):\n')
     assert not defines_migration_class(b'x = 1\n')
+
+
+def test_an_unreadable_module_is_reported_not_dropped(
+        tmp_path: Path, git_home: Path,  # noqa: F811
+) -> None:
+    """A migrations-only app whose module migmerge cannot read (a symbolic
+    link, a file over 2 MB) is still an app: Django would load it, and
+    check reports the module as unusable instead of losing the package."""
+    repo = make_repo(tmp_path / 'repo')
+    write(repo / 'target.py', migration_source())
+    for app in ('linked', 'huge'):
+        write(repo / app / '__init__.py', '')
+        write(repo / app / 'migrations/__init__.py', '')
+    (repo / 'linked/migrations/0001_initial.py').symlink_to('../../target.py')
+    write(
+        repo / 'huge/migrations/0001_initial.py',
+        migration_source() + '#' * (2 * 1024 * 1024),
+    )
+    status, document = check_json(repo)
+    assert status == 2
+    assert [a['app'] for a in document['apps']] == ['huge', 'linked']  # type: ignore[index]
+    problems = document['problems']
+    assert isinstance(problems, list)
+    assert sorted((p['kind'], p['file']) for p in problems) == [
+        ('parse-error', 'huge/migrations/0001_initial.py'),
+        ('parse-error', 'linked/migrations/0001_initial.py'),
+    ]
+    assert document['skipped'] == []
