@@ -17,7 +17,7 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
-from mergedriver.git.location import local_config_mentions
+from mergedriver.git.location import merge_driver_configured
 from mergedriver.git.location import work_tree_top
 from mergedriver.git.trees import open_tree
 from mergedriver.parsing.load import gc_paused
@@ -58,9 +58,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     with gc_paused(keep=True):
         result = check_summary(tree, config)
     uncovered: list[str] = []
-    if args.rev is None and not args.index and local_config_mentions(
+    if args.rev is None and not args.index and merge_driver_configured(
             top, 'migmerge',
-    ):
+    ) is not False:
         # the driver is this clone's: said of the work tree only (and the
         # module that says it is not loaded where no driver is registered)
         from mergedriver.integration.install import uncovered_packages

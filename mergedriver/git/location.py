@@ -154,16 +154,22 @@ def work_tree_top(start: str) -> str:
     return locate(start).work_tree or start
 
 
-def local_config_mentions(start: str, word: str) -> bool:
-    """Whether the clone's own config file may set something named
-    ``word`` (a byte search, no git run): False is certain, True means
-    "ask git".  ``migmerge install`` writes the driver there, so a warm
-    ``check`` in a clone without it runs no git at all."""
+def merge_driver_configured(start: str, name: str) -> bool | None:
+    """Whether the clone's own config file sets ``merge.<name>.driver``,
+    read as bytes (no git run); None when it cannot be read.  ``migmerge
+    install`` writes the driver there, so a warm ``check`` learns from
+    this alone whether a driver is registered."""
     try:
         config = _read(os.path.join(locate(start).common_dir, 'config'))
     except MigmergeError:
-        return True
-    return config is None or word.encode() in config
+        return None
+    if config is None:
+        return None
+    pattern = re.compile(
+        rb'^\s*\[merge\s+"' + re.escape(name.encode()) +
+        rb'"\][^\[]*?^\s*driver\s*=', re.M | re.I,
+    )
+    return pattern.search(config) is not None
 
 
 def repository(location: Location) -> pygit2.Repository:

@@ -338,10 +338,11 @@ def attributes_path(clone: Clone, *, shared: bool) -> str:
 
 def driver_registered(top: str) -> bool:
     """Whether this clone has the merge driver configured."""
-    from mergedriver.git.location import local_config_mentions
+    from mergedriver.git.location import merge_driver_configured
 
-    if not local_config_mentions(top, DRIVER_NAME):
-        return False
+    configured = merge_driver_configured(top, DRIVER_NAME)
+    if configured is not None:
+        return configured
     return bool(git_output(
         top, 'config', '--get', f'merge.{DRIVER_NAME}.driver', check=False,
     ).strip())
