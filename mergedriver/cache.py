@@ -35,7 +35,7 @@ from mergedriver.records import Unresolved
 
 # Bump when the JSON layout below changes.  The version key also hashes the
 # parser's sources, so a changed parser never reads stale records.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 # What parses a blob into the records stored here (codeversion.py adds
 # everything these import).
 PARSER_ROOTS = (

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from mergedriver.cache import Cache
 from mergedriver.codeversion import code_version
 from mergedriver.config import Config
+from mergedriver.discovery.packages import Skipped
 from mergedriver.errors import EXIT_CLEAN
 from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from mergedriver.graph.model import MigrationGraph
 
 # Bump when the snapshot layout below changes.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 # The code that decides a check's answer once the files are known: this
 # module and all it imports (codeversion.py; the parser is in the cache's
 # version too).
@@ -73,6 +74,8 @@ class CheckSummary:
     leaf_files: Mapping[str, tuple[str, ...]]
     # Nodes in the graph (after squash replacement).
     migrations: int
+    # ``migrations`` packages not taken as apps, and why.
+    skipped: tuple[Skipped, ...] = ()
     # Whether this came from a stored snapshot (not part of the answer).
     from_snapshot: bool = dataclasses.field(default=False, compare=False)
 
@@ -88,6 +91,7 @@ class CheckResult:
     graph: MigrationGraph
     apps: tuple[AppSummary, ...]
     problems: tuple[Problem, ...]
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def exit_status(self) -> int:
@@ -104,6 +108,7 @@ class CheckResult:
         }
         return CheckSummary(
             self.apps, self.problems, leaf_files, len(self.graph.nodes),
+            self.skipped,
         )
 
 
@@ -154,7 +159,10 @@ def graph_of(
 
 
 def check_loaded(
-        config: Config, loaded: LoadResult, cache: Cache | None = None,
+        config: Config,
+        loaded: LoadResult,
+        cache: Cache | None = None,
+        skipped: tuple[Skipped, ...] = (),
 ) -> CheckResult:
     built = graph_of(config, loaded, cache)
     return CheckResult(
@@ -163,6 +171,7 @@ def check_loaded(
         graph=built.graph,
         apps=summarize_apps(built.graph, loaded.packages),
         problems=loaded.problems + built.problems,
+        skipped=skipped,
     )
 
 
@@ -170,7 +179,7 @@ def check_tree(tree: Tree, config: Config) -> CheckResult:
     with Cache(tree.cache_path) as cache:
         found = discover_files(tree, config, cache)
         loaded = load_discovered(tree, found, cache)
-        return check_loaded(config, loaded, cache)
+        return check_loaded(config, loaded, cache, found.skipped)
 
 
 # ------------------------------------------------------------- snapshots
@@ -193,6 +202,7 @@ def snapshot_key(config: Config, found: Discovered, version: str) -> str:
         f'snapshot {SNAPSHOT_FORMAT}', version,
         code_version(*SNAPSHOT_ROOTS), _config_key(config),
         json.dumps(sorted(found.packages.items())),
+        json.dumps(found.skipped),
     ]
     parts.extend(
         f'{f.app_label}\0{f.name}\0{f.path}\0{f.oid}' for f in found.readable
@@ -217,6 +227,7 @@ def summary_to_json(summary: CheckSummary) -> bytes:
         ],
         'leaf_files': {k: list(v) for k, v in summary.leaf_files.items()},
         'migrations': summary.migrations,
+        'skipped': [list(s) for s in summary.skipped],
     }
     return json.dumps(document, separators=(',', ':')).encode()
 
@@ -239,6 +250,9 @@ def summary_from_json(data: bytes) -> CheckSummary | None:
                 k: tuple(v) for k, v in document['leaf_files'].items()
             },
             migrations=int(document['migrations']),
+            skipped=tuple(
+                Skipped(path, why) for path, why in document['skipped']
+            ),
             from_snapshot=True,
         )
     except (ValueError, TypeError, KeyError, AttributeError):
@@ -266,7 +280,9 @@ def check_summary(
             if summary is not None:
                 return summary
         loaded = load_discovered(tree, found, cache, progress=progress)
-        summary = check_loaded(config, loaded, cache).summary()
+        summary = check_loaded(
+            config, loaded, cache, found.skipped,
+        ).summary()
         if loaded.cacheable:
             cache.put_snapshot(key, summary_to_json(summary))
         return summary

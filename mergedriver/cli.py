@@ -17,6 +17,7 @@ from mergedriver.check import CheckResult
 from mergedriver.config import load_config
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
+from mergedriver.git.location import merge_driver_configured
 from mergedriver.git.location import work_tree_top
 from mergedriver.git.trees import open_tree
 from mergedriver.parsing.load import gc_paused
@@ -56,10 +57,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A command holds what it loads until it exits.
     with gc_paused(keep=True):
         result = check_summary(tree, config)
+    uncovered: list[str] = []
+    if args.rev is None and not args.index and merge_driver_configured(
+            top, 'migmerge',
+    ) is not False:
+        # the driver is this clone's: said of the work tree only (and the
+        # module that says it is not loaded where no driver is registered)
+        from mergedriver.integration.install import uncovered_packages
+
+        uncovered = uncovered_packages(top, [a.path for a in result.apps])
     if args.format == 'json':
-        sys.stdout.write(report.check_json(result))
+        sys.stdout.write(report.check_json(result, uncovered=uncovered))
     else:
-        sys.stdout.write(report.check_text(result))
+        sys.stdout.write(report.check_text(result, uncovered=uncovered))
     return result.exit_status
 
 
@@ -85,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_install(args: argparse.Namespace) -> int:
     from mergedriver.integration import install
-    lines = install.install(args.repo, local_attributes=args.local)
+    lines = install.install(args.repo, shared=args.shared)
     for line in lines:
         print(f'migmerge install: {line}')
     if any(line.startswith('.gitattributes:') for line in lines):
@@ -147,10 +157,14 @@ def _add_git_integration(sub: argparse._SubParsersAction[
                     'migmerge.rollback = true|false.',
     )
     install.add_argument(
-        '--local', action='store_true',
-        help='write the merge=migmerge lines to $GIT_DIR/info/attributes '
-             'instead of .gitattributes',
+        '--shared', action='store_true',
+        help='write the merge=migmerge lines to the committed .gitattributes '
+             '(to be committed on every branch) instead of the clone\'s '
+             'info/attributes (the default, read on every branch)',
     )
+    # The default since attributes moved to info/attributes; kept so that
+    # scripts written for the older option keep working.
+    install.add_argument('--local', action='store_true', help=argparse.SUPPRESS)
     install.add_argument('-C', dest='repo', default='.', metavar='DIR')
     install.set_defaults(func=cmd_install)
 
@@ -200,6 +214,26 @@ def _ask_to_apply() -> bool:
 def cmd_resolve(args: argparse.Namespace) -> int:
     from mergedriver.resolution.resolve import resolve
 
+    if args.format == 'json':
+        from mergedriver.errors import EXIT_CLEAN
+        from mergedriver.errors import EXIT_PROBLEMS
+        from mergedriver.resolution.plan import Refusal
+        from mergedriver.resolution.resolve import plan_for
+        from mergedriver.resolution.resolve import planned_json
+
+        if not args.dry_run:
+            raise MigmergeError('resolve --format json needs --dry-run')
+        planned = plan_for(
+            args.repo, strategy=args.strategy, name=args.name,
+            move=args.move,
+        )
+        sys.stdout.write(planned_json(planned))
+        if planned.outcome is None:
+            return EXIT_UNUSABLE
+        return EXIT_PROBLEMS if isinstance(
+            planned.outcome, Refusal,
+        ) else EXIT_CLEAN
+
     # Ask only when someone can answer; without a terminal (CI, scripts,
     # hooks) the plan is applied as if --yes was given.
     asks = not args.yes and not args.dry_run and sys.stdin.isatty()
@@ -241,6 +275,10 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
     resolve.add_argument(
         '--dry-run', action='store_true',
         help='print the plan; write and run nothing',
+    )
+    resolve.add_argument(
+        '--format', choices=('text', 'json'), default='text',
+        help='json (with --dry-run): the plan as data',
     )
     resolve.add_argument(
         '--yes', '-y', action='store_true', help='do not ask before applying',

@@ -78,12 +78,18 @@ class Config:
     allow_mixed_data: tuple[str, ...] = ()
     # Whether data operations on a branch block automatic resolution.
     data_operations_block: bool = False
+    # Both branches altering a field only in attributes Django keeps out of
+    # the database: 'merge' (with a review line) or 'flag' (a collision).
+    state_only_collisions: str = 'merge'
 
 
 # ---------------------------------------------------------------- loading
 
 # The keys each value type accepts; anything else is a typo worth an error.
-_STRING_KEYS = ('mainline',)
+_STRING_KEYS = ('mainline', 'state_only_collisions')
+# String settings that take one of a few values.
+_CHOICES = {'state_only_collisions': ('merge', 'flag')}
+
 _LIST_KEYS = ('source_roots', 'exclude', 'allow_mixed_data')
 _MAPPING_KEYS = ('app_labels', 'migration_modules', 'swappable')
 _ARGV_KEYS = ('rollback_command',)
@@ -93,6 +99,13 @@ KNOWN_KEYS = frozenset(
 )
 _CFG_TRUE = frozenset(('1', 'yes', 'true', 'on'))
 _CFG_FALSE = frozenset(('0', 'no', 'false', 'off'))
+
+
+def _choice_error(key: str, value: str) -> str | None:
+    choices = _CHOICES.get(key)
+    if choices is None or value in choices:
+        return None
+    return f'{key} must be one of {", ".join(choices)}, got {value!r}'
 
 
 def _key_line(text: str, key: str, *, section: str) -> int | None:
@@ -229,6 +242,9 @@ def parse_pyproject(text: str, path: str) -> Config | None:
         elif key in _STRING_KEYS:
             if not isinstance(value, str):
                 raise fail(f'{key} must be a string')
+            message = _choice_error(key, value)
+            if message is not None:
+                raise fail(message)
             values[key] = value
         elif key in _BOOL_KEYS:
             if not isinstance(value, bool):
@@ -309,6 +325,9 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
         if key not in KNOWN_KEYS:
             raise fail(f'unknown setting {key!r} in [migmerge]')
         elif key in _STRING_KEYS:
+            message = _choice_error(key, value)
+            if message is not None:
+                raise fail(message)
             values[key] = value
         elif key in _BOOL_KEYS:
             if value.lower() in _CFG_TRUE:

@@ -34,6 +34,9 @@ class Operation(NamedTuple):
     lists_fields: bool = False
     # For 'field' operations: what it does to the field, for messages.
     verb: str | None = None
+    # Applied a second time with the same arguments, Django changes nothing
+    # (state and database): identical on two branches, it is no collision.
+    repeatable: bool = False
 
 
 _FIELD_ARGS = ('model_name', 'name', 'field', 'preserve_default')
@@ -50,7 +53,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     'AlterField': Operation(
         _FIELD_ARGS, _FIELD, 'field', 'Alter field {field} on {model}',
-        verb='altered',
+        verb='altered', repeatable=True,
     ),
     'RemoveField': Operation(
         ('model_name', 'name'), _FIELD, 'field',
@@ -76,33 +79,40 @@ OPERATIONS: dict[str, Operation] = {
     'AlterModelTable': Operation(
         ('name', 'table'), _NAMED, 'property', 'Rename table for {model}',
         sets='db_table',
+        repeatable=True,
     ),
     'AlterModelTableComment': Operation(
         ('name', 'table_comment'), _NAMED, 'property',
         'Alter {model} table comment', sets='db_table_comment',
+        repeatable=True,
     ),
     'AlterUniqueTogether': Operation(
         ('name', 'unique_together'), _NAMED, 'property',
         'Alter unique_together for {model}', sets='unique_together',
         lists_fields=True,
+        repeatable=True,
     ),
     'AlterIndexTogether': Operation(
         ('name', 'index_together'), _NAMED, 'property',
         'Alter index_together for {model}', sets='index_together',
         lists_fields=True,
+        repeatable=True,
     ),
     'AlterOrderWithRespectTo': Operation(
         ('name', 'order_with_respect_to'), _NAMED, 'property',
         'Set order_with_respect_to on {model}', sets='order_with_respect_to',
         lists_fields=True,
+        repeatable=True,
     ),
     'AlterModelOptions': Operation(
         ('name', 'options'), _NAMED, 'property',
         'Change Meta options on {model}', sets='Meta options',
+        repeatable=True,
     ),
     'AlterModelManagers': Operation(
         ('name', 'managers'), _NAMED, 'property',
         'Change managers on {model}', sets='managers',
+        repeatable=True,
     ),
     'AddIndex': Operation(
         ('model_name', 'index'), _INDEX, 'index',
@@ -213,6 +223,25 @@ FIELD_LIST_OPS = frozenset(
 )
 # Known operations that do not name a model.
 NON_MODEL_OPS = _family('other') | frozenset(POSTGRES_EXTENSIONS)
+# Identical on both branches, these are no collision: the second one changes
+# nothing.  Not AddField (the column is added twice: PostgreSQL refuses),
+# nor what creates, removes or renames something (CreateModel, RemoveField,
+# AddIndex, AddConstraint...: the second one fails on the database or in the
+# state, each checked with Django).
+REPEATABLE_OPS = frozenset(
+    kind for kind, op in OPERATIONS.items() if op.repeatable
+)
+# Field attributes Django keeps out of the database: Field.non_db_attrs of
+# django/db/models/fields/__init__.py, as read in Django 5.2 (the tested one),
+# less ``db_column``: it is in that list, but the schema editor compares
+# column names apart and renames the column.  Two AlterFields differing
+# only in these leave the same tables in either order.  (``db_comment`` is
+# not in it: it reaches the database.)
+STATE_ONLY_ATTRS = frozenset((
+    'blank', 'choices', 'editable', 'error_messages', 'help_text',
+    'limit_choices_to', 'on_delete', 'related_name', 'related_query_name',
+    'validators', 'verbose_name',
+))
 FIELD_VERBS = {
     kind: op.verb for kind, op in OPERATIONS.items() if op.verb is not None
 }

@@ -96,6 +96,9 @@ class OperationInfo:
     elidable: bool = False
     scope: Scope = 'both'
     references: tuple[str, ...] = ()
+    # Not part of equality: a derived view of the same operation (records
+    # are compared by what the tools read from them).
+    arguments: str | None = dataclasses.field(default=None, compare=False)
 
     @property
     def model_lower(self) -> str | None:

@@ -35,10 +35,22 @@ def _plural(count: int, noun: str) -> str:
     return f'{count} {noun}' if count == 1 else f'{count} {noun}s'
 
 
-def check_text(result: CheckResult | CheckSummary) -> str:
-    """One ``path:line: message`` line per problem, details indented below."""
+def skipped_line(path: str, why: str) -> str:
+    return f'{path}: skipped: {why}'
+
+
+def check_text(
+        result: CheckResult | CheckSummary, *, uncovered: Sequence[str] = (),
+) -> str:
+    """One ``path:line: message`` line per problem, details indented below;
+    one line per ``migrations`` package not taken as an app, and per
+    package the clone's merge driver does not cover (``uncovered``)."""
     result = _summary(result)
-    lines = []
+    lines = [skipped_line(s.path, s.why) for s in result.skipped]
+    if uncovered:
+        from mergedriver.integration.install import uncovered_line
+
+        lines.extend(uncovered_line(package) for package in uncovered)
     for problem in result.problems:
         lines.append(problem.one_line())
         if problem.kind == 'multiple-leaves' and problem.app is not None:
@@ -66,7 +78,9 @@ def problem_json(problem: Problem) -> dict[str, object]:
     }
 
 
-def check_json(result: CheckResult | CheckSummary) -> str:
+def check_json(
+        result: CheckResult | CheckSummary, *, uncovered: Sequence[str] = (),
+) -> str:
     result = _summary(result)
     document = {
         'version': JSON_VERSION,
@@ -81,6 +95,9 @@ def check_json(result: CheckResult | CheckSummary) -> str:
             for s in result.apps
         ],
         'problems': [problem_json(p) for p in result.problems],
+        'skipped': [{'path': s.path, 'why': s.why} for s in result.skipped],
+        # packages this clone's merge driver does not cover
+        'uncovered': list(uncovered),
     }
     return json.dumps(document, indent=2) + '\n'
 

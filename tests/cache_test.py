@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mergedriver.cache import APP_RECORDS_KEPT
 from mergedriver.cache import Cache
+from mergedriver.cache import CACHE_FORMAT
 from mergedriver.cache import decode_many
 from mergedriver.cache import error_from_json
 from mergedriver.cache import error_to_json
@@ -168,7 +169,7 @@ def test_get_and_put(tmp_path: Path) -> None:
 
 def test_version_hashes_the_parser_sources() -> None:
     version = parser_version()
-    assert version.startswith('1:') and len(version) == 42
+    assert version.startswith(f'{CACHE_FORMAT}:') and len(version) == 42
     assert parser_version() == version
 
 

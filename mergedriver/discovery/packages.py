@@ -5,6 +5,13 @@ A migration package is what Django's ``MigrationLoader.load_disk`` imports:
 is mapped to in ``migration_modules`` (Django's MIGRATION_MODULES).  Works on
 any :class:`~mergedriver.git.trees.Tree`, so the work tree, the index and a
 commit are discovered the same way.
+
+What counts as an app (README, "What counts as an app"): a directory with
+``apps.py`` or a ``models`` module; or a Python package whose
+``migrations/`` package holds a module defining ``class Migration(...)``
+with a base ending in ``Migration`` (an installed app may carry only
+migrations).  Every other ``migrations/`` package found is reported as
+skipped, with the reason, never dropped silently.
 """
 from __future__ import annotations
 
@@ -16,9 +23,17 @@ from mergedriver.config import Config
 from mergedriver.discovery.labels import app_label_from_apps_py
 from mergedriver.discovery.modules import is_migration_filename
 from mergedriver.errors import MigmergeError
+from mergedriver.files import MAX_FILE_BYTES
 from mergedriver.git.trees import Entry
 from mergedriver.git.trees import join
 from mergedriver.git.trees import Tree
+
+
+class Skipped(NamedTuple):
+    """A ``migrations`` package discovery did not take, and why."""
+
+    path: str
+    why: str
 
 
 class MigrationFile(NamedTuple):
@@ -92,7 +107,9 @@ def _is_venv(entries: tuple[Entry, ...]) -> bool:
     return any(e.name == 'pyvenv.cfg' for e in entries)
 
 
-def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
+def _find_migration_dirs(
+        tree: Tree, excluded: _Excluder, skipped: list[Skipped],
+) -> list[str]:
     """Every ``migrations/`` package in the tree, sorted.
 
     Skips hidden directories, virtualenvs, ``node_modules``,
@@ -100,6 +117,8 @@ def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
     tree) directories git ignores -- except that a directory named
     ``migrations`` is read even when ignored, because Django loads what is
     on disk (the ``migrations-not-ignored`` hook reports those).
+    An excluded ``migrations`` package, or an excluded directory holding
+    one, goes to ``skipped``.
     """
     found = []
     stack = ['']
@@ -115,11 +134,17 @@ def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
                 continue  # symlinked directories are not followed
             name = entry.name
             child = join(path, name)
-            if (
-                    name.startswith('.') or
-                    name in _SKIPPED_DIRS or
-                    excluded(child)
-            ):
+            if name.startswith('.') or name in _SKIPPED_DIRS:
+                continue
+            if excluded(child):
+                # One look, not a walk: what an excluded tree holds deeper
+                # down costs nothing to find.
+                package = (
+                    child if name == 'migrations' else
+                    join(child, 'migrations')
+                )
+                if _has_init(tree, package):
+                    skipped.append(Skipped(package, EXCLUDED))
                 continue
             if name == 'migrations':
                 if path and _has_init(tree, child):
@@ -135,14 +160,77 @@ def _find_migration_dirs(tree: Tree, excluded: _Excluder) -> list[str]:
 _DJANGO_FRAMEWORK = 'django/db/migrations'
 
 
+EXCLUDED = 'excluded by the exclude setting'
+NO_MIGRATION_CLASS = 'not an app: no module defines a Migration class'
+NOT_IN_PACKAGE = 'not an app: its directory is not a Python package'
+FRAMEWORK = "not an app: Django's migration framework"
+
+# ``class Migration(<bases>)`` at the start of a line.  Deciding "defines a
+# Migration class" must stay a byte search: discovery runs on every warm
+# check and never imports or parses (docs/design.md, "Rules that must
+# always hold").
+_MIGRATION_CLASS = re.compile(rb'^class[ \t]+Migration[ \t]*\(([^)]*)\)', re.M)
+_BASE_NAME = re.compile(r'(?:^|\.)\w*Migration$')
+
+
+def defines_migration_class(data: bytes) -> bool:
+    """Whether module source ``data`` defines ``class Migration`` with a base
+    whose name ends in ``Migration`` (``migrations.Migration``, a project's
+    ``BaseMigration``): Django's loader requires such a class."""
+    for match in _MIGRATION_CLASS.finditer(data):
+        bases = match.group(1).decode('ascii', 'replace')
+        for base in bases.split(','):
+            base = base.strip()
+            if base and '=' not in base and _BASE_NAME.search(base):
+                return True
+    return False
+
+
 def _looks_like_app(tree: Tree, app_dir: str) -> bool:
     """An app has ``apps.py`` or a ``models`` module; a ``migrations``
-    package anywhere else is a helper package (``wagtail.blocks``)."""
+    package anywhere else is a helper package (``wagtail.blocks``) unless
+    it holds migrations (:func:`_why_not_app`)."""
     return (
         tree.entry_kind(join(app_dir, 'apps.py')) is not None or
         tree.entry_kind(join(app_dir, 'models.py')) is not None or
         _has_init(tree, join(app_dir, 'models'))
     )
+
+
+def _holds_migrations(tree: Tree, package: str) -> bool:
+    """Whether a module of ``package`` defines a Migration class -- or
+    cannot be read to tell (a symbolic link, a file over the size limit):
+    Django would load it, so the package is taken and loading reports
+    that module (a ``parse-error``), rather than the package vanishing."""
+    for name in migration_module_names(tree, package):
+        path = join(package, f'{name}.py')
+        if tree.entry_kind(path) != 'file':
+            return True
+        size = tree.known_size(path)
+        if size is not None and size > MAX_FILE_BYTES:
+            return True
+        try:
+            data = tree.read(path)
+        except (MigmergeError, OSError, KeyError):
+            return True
+        if defines_migration_class(data):
+            return True
+    return False
+
+
+def _why_not_app(tree: Tree, package: str, app_dir: str) -> str | None:
+    """None when ``package`` is an app's migrations package, else why not.
+    Cheap first: the byte search runs only for a ``migrations`` package
+    whose directory has neither ``apps.py`` nor models."""
+    if f'/{package}'.endswith(f'/{_DJANGO_FRAMEWORK}'):
+        return FRAMEWORK
+    if _looks_like_app(tree, app_dir):
+        return None
+    if not _has_init(tree, app_dir):
+        return NOT_IN_PACKAGE
+    if _holds_migrations(tree, package):
+        return None
+    return NO_MIGRATION_CLASS
 
 
 def _parent(path: str) -> str:
@@ -182,7 +270,16 @@ def discover_packages(tree: Tree, config: Config) -> dict[str, str]:
 
     Raises MigmergeError when two packages resolve to one label.
     """
+    return discover_packages_and_skipped(tree, config)[0]
+
+
+def discover_packages_and_skipped(
+        tree: Tree, config: Config,
+) -> tuple[dict[str, str], tuple[Skipped, ...]]:
+    """:func:`discover_packages`, and the ``migrations`` packages it did not
+    take with the reason, sorted by path."""
     excluded = _Excluder(config.exclude)
+    skipped: list[Skipped] = []
     found: dict[str, str] = {}
 
     def add(label: str, package: str) -> None:
@@ -204,22 +301,26 @@ def discover_packages(tree: Tree, config: Config) -> dict[str, str]:
             if package is not None and not excluded(package):
                 configured_paths[package] = label
 
-    for package in _find_migration_dirs(tree, excluded):
+    for package in _find_migration_dirs(tree, excluded, skipped):
         app_dir = _parent(package)
         if package in configured_paths:
             continue
-        if (app_dir or '.') not in config.app_labels and (
-                f'/{package}'.endswith(f'/{_DJANGO_FRAMEWORK}') or
-                not _looks_like_app(tree, app_dir)
-        ):
-            continue
+        if (app_dir or '.') not in config.app_labels:
+            why = _why_not_app(tree, package, app_dir)
+            if why is not None:
+                skipped.append(Skipped(package, why))
+                continue
         label = _app_label(tree, app_dir, config)
         if label in config.migration_modules:
-            continue  # MIGRATION_MODULES replaces the app's own package
+            # MIGRATION_MODULES replaces the app's own package
+            skipped.append(Skipped(
+                package, f'replaced by migration_modules[{label!r}]',
+            ))
+            continue
         add(label, package)
     for package, label in sorted(configured_paths.items()):
         add(label, package)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), tuple(sorted(set(skipped)))
 
 
 def migration_module_names(tree: Tree, package: str) -> tuple[str, ...]:

@@ -154,11 +154,67 @@ def work_tree_top(start: str) -> str:
     return locate(start).work_tree or start
 
 
+def merge_driver_configured(start: str, name: str) -> bool | None:
+    """Whether the clone's own config file sets ``merge.<name>.driver``,
+    read as bytes (no git run); None when it cannot be read.  ``migmerge
+    install`` writes the driver there, so a warm ``check`` learns from
+    this alone whether a driver is registered."""
+    try:
+        config = _read(os.path.join(locate(start).common_dir, 'config'))
+    except MigmergeError:
+        return None
+    if config is None:
+        return None
+    pattern = re.compile(
+        rb'^\s*\[merge\s+"' + re.escape(name.encode()) +
+        rb'"\][^\[]*?^\s*driver\s*=', re.M | re.I,
+    )
+    return pattern.search(config) is not None
+
+
 def repository(location: Location) -> pygit2.Repository:
     """The libgit2 repository at ``location`` (loads pygit2)."""
     import pygit2
 
+    _follow_git_config_global()
     return pygit2.Repository(location.git_dir)
+
+
+_global_shim: list[str] = []
+
+
+def _follow_git_config_global() -> None:
+    """Make libgit2 read the global configuration git reads.
+
+    git (2.32+) reads ``GIT_CONFIG_GLOBAL`` in place of ``~/.gitconfig``
+    and the XDG file; libgit2 knows only the latter two, so an excludes
+    file named there alone (``core.excludesFile``) would hide a directory
+    from git but not from us.  libgit2's global search path is pointed at
+    a private directory whose ``.gitconfig`` includes that file (and which
+    holds no XDG ``config``), once per process.
+    """
+    path = os.environ.get('GIT_CONFIG_GLOBAL')
+    if not path or _global_shim:
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    import pygit2
+    from pygit2.enums import ConfigLevel
+
+    from mergedriver.files import write_atomic
+
+    directory = tempfile.mkdtemp(prefix='migmerge-gitconfig-')
+    atexit.register(shutil.rmtree, directory, True)
+    quoted = os.path.abspath(path).replace('\\', '\\\\').replace('"', '\\"')
+    write_atomic(
+        os.path.join(directory, '.gitconfig'),
+        f'[include]\n\tpath = "{quoted}"\n',
+    )
+    pygit2.settings.search_path[ConfigLevel.GLOBAL] = directory
+    pygit2.settings.search_path[ConfigLevel.XDG] = directory
+    _global_shim.append(directory)
 
 
 def cache_path(location: Location) -> str:

@@ -164,6 +164,7 @@ def merge_may_add_leaves(clone: install.Clone) -> bool:
     )
 
 
+LOCK_FILES = frozenset(('max_migration.txt', 'migrations_lockfile.txt'))
 LOCK_PATHSPEC = (
     ':(glob)**/max_migration.txt',
     ':(glob)**/migrations_lockfile.txt',
@@ -225,10 +226,35 @@ def _resolve(top: str, out: TextIO, **kwargs: object) -> int:
 # ----------------------------------------------------------------- hooks
 
 
+def coverage_lines(clone: install.Clone) -> list[str]:
+    """One line per directory of migration files this merge brings that
+    the clone's merge driver does not cover (git merged them as text)."""
+    brought = _changed(
+        clone.top, 'diff-index', '--cached', 'HEAD',
+        pathspec=migration_pathspec(clone.top),
+    )
+    from mergedriver.discovery.modules import is_migration_filename
+
+    wanted = sorted(
+        p for p in brought or () if posixpath.basename(p) in LOCK_FILES or (
+            is_migration_filename(posixpath.basename(p))
+        )
+    )
+    if not wanted or not install.driver_registered(clone.top):
+        return []
+    missed = install.uncovered(clone.top, wanted)
+    return [
+        install.uncovered_line(directory)
+        for directory in sorted({posixpath.dirname(p) for p in missed})
+    ]
+
+
 def conclude_merge(clone: install.Clone, hook: str, out: TextIO) -> int:
     """pre-merge-commit, and pre-commit while a merge is concluded."""
     if not merge_may_add_leaves(clone):
         return 0
+    for line in coverage_lines(clone):
+        print(f'migmerge ({hook}): {line}', file=out)
     # One planning pass: resolve asks ``confirm`` only when its plan has
     # something to write, so an unasked 0 means "nothing to resolve".
     said = io.StringIO()

@@ -11,9 +11,13 @@ What install does, every step idempotent and undone by uninstall:
   ``merge.migmerge.recursive = text``: inner merges of a criss-cross history
   use git's text merge, and the driver reads the virtual base's conflict
   markers (docs/design.md, "Conventions");
-- a marked block of ``merge=migmerge`` lines in ``.gitattributes`` (or in
-  ``$GIT_DIR/info/attributes`` with ``--local``); an unconfigured driver is
-  silently replaced by git's text merge, so committing the block is safe;
+- a marked block of ``merge=migmerge`` lines in ``info/attributes`` of the
+  common git directory (shared by linked work trees, and read whatever
+  branch is checked out: the driver is registered per clone anyway, so the
+  attributes are too), or in the committed ``.gitattributes`` with
+  ``--shared`` (then every branch needs the commit before git uses the
+  driver there; an unconfigured driver is silently replaced by git's text
+  merge, so committing the block is safe);
 - the ``pre-merge-commit``, ``pre-commit`` and ``post-rewrite`` hooks, in the
   hooks directory git uses (``core.hooksPath`` respected).  A hook that is
   already there is moved to ``<name>.migmerge-chained`` and run first, with
@@ -43,11 +47,13 @@ import shlex
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from mergedriver.errors import MigmergeError
 from mergedriver.files import read_file
 from mergedriver.files import write_atomic
 from mergedriver.git.runner import git_output
+from mergedriver.git.runner import run_git
 
 DRIVER_NAME = 'migmerge'
 HOOK_NAMES = ('pre-merge-commit', 'pre-commit', 'post-rewrite')
@@ -319,10 +325,65 @@ def _write_atomic(path: str, text: str, mode: int | None = None) -> None:
     write_atomic(path, text, mode=mode)
 
 
-def attributes_path(clone: Clone, *, local: bool) -> str:
-    if local:
-        return os.path.join(clone.git_dir, 'info', 'attributes')
-    return os.path.join(clone.top, '.gitattributes')
+def attributes_path(clone: Clone, *, shared: bool) -> str:
+    """``.gitattributes`` (``shared``), else ``info/attributes`` of the
+    common git directory, which git reads for every linked work tree."""
+    if shared:
+        return os.path.join(clone.top, '.gitattributes')
+    path = git_output(
+        clone.top, 'rev-parse', '--git-path', 'info/attributes',
+    ).rstrip('\n')
+    return os.path.normpath(os.path.join(clone.top, path))
+
+
+def driver_registered(top: str) -> bool:
+    """Whether this clone has the merge driver configured."""
+    from mergedriver.git.location import merge_driver_configured
+
+    configured = merge_driver_configured(top, DRIVER_NAME)
+    if configured is not None:
+        return configured
+    return bool(git_output(
+        top, 'config', '--get', f'merge.{DRIVER_NAME}.driver', check=False,
+    ).strip())
+
+
+def uncovered_packages(top: str, packages: Sequence[str]) -> list[str]:
+    """Migration packages whose files the registered driver does not merge
+    (no ``merge=migmerge`` attribute for them: a configured
+    MIGRATION_MODULES package, or attributes lost); [] when the driver is
+    not registered in this clone (nothing was promised)."""
+    if not packages or not driver_registered(top):
+        return []
+    probes = {f'{p}/__init__.py' if p else '__init__.py': p for p in packages}
+    return sorted(probes[path] for path in uncovered(top, list(probes)))
+
+
+def uncovered_line(package: str) -> str:
+    return (
+        f'{package}: not covered by the migmerge merge driver (git merges '
+        f'its files as text); run `migmerge install`, or add '
+        f'"{package}/*.py merge={DRIVER_NAME}" to .git/info/attributes'
+    )
+
+
+def uncovered(top: str, paths: Sequence[str]) -> list[str]:
+    """Of ``paths`` (repo-relative), those whose ``merge`` attribute is not
+    this driver: git would merge them as text."""
+    if not paths:
+        return []
+    proc = run_git(
+        top, 'check-attr', '-z', 'merge', '--stdin',
+        stdin=b'\0'.join(p.encode('utf-8', 'surrogateescape') for p in paths)
+        + b'\0',
+    )
+    if proc.returncode:
+        return []  # not a work tree git can answer for: nothing to say
+    fields = proc.stdout.decode('utf-8', 'surrogateescape').split('\0')
+    return [
+        fields[i] for i in range(0, len(fields) - 2, 3)
+        if fields[i + 2] != DRIVER_NAME
+    ]
 
 
 def _install_attributes(path: str, top: str) -> bool:
@@ -430,7 +491,7 @@ def _uninstall_hook(hooks_dir: str, hook: str) -> str | None:
 def install(
         repo_dir: str,
         *,
-        local_attributes: bool = False,
+        shared: bool = False,
         python: str = sys.executable,
 ) -> list[str]:
     """Install driver, attributes and hooks; return one line per change."""
@@ -449,7 +510,7 @@ def install(
         if current.rstrip('\n') != value:
             git_output(clone.top, 'config', '--local', name, value)
             done.append(f'git config {name}')
-    attributes = attributes_path(clone, local=local_attributes)
+    attributes = attributes_path(clone, shared=shared)
     if _install_attributes(attributes, clone.top):
         where = os.path.relpath(attributes, clone.top)
         done.append(f'{where}: merge=migmerge lines added')
@@ -484,8 +545,8 @@ def uninstall(repo_dir: str) -> list[str]:
     ):
         git_output(clone.top, 'config', '--local', '--remove-section', section)
         done.append(f'git config {section}: removed')
-    for local in (False, True):
-        attributes = attributes_path(clone, local=local)
+    for shared in (True, False):
+        attributes = attributes_path(clone, shared=shared)
         if _uninstall_attributes(attributes, clone.top):
             where = os.path.relpath(attributes, clone.top)
             done.append(f'{where}: merge=migmerge lines removed')

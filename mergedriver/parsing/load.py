@@ -33,8 +33,9 @@ from mergedriver.cache import records_from_blob
 from mergedriver.cache import records_to_blob
 from mergedriver.config import Config
 from mergedriver.discovery.packages import discover
-from mergedriver.discovery.packages import discover_packages
+from mergedriver.discovery.packages import discover_packages_and_skipped
 from mergedriver.discovery.packages import MigrationFile
+from mergedriver.discovery.packages import Skipped
 from mergedriver.errors import ParseError
 from mergedriver.git.trees import Tree
 from mergedriver.records import MigrationInfo
@@ -210,6 +211,8 @@ class Discovered:
     # Files to read, and files refused (with the refusal as a problem).
     readable: tuple[MigrationFile, ...]
     refused: tuple[Problem, ...]
+    # ``migrations`` packages not taken as apps, and why.
+    skipped: tuple[Skipped, ...] = ()
 
 
 def discover_files(tree: Tree, config: Config, cache: Cache) -> Discovered:
@@ -219,12 +222,12 @@ def discover_files(tree: Tree, config: Config, cache: Cache) -> Discovered:
     ignores = tree.ignore_rules
     if ignores is not None and tree.stat_root is not None:
         ignores.remember(cache.get_ignores(tree.stat_root))
-    packages = discover_packages(tree, config)
+    packages, skipped = discover_packages_and_skipped(tree, config)
     files = discover(tree, config, packages=packages)
     if ignores is not None and ignores.stale():
         # Answered from memory under other ignore rules: walk again.
         ignores.restart()
-        packages = discover_packages(tree, config)
+        packages, skipped = discover_packages_and_skipped(tree, config)
         files = discover(tree, config, packages=packages)
     if ignores is not None and tree.stat_root is not None:
         memory = ignores.to_remember()
@@ -240,7 +243,7 @@ def discover_files(tree: Tree, config: Config, cache: Cache) -> Discovered:
             refused.append(_problem(f, 1, refusal))
     if tree.stat_root is not None:
         cache.put_stats(tree.stat_root, tree.new_stat_rows())
-    return Discovered(packages, tuple(readable), tuple(refused))
+    return Discovered(packages, tuple(readable), tuple(refused), skipped)
 
 
 def _payloads(

@@ -11,6 +11,8 @@ This module must not import libcst (a warm run never loads it).
 """
 from __future__ import annotations
 
+import ast
+import json
 from collections.abc import Callable
 from collections.abc import Iterable
 
@@ -26,6 +28,7 @@ from mergedriver.parsing.ir import ClassValue
 from mergedriver.parsing.ir import Const
 from mergedriver.parsing.ir import describe
 from mergedriver.parsing.ir import ModuleIR
+from mergedriver.parsing.ir import Opaque
 from mergedriver.parsing.ir import Ref
 from mergedriver.parsing.ir import Seq
 from mergedriver.parsing.ir import Span
@@ -190,13 +193,20 @@ class _Collector:
         elif behaves_as == 'RunSQL':
             is_data = _sql_value_changes_rows(params.get('sql'))
         if behaves_as != 'SeparateDatabaseAndState':
+            arguments = None
+            if isinstance(func, Ref) and not any(
+                    isinstance(a, Starred) for a in call.args
+            ) and len(call.args) <= len(signature) and all(
+                    k is not None for k, _ in call.kwargs
+            ):
+                arguments = canonical_arguments(params, self.segment)
             out.append(OperationInfo(
                 kind=kind, line=line,
                 model=found.get('model'), field=found.get('field'),
                 new_name=found.get('new_name'),
                 target_name=found.get('target_name'),
                 fields=fields, is_data=is_data, elidable=is_elidable,
-                scope=scope, references=references,
+                scope=scope, references=references, arguments=arguments,
             ))
         if behaves_as == 'RunSQL':
             children = params.get('state_operations')
@@ -231,6 +241,70 @@ class _Collector:
                     continue
             self.unknown('operations', item)
         return tuple(names)
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+def _literal(value: object) -> object:
+    """A literal's canonical form: dict keys sorted, tuples as lists."""
+    if isinstance(value, dict):
+        return ['dict', sorted(
+            ([_literal(k), _literal(v)] for k, v in value.items()), key=repr,
+        )]
+    if isinstance(value, (list, tuple)):
+        return ['seq', [_literal(v) for v in value]]
+    if isinstance(value, (set, frozenset)):
+        return ['seq', sorted((_literal(v) for v in value), key=repr)]
+    return ['const', type(value).__name__, repr(value)]
+
+
+def _canonical(value: Value, segment: Callable[[Span], str]) -> object:
+    """What an argument evaluates to, as JSON-able data, independent of how
+    it is written (quotes, keyword order, line breaks)."""
+    if isinstance(value, Const):
+        return _literal(value.value)
+    if isinstance(value, Seq):
+        return ['seq', [_canonical(v, segment) for v in value.items]]
+    if isinstance(value, Ref):
+        return ['ref', value.qualname]
+    if isinstance(value, Swappable):
+        return ['swappable', value.setting]
+    if isinstance(value, Call) and isinstance(value.func, Ref):
+        if any(k is None for k, _ in value.kwargs):
+            raise _NotCanonical
+        return [
+            'call', value.func.qualname,
+            [_canonical(v, segment) for v in value.args],
+            sorted(
+                [k, _canonical(v, segment)] for k, v in value.kwargs
+                if k is not None
+            ),
+        ]
+    if isinstance(value, (Opaque, Unknown)):
+        # a dict display and the like (the evaluator leaves it unknown):
+        # equal only as a literal (a name in it may mean anything)
+        try:
+            return _literal(ast.literal_eval(segment(value.span).strip()))
+        except (ValueError, SyntaxError, TypeError, MemoryError,
+                RecursionError):
+            raise _NotCanonical from None
+    raise _NotCanonical
+
+
+def canonical_arguments(
+        params: dict[str, Value], segment: Callable[[Span], str],
+) -> str | None:
+    """An operation's arguments by name, in a canonical form (JSON text);
+    None when one of them cannot be evaluated statically."""
+    try:
+        return json.dumps(
+            sorted([k, _canonical(v, segment)] for k, v in params.items()),
+            separators=(',', ':'),
+        )
+    except (_NotCanonical, TypeError):
+        return None
 
 
 # Operations that name fields in one argument: the names they list.

@@ -7,6 +7,9 @@ the common ancestor first, so an operation that follows a ``RenameModel`` or
 one the other branch knows.  Model names compare case-insensitively, field
 names exactly, as Django does.
 
+The same change on both branches (a kind of operations.REPEATABLE_OPS with
+equal evaluated arguments) is no collision: the second one changes nothing.
+
 Data operations (``RunPython``, row-changing ``RunSQL``) cannot be compared
 statically; they are reported as reviews, blocking only when configured.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -42,6 +46,8 @@ from mergedriver.operations import MODEL_OPS
 from mergedriver.operations import MODEL_PROPERTY_OPS
 from mergedriver.operations import NAMED_OPS
 from mergedriver.operations import NON_MODEL_OPS
+from mergedriver.operations import REPEATABLE_OPS
+from mergedriver.operations import STATE_ONLY_ATTRS
 from mergedriver.records import ANY_FIELD
 from mergedriver.records import MigrationInfo
 from mergedriver.records import MigrationKey
@@ -118,9 +124,38 @@ class Review:
 
 
 @dataclasses.dataclass(frozen=True)
+class StateOnly:
+    """Both branches alter one field, differing only in attributes Django
+    keeps out of the database (operations.STATE_ONLY_ATTRS): the tables end
+    the same in either order, only Django's model state depends on it, and
+    the next ``makemigrations`` records the field as ``models.py`` has it.
+    Merged, with this line for review."""
+
+    app: str
+    model: str
+    field: str
+    attributes: tuple[str, ...]
+    first: OperationRef
+    second: OperationRef
+
+    def blocking(self, config: Config) -> bool:
+        return False
+
+    def one_line(self) -> str:
+        return (
+            f'{self.first.location}: {self.app}.{self.model}.{self.field}: '
+            f'altered on both branches with {self.second.location}, '
+            f'differing only in {", ".join(self.attributes)} (not in the '
+            f'database); merged: after the merge, run `python manage.py '
+            f'makemigrations {self.app}`'
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class CollisionReport:
     collisions: tuple[Collision, ...]
     reviews: tuple[Review, ...]
+    state_only: tuple[StateOnly, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -516,7 +551,59 @@ def _reported_model(first: _Op, second: _Op) -> str:
     return first.model or second.model or '?'
 
 
+def _identical(a: _Op, b: _Op) -> bool:
+    """The same change on both branches: Django applies both, the second
+    changes nothing, and the tables and state end the same in either order.
+    Compared by evaluated arguments (operations.REPEATABLE_OPS says which
+    kinds; identical AddFields still collide: the column is added twice)."""
+    return (
+        a.kind == b.kind and a.kind in REPEATABLE_OPS and
+        a.model_key is not None and a.model_key == b.model_key and
+        a.field == b.field and a.info.scope == b.info.scope and
+        a.info.arguments is not None and
+        a.info.arguments == b.info.arguments
+    )
+
+
+def _field_call(arguments: str) -> tuple[object, dict[str, object]] | None:
+    """An AlterField's arguments without the field's keywords, and those."""
+    params = dict(json.loads(arguments))
+    field = params.pop('field', None)
+    if not (isinstance(field, list) and len(field) == 4 and (
+            field[0] == 'call'
+    )):
+        return None
+    _, func, args, kwargs = field
+    return [params, func, args], dict(kwargs)
+
+
+def _state_only(a: _Op, b: _Op) -> tuple[str, ...] | None:
+    """The attributes two AlterFields of one field differ in, when all of
+    them are kept out of the database; else None."""
+    if not (
+            a.kind == b.kind == 'AlterField' and
+            a.model_key is not None and a.model_key == b.model_key and
+            a.field is not None and a.field == b.field and
+            a.info.scope == b.info.scope and
+            a.info.arguments is not None and b.info.arguments is not None
+    ):
+        return None
+    left = _field_call(a.info.arguments)
+    right = _field_call(b.info.arguments)
+    if left is None or right is None or left[0] != right[0]:
+        return None
+    kw_a, kw_b = left[1], right[1]
+    differ = sorted(
+        k for k in kw_a.keys() | kw_b.keys() if kw_a.get(k) != kw_b.get(k)
+    )
+    if differ and all(k in STATE_ONLY_ATTRS for k in differ):
+        return tuple(differ)
+    return None
+
+
 def _collision(app: str, a: _Op, b: _Op) -> Collision | None:
+    if _identical(a, b):
+        return None
     found = _reason(a, b)
     if found is None:
         return None
@@ -624,13 +711,17 @@ def find_collisions(
         graph: MigrationGraph,
         conflict: Conflict,
         swappable: Mapping[str, str] = DEFAULT_SWAPPABLE,
+        *,
+        merge_state_only: bool = True,
 ) -> CollisionReport:
     """Colliding operation pairs and data operations to review.
 
     Branches are compared pairwise (three leaves make three pairs).  A
     migration that lies on several branches is common ground, not compared.
     ``swappable`` (the configuration's) resolves
-    ``to=settings.AUTH_USER_MODEL``.
+    ``to=settings.AUTH_USER_MODEL``.  ``merge_state_only``: AlterFields
+    differing only in state attributes are :class:`StateOnly` notices, not
+    collisions (configuration ``state_only_collisions``).
     """
     def migration(key: MigrationKey) -> MigrationInfo:
         found = graph.nodes.get(key) or graph.migrations.get(key)
@@ -660,13 +751,28 @@ def find_collisions(
             conflict.app, swappable,
         ))
     collisions = set()
+    state_only = set()
     for left, right in itertools.combinations(conflict.leaves, 2):
         for a, b in _candidate_pairs(ops[left], ops[right]):
+            attributes = _state_only(a, b) if merge_state_only else None
+            if attributes is not None:
+                first, second = sorted(
+                    (a, b), key=lambda o: (o.ref.path, o.ref.line),
+                )
+                state_only.add(StateOnly(
+                    app=conflict.app, model=first.model or '?',
+                    field=first.field or '?', attributes=attributes,
+                    first=first.ref, second=second.ref,
+                ))
+                continue
             found = _collision(conflict.app, a, b)
             if found is not None:
                 collisions.add(found)
     return CollisionReport(
         collisions=tuple(sorted(collisions, key=_sort_key)),
+        state_only=tuple(sorted(
+            state_only, key=lambda s: (s.first.path, s.first.line),
+        )),
         reviews=tuple(sorted(
             reviews.values(),
             key=lambda r: (r.operation.path, r.operation.line),

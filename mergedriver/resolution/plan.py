@@ -145,6 +145,9 @@ class PlanInput:
     now: datetime.datetime
     collisions: tuple[Finding, ...] = ()
     reviews: tuple[Finding, ...] = ()
+    # Pairs merged though both branches touch them (state-only changes):
+    # never blocking, always shown.
+    notices: tuple[Finding, ...] = ()
     published: frozenset[MigrationKey] | None = None
     mainline: str | None = None  # the ref ``published`` was read from
     stay: frozenset[MigrationKey] | None = None
@@ -266,6 +269,7 @@ def _finding_notes(pi: PlanInput, *, collisions: bool) -> tuple[str, ...]:
             for c in pi.collisions
         )
     notes.extend(f'review: {r.one_line()}' for r in pi.reviews)
+    notes.extend(f'review: {n.one_line()}' for n in pi.notices)
     return tuple(notes)
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -28,6 +30,8 @@ from mergedriver.errors import EXIT_PROBLEMS
 from mergedriver.errors import EXIT_UNUSABLE
 from mergedriver.errors import MigmergeError
 from mergedriver.git.location import locate_clone
+from mergedriver.git.runner import git_output
+from mergedriver.git.state import merge_heads
 from mergedriver.git.trees import open_repository
 from mergedriver.git.trees import open_tree
 from mergedriver.records import MigrationInfo
@@ -54,6 +58,7 @@ from mergedriver.resolution.rollback import require_approval
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
 from mergedriver.resolution.rollback import run_rollback
+from mergedriver.resolution.rollback import undo_paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,16 +77,22 @@ class Planned:
 
 def _collisions(
         check: CheckResult, conflicts: tuple[Conflict, ...],
-) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...], tuple[Finding, ...]]:
+    """Collisions, reviews (data operations) and notices (state-only
+    pairs, merged)."""
     collisions: list[Finding] = []
     reviews: list[Finding] = []
+    notices: list[Finding] = []
+    merge_state_only = check.config.state_only_collisions == 'merge'
     for conflict in conflicts:
         report = find_collisions(
             check.graph, conflict, swappable=check.config.swappable,
+            merge_state_only=merge_state_only,
         )
         collisions.extend(report.collisions)
         reviews.extend(report.reviews)
-    return tuple(collisions), tuple(reviews)
+        notices.extend(report.state_only)
+    return tuple(collisions), tuple(reviews), tuple(notices)
 
 
 def plan_for(
@@ -115,7 +126,7 @@ def plan_for(
         # Django stamps merge names with local time and headers with UTC
         # when USE_TZ; local time it is, like an unconfigured project.
         now = datetime.datetime.now()
-    collisions, reviews = _collisions(check, conflicts)
+    collisions, reviews, notices = _collisions(check, conflicts)
     published = None
     mainline_ref = None
     stay = None
@@ -144,6 +155,7 @@ def plan_for(
         now=now,
         collisions=collisions,
         reviews=reviews,
+        notices=notices,
         published=published,
         mainline=mainline_ref,
         stay=stay,
@@ -187,6 +199,72 @@ def describe_plan(plan: Plan) -> str:
                 _diff(action.old_text, action.text, action.path, action.path),
             )
     return ''.join(out)
+
+
+def _split_notes(notes: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    reviews = [n[len('review: '):] for n in notes if n.startswith('review: ')]
+    return reviews, [n for n in notes if not n.startswith('review: ')]
+
+
+def planned_json(planned: Planned) -> str:
+    """``resolve --dry-run --format json``: the plan as data.  A public
+    shape like check's JSON: keys may be added, never renamed."""
+    from mergedriver.render import JSON_VERSION
+    from mergedriver.render import problem_json
+
+    outcome = planned.outcome
+    document: dict[str, object] = {
+        'version': JSON_VERSION, 'status': 'unusable', 'strategy': None,
+        'actions': [], 'collisions': [], 'reviews': [], 'notes': [],
+        'problems': [problem_json(p) for p in planned.problems],
+    }
+    if isinstance(outcome, Refusal):
+        reviews, notes = _split_notes(outcome.notes)
+        document.update(
+            status='refused', collisions=list(outcome.collisions),
+            reviews=reviews, notes=list(outcome.reasons) + notes,
+        )
+    elif isinstance(outcome, Plan):
+        actions: list[dict[str, str]] = []
+        for action in outcome.actions:
+            if isinstance(action, CreateFile):
+                actions.append({'action': 'create', 'path': action.path})
+            elif isinstance(action, RenameFile):
+                actions.append({
+                    'action': 'rename', 'old_path': action.old_path,
+                    'path': action.new_path,
+                })
+            else:
+                actions.append({'action': 'rewrite', 'path': action.path})
+        reviews, notes = _split_notes(outcome.notes)
+        document.update(
+            status='plan' if actions else 'nothing',
+            strategy=outcome.strategy, actions=actions, reviews=reviews,
+            notes=notes,
+        )
+    return json.dumps(document, indent=2) + '\n'
+
+
+def undo_sources(
+        top: str, git_dir: str, paths: list[str],
+) -> dict[str, str]:
+    """The revision that holds each of ``paths`` as committed: HEAD, else
+    (during an open merge) MERGE_HEAD -- ``git checkout HEAD -- p`` fails
+    for a file only the merged branch has."""
+    if not paths:
+        return {}
+    sources = {path: 'HEAD' for path in paths}
+    if not merge_heads(git_dir, os.environ):
+        return sources
+    in_head = set(git_output(
+        top, 'ls-tree', '-r', '--name-only', '-z', 'HEAD', '--', *paths,
+        check=False,
+    ).split('\0'))
+    if os.path.exists(os.path.join(git_dir, 'MERGE_HEAD')):
+        for path in paths:
+            if path not in in_head:
+                sources[path] = 'MERGE_HEAD'
+    return sources
 
 
 def describe_refusal(refusal: Refusal) -> str:
@@ -278,6 +356,7 @@ def resolve(
             validate(top, git_dir, outcome, force=force)
             for rb in outcome.rollbacks:
                 run_rollback(top, git_dir, rb, out=out)
+        sources = undo_sources(top, git_dir, undo_paths(outcome)[0])
         applied = apply_plan(repo_dir, outcome, force=force, staged=stage)
     except (ApplyError, RollbackFailed) as e:
         print(f'migmerge: {e}', file=out)
@@ -290,6 +369,6 @@ def resolve(
         print('staged the changes', file=out)
     if outcome.rollbacks and not rollback and undo_advice:
         out.write(manual_instructions(
-            outcome.rollbacks, applied=True, plan=outcome,
+            outcome.rollbacks, applied=True, plan=outcome, sources=sources,
         ))
     return EXIT_CLEAN

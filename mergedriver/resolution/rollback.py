@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import TextIO
@@ -206,12 +207,15 @@ def manual_instructions(
         *,
         applied: bool,
         plan: Plan | None = None,
+        sources: Mapping[str, str] | None = None,
 ) -> str:
     """What to tell a user who did not ask for ``--rollback``.
 
     Before applying (dry run): how to have the database rolled back.  After
     applying: the exact commands that undo the renumbering, and the one
-    that redoes it with the rollback.
+    that redoes it with the rollback.  ``sources``: the revision each file
+    to restore comes from (``HEAD``, or ``MERGE_HEAD`` for a file the open
+    merge brings); HEAD when not given.
     """
     moved = ', '.join(
         f'{app}.{name}' for r in rollbacks for app, name in r.moved
@@ -240,8 +244,11 @@ def manual_instructions(
     restore, created = undo_paths(plan) if plan else ([], [])
     if created:
         lines.append(f'  rm -- {shlex.join(created)}')
-    if restore:
-        lines.append(f'  git checkout HEAD -- {shlex.join(restore)}')
+    by_source: dict[str, list[str]] = {}
+    for path in restore:
+        by_source.setdefault((sources or {}).get(path, 'HEAD'), []).append(path)
+    for source, paths in sorted(by_source.items()):
+        lines.append(f'  git checkout {source} -- {shlex.join(paths)}')
     lines.append('  migmerge resolve --strategy renumber --rollback')
     return '\n'.join(lines) + '\n'
 

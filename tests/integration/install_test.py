@@ -60,7 +60,7 @@ def test_install_writes_config_attributes_and_hooks(repo: Path) -> None:
     assert driver == gitsetup.driver_command()
     assert driver.endswith('-m mergedriver.driver.mergefile %O %A %B %P %L')
     assert git(repo, 'config', 'merge.migmerge.recursive').strip() == 'text'
-    attributes = (repo / '.gitattributes').read_text()
+    attributes = (repo / '.git/info/attributes').read_text()
     assert '**/migrations/max_migration.txt merge=migmerge\n' in attributes
     assert 'migrations_lockfile.txt merge=migmerge\n' in attributes
     assert '**/migrations/*.py merge=migmerge\n' in attributes
@@ -140,9 +140,9 @@ def test_uninstall_restores_attributes_byte_for_byte(
     if attributes is not None:
         path.write_bytes(attributes.encode())
     before = snapshot(repo)
-    gitsetup.install(str(repo))
+    gitsetup.install(str(repo), shared=True)
     installed = path.read_bytes()
-    gitsetup.install(str(repo))  # again: the same file
+    gitsetup.install(str(repo), shared=True)  # again: the same file
     assert path.read_bytes() == installed
     check = git(repo, 'check-attr', 'merge', '--', 'a/migrations/0001_x.py')
     assert check.endswith(': merge: migmerge\n')
@@ -151,16 +151,16 @@ def test_uninstall_restores_attributes_byte_for_byte(
 
 
 def test_uninstall_keeps_lines_added_to_a_file_it_created(repo: Path) -> None:
-    gitsetup.install(str(repo))
+    gitsetup.install(str(repo), shared=True)
     path = repo / '.gitattributes'
     path.write_text(path.read_text() + '*.png binary\n')
     gitsetup.uninstall(str(repo))
     assert path.read_text() == '*.png binary\n'
 
 
-def test_local_attributes(repo: Path) -> None:
+def test_attributes_are_the_clones_by_default(repo: Path) -> None:
     before = snapshot(repo)
-    gitsetup.install(str(repo), local_attributes=True)
+    gitsetup.install(str(repo))
     assert not (repo / '.gitattributes').exists()
     assert 'merge=migmerge' in (repo / '.git/info/attributes').read_text()
     assert git(repo, 'status', '--porcelain') == ''
@@ -357,10 +357,10 @@ def test_cli_install_uninstall(repo: Path) -> None:
         ).stdout
 
     before = snapshot(repo)
-    out = migmerge('install')
+    out = migmerge('install', '--shared')
     assert 'migmerge install: pre-merge-commit: installed\n' in out
     assert 'commit .gitattributes' in out
-    assert 'commit .gitattributes' not in migmerge('install')
+    assert 'commit .gitattributes' not in migmerge('install', '--shared')
     assert 'pre-commit: removed' in migmerge('uninstall')
     assert snapshot(repo) == before
 
