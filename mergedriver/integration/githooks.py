@@ -11,7 +11,11 @@
   ``git merge --squash`` is committed (SQUASH_MSG exists).
 - ``post-rewrite rebase``: upstream never moves; the rebased commits'
   migrations are renumbered after upstream's leaf and committed as one new
-  commit.  ``amend`` rewrites are ignored.
+  commit.  ``amend`` rewrites are ignored.  Before renaming, the
+  development database is asked which of them it applied
+  (:mod:`mergedriver.resolution.database`): applied ones are rolled back
+  first with ``migmerge.rollback``, else nothing is renamed and the hook
+  exits 1 naming them (the rebase itself stays done).
 
 Per-clone settings (``git config``):
 
@@ -19,8 +23,10 @@ Per-clone settings (``git config``):
   ``amend`` folds the renumbering into the last rebased commit, ``off``
   only reports;
 - ``migmerge.rollback``: ``true`` rolls the developer database back before
-  renumbering (the configured ``rollback_command``); default ``false``
-  prints the command instead;
+  renumbering (the configured ``rollback_command``) and migrates it forward
+  after; default ``false`` prints the commands instead;
+- ``migmerge.askDatabase``: ``false`` never asks the database (the answer
+  is "unknown");
 - the environment variable ``MIGMERGE_SKIP=1`` skips every hook.
 
 A hook that was installed before migmerge (``<name>.migmerge-chained``)
@@ -36,12 +42,16 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TextIO
+from typing import TYPE_CHECKING
 
 from mergedriver.errors import MigmergeError
 from mergedriver.git import state
 from mergedriver.git.runner import run_git_text
 from mergedriver.integration import install
 from mergedriver.integration.isolation import warn_unless_isolated
+
+if TYPE_CHECKING:
+    from mergedriver.resolution.database import DatabaseAnswer
 
 BYPASS = 'git commit --no-verify'
 POST_REWRITE_MODES = ('commit', 'amend', 'off')
@@ -296,6 +306,18 @@ def _rebase_onto(git_dir: str, stdin: bytes, top: str) -> str | None:
     return None
 
 
+def _by_hand(top: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The commands around a manual rollback after a rebase: the commit
+    before the rebase has one leaf per app, so Django migrates there."""
+    before = _git(top, 'rev-parse', '--verify', '-q', 'ORIG_HEAD').stdout.strip()
+    branch = _git(top, 'symbolic-ref', '--short', '-q', 'HEAD').stdout.strip()
+    back = branch or _git(top, 'rev-parse', 'HEAD').stdout.strip()
+    return (
+        (f'git switch --detach {before[:12] or "ORIG_HEAD"}',),
+        (f'git switch {"" if branch else "--detach "}{back}',),
+    )
+
+
 def post_rewrite(
         clone: install.Clone, args: Sequence[str], stdin: bytes, out: TextIO,
 ) -> int:
@@ -330,15 +352,29 @@ def post_rewrite(
             f'--strategy renumber --move {onto[:12]}`', file=out,
         )
         return 1
+    rollback = git_bool(clone.top, 'migmerge.rollback', False)
+    answers: list[DatabaseAnswer] = []
     try:
         status = _resolve(
             clone.top, out, strategy='renumber', move=onto, stage=True,
-            rollback=git_bool(clone.top, 'migmerge.rollback', False),
+            rollback=rollback,
             undo_advice=False,  # this hook commits; it says how to undo that
+            ask_db=git_bool(clone.top, 'migmerge.askDatabase', True),
+            answers=answers,
+            rerun=f'migmerge resolve --strategy renumber --move {onto[:12]}',
+            by_hand=_by_hand(clone.top),
         )
     except MigmergeError as e:
         print(f'migmerge: {e}', file=out)
         status = 2
+    if status != 0 and answers and answers[0].applied and not rollback:
+        print(
+            'migmerge: the rebase itself is done; the renumbering is not. '
+            'Run the commands above, then commit the result (`git config '
+            'migmerge.rollback true` makes this hook roll back first).',
+            file=out,
+        )
+        return 1
     if status != 0:
         print(
             'migmerge: the rebased branch is left as it is; once the '
@@ -365,7 +401,7 @@ def post_rewrite(
         return 1
     what = 'amended into the last commit' if mode == 'amend' else 'committed'
     print(f'migmerge: renumbering {what}.', file=out)
-    if not git_bool(clone.top, 'migmerge.rollback', False):
+    if not rollback and not (answers and answers[0].known):
         undo = 'HEAD@{1}' if mode == 'amend' else 'HEAD~1'
         print(
             'migmerge: if your development database had applied the '

@@ -84,13 +84,29 @@ Action = Union[CreateFile, RenameFile, RewriteFile]
 
 
 @dataclasses.dataclass(frozen=True)
+class Forward:
+    """Migrate ``app`` forward to ``target`` once the files are renamed:
+    the same configured command, ``{target}`` the app's new leaf."""
+
+    app: str
+    target: str
+    argv: tuple[str, ...]
+
+    def command(self) -> str:
+        import shlex
+        return shlex.join(self.argv)
+
+
+@dataclasses.dataclass(frozen=True)
 class Rollback:
     """Roll ``app`` back to ``target`` before ``moved`` are renamed.
 
     ``argv`` is the configured command with ``{app}`` and ``{target}``
     filled in.  ``aside`` are the files to move away while it runs, so
     that Django sees one leaf: the other branches' migrations and every
-    migration that depends on them.
+    migration that depends on them.  ``forwards`` bring the database to
+    the renamed files afterwards: ``app`` and every app with a migration
+    depending on the moved ones (the rollback unapplied those too).
     """
 
     app: str
@@ -98,6 +114,7 @@ class Rollback:
     argv: tuple[str, ...]
     moved: tuple[MigrationKey, ...]
     aside: tuple[str, ...]
+    forwards: tuple[Forward, ...] = ()
 
     def command(self) -> str:
         import shlex
@@ -452,7 +469,37 @@ def _descendants(
     return seen
 
 
-def _rollback(pi: PlanInput, move: _Move) -> Rollback:
+def _fill(template: Iterable[str], app: str, target: str) -> tuple[str, ...]:
+    # Placeholders are filled per argv element: no shell, no quoting.
+    return tuple(
+        arg.replace('{app}', app).replace('{target}', target)
+        for arg in template
+    )
+
+
+def _forwards(
+        pi: PlanInput, move: _Move, final_leaves: Mapping[str, str],
+) -> tuple[Forward, ...]:
+    graph = pi.check.graph
+    apps = {move.app} | {k[0] for k in _descendants(graph, move.branch)}
+    leaves: dict[str, list[str]] = {}
+    for app, name in graph.leaf_nodes():
+        leaves.setdefault(app, []).append(name)
+    forwards = []
+    for app in sorted(apps):
+        target = final_leaves.get(app)
+        if target is None and len(leaves.get(app, ())) == 1:
+            target = leaves[app][0]
+        if target is not None:
+            forwards.append(Forward(
+                app, target, _fill(pi.check.config.rollback_command, app, target),
+            ))
+    return tuple(forwards)
+
+
+def _rollback(
+        pi: PlanInput, move: _Move, final_leaves: Mapping[str, str],
+) -> Rollback:
     graph = pi.check.graph
     aside_keys = _descendants(graph, move.others) - set(move.branch)
     for key in list(aside_keys):
@@ -461,16 +508,9 @@ def _rollback(pi: PlanInput, move: _Move) -> Rollback:
         graph.migrations[k].path for k in aside_keys if k in graph.migrations
     )
     template = pi.check.config.rollback_command
-
-    def command(target: str) -> tuple[str, ...]:
-        # Placeholders are filled per argv element: no shell, no quoting.
-        return tuple(
-            arg.replace('{app}', move.app).replace('{target}', target)
-            for arg in template
-        )
     return Rollback(
-        move.app, move.ancestor, command(move.ancestor), move.branch,
-        tuple(paths),
+        move.app, move.ancestor, _fill(template, move.app, move.ancestor),
+        move.branch, tuple(paths), _forwards(pi, move, final_leaves),
     )
 
 
@@ -580,7 +620,7 @@ def _plan_renumber(pi: PlanInput) -> Plan:
     return Plan(
         strategy='renumber',
         actions=tuple(actions),
-        rollbacks=tuple(_rollback(pi, m) for m in moves),
+        rollbacks=tuple(_rollback(pi, m, new_leaves) for m in moves),
         notes=tuple(notes) + _finding_notes(pi, collisions=True),
     )
 
