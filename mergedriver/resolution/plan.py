@@ -122,11 +122,27 @@ class Rollback:
 
 
 @dataclasses.dataclass(frozen=True)
+class Moved:
+    """One renumbered branch: ``branch`` (in chain order, old names) gets
+    ``new_names`` and ``new_paths``, its first member now follows ``tip``
+    instead of ``ancestor``.  What rewriting each rebased commit replays."""
+
+    app: str
+    ancestor: str
+    tip: str
+    branch: tuple[MigrationKey, ...]
+    new_names: tuple[str, ...]
+    old_paths: tuple[str, ...]
+    new_paths: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
     strategy: Strategy
     actions: tuple[Action, ...] = ()
     rollbacks: tuple[Rollback, ...] = ()
     notes: tuple[str, ...] = ()
+    moves: tuple[Moved, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -573,36 +589,19 @@ def _plan_renumber(pi: PlanInput) -> Plan:
             )
         new_paths[key] = new_path
 
-    # libcst is imported only when a renumber rewrites files: a merge
-    # migration (the pre-merge-commit hook's usual case) never needs it.
-    from mergedriver.resolution.rewrite import Refused
-    from mergedriver.resolution.rewrite import rename_references
-    from mergedriver.resolution.rewrite import retarget_dependency
-    from mergedriver.resolution.rewrite import Rewritten
-
     actions: list[Action] = []
-    old_names = {name for _, name in renames}
     for info in sorted(
             pi.check.loaded.migrations, key=lambda m: m.path,
     ):
         moved = info.key in renames
-        retarget = retargets.get(info.key)
+        # Only a module with an edge to a renamed migration (as parsed) can
+        # change: the rest is not read (10,000 files in a large project).
+        if not moved and info.key not in retargets and not any(
+                (app, name) in renames for app, name, _ in _edges(info)
+        ):
+            continue
         old = _read(pi.tree, info.path)
-        new = old
-        # Cheap filter first: libcst only reads files that may mention a
-        # renamed migration.
-        if any(name in old for name in old_names):
-            result = rename_references(old, renames)
-            if isinstance(result, Refused):
-                raise _Refuse(f'{info.path}:{result.line}: {result.reason}')
-            if isinstance(result, Rewritten):
-                new = result.code
-        if retarget is not None:
-            result = retarget_dependency(new, *retarget)
-            if isinstance(result, Refused):
-                raise _Refuse(f'{info.path}:{result.line}: {result.reason}')
-            if isinstance(result, Rewritten):
-                new = result.code
+        new = renumber_module(old, info.key, renames, retargets, info.path)
         _check_no_stale_reference(info, new, renames)
         if moved:
             actions.append(
@@ -622,7 +621,58 @@ def _plan_renumber(pi: PlanInput) -> Plan:
         actions=tuple(actions),
         rollbacks=tuple(_rollback(pi, m, new_leaves) for m in moves),
         notes=tuple(notes) + _finding_notes(pi, collisions=True),
+        moves=tuple(
+            Moved(
+                m.app, m.ancestor, m.tip, m.branch, m.new_names,
+                tuple(graph.nodes[k].path for k in m.branch),
+                tuple(new_paths[k] for k in m.branch),
+            )
+            for m in moves
+        ),
     )
+
+
+Retargets = Mapping[MigrationKey, tuple[MigrationKey, MigrationKey]]
+
+
+def renumber_module(
+        old: str,
+        key: MigrationKey | None,
+        renames: Mapping[MigrationKey, str],
+        retargets: Retargets,
+        path: str,
+) -> str:
+    """One migration module's text after the renumbering: references to
+    renamed migrations rewritten, and the first moved migration's
+    dependency on the common ancestor pointed at the other leaf.  Raises
+    _Refuse (see :class:`RenumberRefused`)."""
+    # libcst is imported only when a renumber rewrites files: a merge
+    # migration (the pre-merge-commit hook's usual case) never needs it.
+    from mergedriver.resolution.rewrite import Refused
+    from mergedriver.resolution.rewrite import rename_references
+    from mergedriver.resolution.rewrite import retarget_dependency
+    from mergedriver.resolution.rewrite import Rewritten
+
+    new = old
+    # Cheap filter first: libcst only reads files that may mention a
+    # renamed migration.
+    if any(name in old for _, name in renames):
+        result = rename_references(old, renames)
+        if isinstance(result, Refused):
+            raise _Refuse(f'{path}:{result.line}: {result.reason}')
+        if isinstance(result, Rewritten):
+            new = result.code
+    retarget = retargets.get(key) if key is not None else None
+    if retarget is not None:
+        result = retarget_dependency(new, *retarget)
+        if isinstance(result, Refused):
+            raise _Refuse(f'{path}:{result.line}: {result.reason}')
+        if isinstance(result, Rewritten):
+            new = result.code
+    return new
+
+
+RenumberRefused = _Refuse
 
 
 # ------------------------------------------------------------------- entry

@@ -223,6 +223,7 @@ def resolve(
         answers: list[DatabaseAnswer] | None = None,
         rerun: str | None = None,
         by_hand: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+        plans: list[Plan] | None = None,
 ) -> int:
     """Resolve the parallel leaves of ``repo_dir``'s work tree.
 
@@ -242,7 +243,8 @@ def resolve(
     nothing, exit 1, print the fix (``rerun``: the command that renumbers
     again, default ``migmerge resolve --strategy renumber [--move REV]``;
     ``by_hand``: see :func:`applied_refusal`); unknown -> one line saying
-    why, then as without the question.
+    why, then as without the question.  ``plans`` receives the plan once
+    it is applied.
     MigmergeError (unusable input) propagates for the caller to report.
     """
     clone = locate_clone(repo_dir)
@@ -334,6 +336,8 @@ def resolve(
     except (ApplyError, RollbackFailed) as e:
         print(f'migmerge: {e}', file=out)
         return EXIT_PROBLEMS
+    if plans is not None:
+        plans.append(outcome)
     for path in applied.removed:
         print(f'removed {path}', file=out)
     for path in applied.written:
