@@ -514,9 +514,15 @@ def _rewrite_rebased(
         file=out,
     )
     for ref in moved:
-        print(f'migmerge: {ref} (on a rebased commit, e.g. by --update-refs) moved to its rewrite.', file=out)
+        print(
+            f'migmerge: {ref} (on a rebased commit) moved to its rewrite.',
+            file=out,
+        )
     for ref in skipped:
-        print(f'migmerge: {ref} is checked out in another work tree (or moved meanwhile): left on the commit before the rewrite.', file=out)
+        print(
+            f'migmerge: {ref} is checked out in another work tree (or moved '
+            f'meanwhile): left on the commit before the rewrite.', file=out,
+        )
     for ref, command in _update_refs_commands(clone.git_dir, pairs):
         print(
             f'migmerge: git rebase --update-refs sets {ref} after this hook, '

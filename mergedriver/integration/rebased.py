@@ -40,7 +40,6 @@ import dataclasses
 import hashlib
 import os
 import posixpath
-import subprocess
 import tempfile
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -56,9 +55,9 @@ from mergedriver.git.runner import git_process
 from mergedriver.git.runner import run_git
 from mergedriver.records import MigrationKey
 from mergedriver.resolution.plan import Plan
+from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import renumber_module
 from mergedriver.resolution.plan import RenumberRefused
-from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import RewriteFile
 
 REFLOG_MESSAGE = 'migmerge: renumber migrations in the rebased commits'

@@ -35,10 +35,10 @@ from mergedriver.records import Problem
 from mergedriver.resolution.apply import apply_plan
 from mergedriver.resolution.apply import ApplyError
 from mergedriver.resolution.collisions import find_collisions
-from mergedriver.resolution.database import ask_database
-from mergedriver.resolution.database import DatabaseAnswer
 from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
+from mergedriver.resolution.database import ask_database
+from mergedriver.resolution.database import DatabaseAnswer
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Finding
 from mergedriver.resolution.plan import Forward
@@ -47,8 +47,8 @@ from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan
 from mergedriver.resolution.plan import PlanInput
 from mergedriver.resolution.plan import Refusal
-from mergedriver.resolution.plan import Rollback
 from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import Rollback
 from mergedriver.resolution.plan import STRATEGIES
 from mergedriver.resolution.plan import Strategy
 from mergedriver.resolution.rollback import APPROVE_COMMAND

@@ -226,7 +226,7 @@ def test_update_refs_branch_is_named_with_the_command_that_moves_it(repo: Path) 
     proc = subprocess.run(('git', 'rebase', '--update-refs', 'main'), cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     prefix = 'migmerge: git rebase --update-refs sets refs/heads/part after this hook'
-    (line,) = [line for line in proc.stderr.splitlines() if line.startswith(prefix)]
+    (line,) = (line for line in proc.stderr.splitlines() if line.startswith(prefix))
     command = line.rsplit('`', 2)[1]
     assert command.startswith('git update-ref refs/heads/part ')
     assert subprocess.run((MIGMERGE, 'check', '--rev', 'part'), cwd=repo, capture_output=True).returncode == 1
