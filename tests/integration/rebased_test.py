@@ -270,3 +270,28 @@ def test_a_migration_dropped_later_with_a_lock_file_falls_back_to_one_commit(
     assert git(repo, 'status', '--porcelain') == ''
     proc = subprocess.run((MIGMERGE, 'check'), cwd=repo, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_autostash_edits_survive_the_rewrite(repo: Path) -> None:
+    """`git rebase --autostash` puts the user's edits back after the hook
+    ran: an edit elsewhere survives the rewrite, and an edit to a migration
+    the renumbering renamed follows it to its new name (git applies the
+    stash with rename detection; the rewritten commit is a rename)."""
+    before = git(repo, 'rev-parse', 'HEAD').strip()
+    write(repo / 'shop/models.py', '# my edit\n')
+    proc = subprocess.run(('git', 'rebase', '--autostash', 'main'), cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'rewrote the 3 rebased commits' in proc.stderr
+    assert proc.stderr.index('rewrote the') < proc.stderr.index('Applied autostash.')
+    assert (repo / 'shop/models.py').read_text() == '# my edit\n'
+    assert git(repo, 'status', '--porcelain') == ' M shop/models.py\n'
+
+    git(repo, 'checkout', '-q', '-f', '-B', 'again', before)
+    old = repo / 'shop/migrations/0003_userprofile_a.py'
+    old.write_text(old.read_text() + '# my edit\n')
+    proc = subprocess.run(('git', 'rebase', '--autostash', 'main'), cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'rewrote the 3 rebased commits' in proc.stderr
+    assert git(repo, 'status', '--porcelain') == ' M shop/migrations/0004_userprofile_a.py\n'
+    assert (repo / 'shop/migrations/0004_userprofile_a.py').read_text().endswith('# my edit\n')
+    assert git(repo, 'stash', 'list') == ''
