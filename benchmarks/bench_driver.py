@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
     python = plain_install(venv)
     # the installed hooks and driver run that same interpreter
-    gitsetup.install(repo, local_attributes=True, python=python)
+    gitsetup.install(repo, python=python)
     ours, theirs = prepare(repo)
     theirs_sha = git(repo, 'rev-parse', 'theirs').strip()
     lock = f'{APP}/migrations/max_migration.txt'

@@ -131,18 +131,29 @@ def cmd_hook(args: argparse.Namespace) -> int:
 def cmd_approve_rollback(args: argparse.Namespace) -> int:
     import shlex
 
+    from mergedriver.config import DEFAULT_ROLLBACK_COMMAND
+    from mergedriver.config import DEFAULT_SHOWMIGRATIONS_COMMAND
     from mergedriver.git import location as gitdir
     from mergedriver.resolution import rollback
 
     top = os.path.normpath(work_tree_top(args.repo))
-    argv = load_config(top).rollback_command
-    command = shlex.join(argv)
-    if not rollback.needs_approval(argv):
-        print(f'migmerge: the default rollback_command needs no approval: {command}')
-    elif rollback.approve(gitdir.locate(top).common_dir, argv):
-        print(f'migmerge: approved for this clone: {command}')
-    else:
-        print(f'migmerge: already approved for this clone: {command}')
+    config = load_config(top)
+    common_dir = gitdir.locate(top).common_dir
+    commands = (
+        ('rollback_command', config.rollback_command,
+         DEFAULT_ROLLBACK_COMMAND),
+        ('showmigrations_command', config.showmigrations_command,
+         DEFAULT_SHOWMIGRATIONS_COMMAND),
+    )
+    for key, argv, default in commands:
+        command = shlex.join(argv)
+        if not rollback.needs_approval(argv, default):
+            if key == 'rollback_command':
+                print(f'migmerge: the default rollback_command needs no approval: {command}')
+        elif rollback.approve(common_dir, argv):
+            print(f'migmerge: approved for this clone: {command}')
+        else:
+            print(f'migmerge: already approved for this clone: {command}')
     return 0
 
 
@@ -154,7 +165,8 @@ def _add_git_integration(sub: argparse._SubParsersAction[
         description='Idempotent; `migmerge uninstall` undoes it. Existing '
                     'hooks are kept and run first. Settings (git config): '
                     'migmerge.postRewrite = commit|amend|off, '
-                    'migmerge.rollback = true|false.',
+                    'migmerge.rollback = true|false, '
+                    'migmerge.askDatabase = true|false.',
     )
     install.add_argument(
         '--shared', action='store_true',
@@ -176,11 +188,14 @@ def _add_git_integration(sub: argparse._SubParsersAction[
 
     approve = sub.add_parser(
         'approve-rollback',
-        help='approve the configured rollback_command for this clone',
+        help='approve the configured rollback_command and '
+             'showmigrations_command for this clone',
         description='resolve --rollback and the post-rewrite hook (with '
                     'migmerge.rollback) run a rollback_command from the '
                     'repository\'s configuration only once it is approved '
-                    'here; a changed command needs approving again.',
+                    'here, and ask the database with a configured '
+                    'showmigrations_command only then; a changed command '
+                    'needs approving again.',
     )
     approve.add_argument('-C', dest='repo', default='.', metavar='DIR')
     approve.set_defaults(func=cmd_approve_rollback)
@@ -238,6 +253,10 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     # hooks) the plan is applied as if --yes was given.
     asks = not args.yes and not args.dry_run and sys.stdin.isatty()
     confirm = _ask_to_apply if asks else None
+    from mergedriver.git.runner import run_git_text
+    ask_db = run_git_text(
+        args.repo, 'config', '--type=bool', '--get', 'migmerge.askDatabase',
+    ).stdout.strip() != 'false'
     return resolve(
         args.repo,
         strategy=args.strategy,
@@ -248,6 +267,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         name=args.name,
         move=args.move,
         confirm=confirm,
+        ask_db=ask_db,
     )
 
 
@@ -269,8 +289,9 @@ def _add_resolve_parser(sub: argparse._SubParsersAction[
     )
     resolve.add_argument(
         '--rollback', action='store_true',
-        help='renumber: first roll the development database back with the '
-             'configured rollback_command',
+        help='renumber: roll the development database back with the '
+             'configured rollback_command where it applied a migration to '
+             'rename (showmigrations_command tells), rename, migrate forward',
     )
     resolve.add_argument(
         '--dry-run', action='store_true',

@@ -48,6 +48,14 @@ DEFAULT_SWAPPABLE: Mapping[str, str] = {'AUTH_USER_MODEL': 'auth.User'}
 DEFAULT_ROLLBACK_COMMAND = (
     'python', 'manage.py', 'migrate', '--skip-checks', '{app}', '{target}',
 )
+# Which migrations the development database applied, asked before renaming
+# (mergedriver/resolution/database.py); an argv element ``{apps}`` becomes
+# one element per app.  --skip-checks for the same reason as above.
+DEFAULT_SHOWMIGRATIONS_COMMAND = (
+    'python', 'manage.py', 'showmigrations', '--skip-checks', '--list',
+    '{apps}',
+)
+DEFAULT_SHOWMIGRATIONS_TIMEOUT = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +82,11 @@ class Config:
     exclude: tuple[str, ...] = ()
     # argv run per app to roll a developer database back; {app} {target}.
     rollback_command: tuple[str, ...] = DEFAULT_ROLLBACK_COMMAND
+    # argv that lists the migrations applied in the development database,
+    # in ``showmigrations --list`` form; {apps}.
+    showmigrations_command: tuple[str, ...] = DEFAULT_SHOWMIGRATIONS_COMMAND
+    # Seconds showmigrations_command may take before it counts as failed.
+    showmigrations_timeout: float = DEFAULT_SHOWMIGRATIONS_TIMEOUT
     # Repo-relative globs of migrations allowed to mix data and schema.
     allow_mixed_data: tuple[str, ...] = ()
     # Whether data operations on a branch block automatic resolution.
@@ -92,10 +105,12 @@ _CHOICES = {'state_only_collisions': ('merge', 'flag')}
 
 _LIST_KEYS = ('source_roots', 'exclude', 'allow_mixed_data')
 _MAPPING_KEYS = ('app_labels', 'migration_modules', 'swappable')
-_ARGV_KEYS = ('rollback_command',)
+_ARGV_KEYS = ('rollback_command', 'showmigrations_command')
 _BOOL_KEYS = ('data_operations_block',)
+_SECONDS_KEYS = ('showmigrations_timeout',)
 KNOWN_KEYS = frozenset(
-    _STRING_KEYS + _LIST_KEYS + _MAPPING_KEYS + _ARGV_KEYS + _BOOL_KEYS,
+    _STRING_KEYS + _LIST_KEYS + _MAPPING_KEYS + _ARGV_KEYS + _BOOL_KEYS +
+    _SECONDS_KEYS,
 )
 _CFG_TRUE = frozenset(('1', 'yes', 'true', 'on'))
 _CFG_FALSE = frozenset(('0', 'no', 'false', 'off'))
@@ -106,6 +121,21 @@ def _choice_error(key: str, value: str) -> str | None:
     if choices is None or value in choices:
         return None
     return f'{key} must be one of {", ".join(choices)}, got {value!r}'
+
+
+def _seconds(value: object) -> float | None:
+    """A positive finite number of seconds, from TOML or setup.cfg text."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)):
+        return None
+    seconds = float(value)
+    return seconds if 0 < seconds < float('inf') else None
 
 
 def _key_line(text: str, key: str, *, section: str) -> int | None:
@@ -250,6 +280,11 @@ def parse_pyproject(text: str, path: str) -> Config | None:
             if not isinstance(value, bool):
                 raise fail(f'{key} must be true or false')
             values[key] = value
+        elif key in _SECONDS_KEYS:
+            seconds = _seconds(value)
+            if seconds is None:
+                raise fail(f'{key} must be a positive number of seconds')
+            values[key] = seconds
         elif key in _LIST_KEYS or key in _ARGV_KEYS:
             if key in _ARGV_KEYS and isinstance(value, str):
                 value = _split(value)
@@ -329,6 +364,11 @@ def parse_setup_cfg(text: str, path: str) -> Config | None:
             if message is not None:
                 raise fail(message)
             values[key] = value
+        elif key in _SECONDS_KEYS:
+            seconds = _seconds(value)
+            if seconds is None:
+                raise fail(f'{key} must be a positive number of seconds')
+            values[key] = seconds
         elif key in _BOOL_KEYS:
             if value.lower() in _CFG_TRUE:
                 values[key] = True

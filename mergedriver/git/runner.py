@@ -47,3 +47,12 @@ def git_output(cwd: str, *args: str, check: bool = True) -> str:
             f'git {" ".join(args)} failed: {proc.stderr.strip()}',
         )
     return proc.stdout
+
+
+def git_process(cwd: str, *args: str) -> subprocess.Popen[bytes]:
+    """A long-running ``git ARGS`` (``cat-file --batch``) to talk to
+    through pipes; the caller closes its stdin and waits."""
+    return subprocess.Popen(
+        ('git', *args), cwd=cwd, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )

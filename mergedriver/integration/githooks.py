@@ -10,17 +10,26 @@
   (MERGE_HEAD exists, i.e. the merge stopped on textual conflicts) or a
   ``git merge --squash`` is committed (SQUASH_MSG exists).
 - ``post-rewrite rebase``: upstream never moves; the rebased commits'
-  migrations are renumbered after upstream's leaf and committed as one new
-  commit.  ``amend`` rewrites are ignored.
+  migrations are renumbered after upstream's leaf, and every rebased commit
+  is rewritten to carry the renumbering (or, per ``migmerge.postRewrite``,
+  one commit is added).  ``amend`` rewrites are ignored.  Before renaming, the
+  development database is asked which of them it applied
+  (:mod:`mergedriver.resolution.database`): applied ones are rolled back
+  first with ``migmerge.rollback``, else nothing is renamed and the hook
+  exits 1 naming them (the rebase itself stays done).
 
 Per-clone settings (``git config``):
 
-- ``migmerge.postRewrite``: ``commit`` (default) adds one commit,
+- ``migmerge.postRewrite``: ``rewrite`` (default) rewrites every rebased
+  commit so that each carries the renumbering
+  (:mod:`mergedriver.integration.rebased`), ``commit`` adds one commit,
   ``amend`` folds the renumbering into the last rebased commit, ``off``
   only reports;
 - ``migmerge.rollback``: ``true`` rolls the developer database back before
-  renumbering (the configured ``rollback_command``); default ``false``
-  prints the command instead;
+  renumbering (the configured ``rollback_command``) and migrates it forward
+  after; default ``false`` prints the commands instead;
+- ``migmerge.askDatabase``: ``false`` never asks the database (the answer
+  is "unknown");
 - the environment variable ``MIGMERGE_SKIP=1`` skips every hook.
 
 A hook that was installed before migmerge (``<name>.migmerge-chained``)
@@ -36,6 +45,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TextIO
+from typing import TYPE_CHECKING
 
 from mergedriver.errors import MigmergeError
 from mergedriver.git import state
@@ -43,8 +53,12 @@ from mergedriver.git.runner import run_git_text
 from mergedriver.integration import install
 from mergedriver.integration.isolation import warn_unless_isolated
 
+if TYPE_CHECKING:
+    from mergedriver.resolution.database import DatabaseAnswer
+    from mergedriver.resolution.plan import Plan
+
 BYPASS = 'git commit --no-verify'
-POST_REWRITE_MODES = ('commit', 'amend', 'off')
+POST_REWRITE_MODES = ('rewrite', 'commit', 'amend', 'off')
 
 
 # -------------------------------------------------------------- chaining
@@ -322,12 +336,24 @@ def _rebase_onto(git_dir: str, stdin: bytes, top: str) -> str | None:
     return None
 
 
+def _by_hand(top: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The commands around a manual rollback after a rebase: the commit
+    before the rebase has one leaf per app, so Django migrates there."""
+    before = _git(top, 'rev-parse', '--verify', '-q', 'ORIG_HEAD').stdout.strip()
+    branch = _git(top, 'symbolic-ref', '--short', '-q', 'HEAD').stdout.strip()
+    back = branch or _git(top, 'rev-parse', 'HEAD').stdout.strip()
+    return (
+        (f'git switch --detach {before[:12] or "ORIG_HEAD"}',),
+        (f'git switch {"" if branch else "--detach "}{back}',),
+    )
+
+
 def post_rewrite(
         clone: install.Clone, args: Sequence[str], stdin: bytes, out: TextIO,
 ) -> int:
     if not args or args[0] != 'rebase':
         return 0
-    mode = git_config(clone.top, 'migmerge.postRewrite', 'commit')
+    mode = git_config(clone.top, 'migmerge.postRewrite', 'rewrite')
     if mode not in POST_REWRITE_MODES:
         print(
             f'migmerge: migmerge.postRewrite is {mode!r}; expected one of '
@@ -340,31 +366,57 @@ def post_rewrite(
             pathspec=migration_pathspec(clone.top),
     ):
         return 0  # the rebased commits carry no migrations
-    if not _has_parallel_leaves(clone.top, index=False):
-        return 0
-    if onto is None:
-        print('migmerge (post-rewrite): cannot tell what the rebase was onto', file=out)
-        return 1
-    print(
+    header = (
         f'migmerge (post-rewrite): the rebased migrations run parallel to '
-        f"upstream's ({onto[:12]}); renumbering them after upstream's leaf.",
-        file=out,
+        f"upstream's ({(onto or '')[:12]}); renumbering them after upstream's "
+        f'leaf.'
     )
-    if mode == 'off':
+    if onto is None or mode == 'off':
+        if not _has_parallel_leaves(clone.top, index=False):
+            return 0
+        if onto is None:
+            print('migmerge (post-rewrite): cannot tell what the rebase was onto', file=out)
+            return 1
+        print(header, file=out)
         print(
             f'migmerge: migmerge.postRewrite is off; run `migmerge resolve '
             f'--strategy renumber --move {onto[:12]}`', file=out,
         )
         return 1
+    rollback = git_bool(clone.top, 'migmerge.rollback', False)
+    answers: list[DatabaseAnswer] = []
+    plans: list[Plan] = []
+    # One planning pass: resolve says "nothing to resolve" when the rebase
+    # left no parallel leaves; its output is shown only otherwise.
+    said = io.StringIO()
     try:
         status = _resolve(
-            clone.top, out, strategy='renumber', move=onto, stage=True,
-            rollback=git_bool(clone.top, 'migmerge.rollback', False),
+            clone.top, said, strategy='renumber', move=onto, stage=True,
+            rollback=rollback,
             undo_advice=False,  # this hook commits; it says how to undo that
+            ask_db=git_bool(clone.top, 'migmerge.askDatabase', True),
+            answers=answers,
+            rerun=f'migmerge resolve --strategy renumber --move {onto[:12]}',
+            by_hand=_by_hand(clone.top),
+            plans=plans,
         )
     except MigmergeError as e:
-        print(f'migmerge: {e}', file=out)
+        print(f'migmerge: {e}', file=said)
         status = 2
+    if status == 0 and said.getvalue() == 'migmerge: nothing to resolve\n':
+        return 0
+    if status == 2 and not _has_parallel_leaves(clone.top, index=False):
+        return 0  # unusable input, but no parallel leaves: not ours to stop
+    print(header, file=out)
+    out.write(said.getvalue())
+    if status != 0 and answers and answers[0].applied and not rollback:
+        print(
+            'migmerge: the rebase itself is done; the renumbering is not. '
+            'Run the commands above, then commit the result (`git config '
+            'migmerge.rollback true` makes this hook roll back first).',
+            file=out,
+        )
+        return 1
     if status != 0:
         print(
             'migmerge: the rebased branch is left as it is; once the '
@@ -376,6 +428,21 @@ def post_rewrite(
         return 1
     if not _git(clone.top, 'diff', '--cached', '--quiet').returncode:
         return 0  # nothing staged: nothing to commit
+    database_known = bool(answers and answers[0].known)
+    if mode == 'rewrite' and plans:
+        done = _rewrite_rebased(clone, onto, plans[0], out)
+        if done is not None:
+            if not rollback and not database_known:
+                print(
+                    'migmerge: if your development database had applied the '
+                    'migrations renamed above, undo this (`git reset --keep '
+                    f'{done[:12]}`), run `migmerge resolve --strategy renumber '
+                    f'--rollback --move {onto[:12]}` and commit; `git config '
+                    'migmerge.rollback true` makes this hook roll back first.',
+                    file=out,
+                )
+            return 0
+        mode = 'commit'
     if mode == 'amend':
         argv: tuple[str, ...] = ('commit', '--amend', '--no-edit', '--no-verify', '-q')
     else:
@@ -391,17 +458,117 @@ def post_rewrite(
         return 1
     what = 'amended into the last commit' if mode == 'amend' else 'committed'
     print(f'migmerge: renumbering {what}.', file=out)
-    if not git_bool(clone.top, 'migmerge.rollback', False):
+    if not rollback and not database_known:
         undo = 'HEAD@{1}' if mode == 'amend' else 'HEAD~1'
         print(
             'migmerge: if your development database had applied the '
-            f'migrations renamed above, undo this (`git reset --hard {undo}`), '
+            f'migrations renamed above, undo this (`git reset --keep {undo}`), '
             f'run `migmerge resolve --strategy renumber --rollback --move '
             f'{onto[:12]}` and commit; `git config migmerge.rollback true` '
             'makes this hook roll back first.',
             file=out,
         )
     return 0
+
+
+def _exec_lines(git_dir: str) -> bool:
+    """Whether the rebase ran ``--exec`` commands (its todo's done list)."""
+    try:
+        with open(os.path.join(git_dir, 'rebase-merge', 'done')) as f:
+            return any(
+                line.split(' ', 1)[0] in ('exec', 'x') for line in f
+            )
+    except OSError:
+        return False
+
+
+def _update_refs_commands(
+        git_dir: str, pairs: Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """The branches ``git rebase --update-refs`` moves once the hooks ran
+    (its ``update-refs`` state: ref, before, after per three lines), with
+    the command that moves each onto the rewrite of its commit."""
+    try:
+        with open(os.path.join(git_dir, 'rebase-merge', 'update-refs')) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    mapping = dict(pairs)
+    commands = []
+    for i in range(0, len(lines) - 2, 3):
+        ref, after = lines[i], lines[i + 2]
+        if after in mapping:
+            commands.append((
+                ref, f'git update-ref {ref} {mapping[after][:12]} {after[:12]}',
+            ))
+    return commands
+
+
+def _rewrite_rebased(
+        clone: install.Clone, onto: str, plan: Plan, out: TextIO,
+) -> str | None:
+    """Rewrite the rebased commits with the renumbering the work tree and
+    index now hold (see :mod:`mergedriver.integration.rebased`).  Returns
+    the commit the rebase had made (for undoing), or None when the commits
+    cannot be rewritten (then nothing moved; the caller commits instead)."""
+    from mergedriver.integration import rebased
+
+    top = clone.top
+    old_tip = _git(top, 'rev-parse', 'HEAD').stdout.strip()
+    head_ref = _git(top, 'symbolic-ref', '-q', 'HEAD').stdout.strip() or None
+    commits = _git(
+        top, 'rev-list', '--reverse', '--topo-order', f'{onto}..{old_tip}',
+    ).stdout.split()
+    index_tree = _git(top, 'write-tree').stdout.strip()
+    try:
+        if not commits or not index_tree:
+            raise rebased.CannotRewrite('no rebased commits found')
+        pairs, new_tip = rebased.rewrite_commits(top, plan, commits, index_tree)
+        moved, skipped = rebased.move_refs(top, head_ref, pairs, old_tip, new_tip)
+    except rebased.CannotRewrite as e:
+        print(
+            f'migmerge: cannot rewrite the rebased commits ({e}); adding '
+            f'one commit instead', file=out,
+        )
+        return None
+    name = head_ref[len('refs/heads/'):] if head_ref else 'HEAD'
+    print(
+        f'migmerge: rewrote the {len(pairs)} rebased commit'
+        f'{"s" if len(pairs) != 1 else ""} so that each carries the '
+        f'renumbering (authors, dates and messages kept); {name} moved from '
+        f'{old_tip[:12]} to {new_tip[:12]}.',
+        file=out,
+    )
+    for ref in moved:
+        print(
+            f'migmerge: {ref} (on a rebased commit) moved to its rewrite.',
+            file=out,
+        )
+    for ref in skipped:
+        print(
+            f'migmerge: {ref} is checked out in another work tree (or moved '
+            f'meanwhile): left on the commit before the rewrite.', file=out,
+        )
+    for ref, command in _update_refs_commands(clone.git_dir, pairs):
+        print(
+            f'migmerge: git rebase --update-refs sets {ref} after this hook, '
+            f'to the commit before the rewrite; move it to the rewrite with '
+            f'`{command}`', file=out,
+        )
+    if _exec_lines(clone.git_dir):
+        print(
+            'migmerge: the rebase\'s --exec commands ran on the commits '
+            'before this rewrite; run them again if they depend on '
+            'migrations.', file=out,
+        )
+    orig = _git(top, 'rev-parse', '--verify', '-q', 'ORIG_HEAD').stdout.strip()
+    print(
+        f'migmerge: to get back the rebase\'s own result: `git reset --keep '
+        f'{old_tip[:12]}` (HEAD@{{1}} in `git reflog`); the branch before the '
+        f'rebase: ORIG_HEAD ({orig[:12]}).',
+        file=out,
+    )
+    return old_tip
 
 
 def run_hook(

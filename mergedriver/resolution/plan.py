@@ -84,13 +84,29 @@ Action = Union[CreateFile, RenameFile, RewriteFile]
 
 
 @dataclasses.dataclass(frozen=True)
+class Forward:
+    """Migrate ``app`` forward to ``target`` once the files are renamed:
+    the same configured command, ``{target}`` the app's new leaf."""
+
+    app: str
+    target: str
+    argv: tuple[str, ...]
+
+    def command(self) -> str:
+        import shlex
+        return shlex.join(self.argv)
+
+
+@dataclasses.dataclass(frozen=True)
 class Rollback:
     """Roll ``app`` back to ``target`` before ``moved`` are renamed.
 
     ``argv`` is the configured command with ``{app}`` and ``{target}``
     filled in.  ``aside`` are the files to move away while it runs, so
     that Django sees one leaf: the other branches' migrations and every
-    migration that depends on them.
+    migration that depends on them.  ``forwards`` bring the database to
+    the renamed files afterwards: ``app`` and every app with a migration
+    depending on the moved ones (the rollback unapplied those too).
     """
 
     app: str
@@ -98,10 +114,26 @@ class Rollback:
     argv: tuple[str, ...]
     moved: tuple[MigrationKey, ...]
     aside: tuple[str, ...]
+    forwards: tuple[Forward, ...] = ()
 
     def command(self) -> str:
         import shlex
         return shlex.join(self.argv)
+
+
+@dataclasses.dataclass(frozen=True)
+class Moved:
+    """One renumbered branch: ``branch`` (in chain order, old names) gets
+    ``new_names`` and ``new_paths``, its first member now follows ``tip``
+    instead of ``ancestor``.  What rewriting each rebased commit replays."""
+
+    app: str
+    ancestor: str
+    tip: str
+    branch: tuple[MigrationKey, ...]
+    new_names: tuple[str, ...]
+    old_paths: tuple[str, ...]
+    new_paths: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +142,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     rollbacks: tuple[Rollback, ...] = ()
     notes: tuple[str, ...] = ()
+    moves: tuple[Moved, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -456,7 +489,37 @@ def _descendants(
     return seen
 
 
-def _rollback(pi: PlanInput, move: _Move) -> Rollback:
+def _fill(template: Iterable[str], app: str, target: str) -> tuple[str, ...]:
+    # Placeholders are filled per argv element: no shell, no quoting.
+    return tuple(
+        arg.replace('{app}', app).replace('{target}', target)
+        for arg in template
+    )
+
+
+def _forwards(
+        pi: PlanInput, move: _Move, final_leaves: Mapping[str, str],
+) -> tuple[Forward, ...]:
+    graph = pi.check.graph
+    apps = {move.app} | {k[0] for k in _descendants(graph, move.branch)}
+    leaves: dict[str, list[str]] = {}
+    for app, name in graph.leaf_nodes():
+        leaves.setdefault(app, []).append(name)
+    forwards = []
+    for app in sorted(apps):
+        target = final_leaves.get(app)
+        if target is None and len(leaves.get(app, ())) == 1:
+            target = leaves[app][0]
+        if target is not None:
+            forwards.append(Forward(
+                app, target, _fill(pi.check.config.rollback_command, app, target),
+            ))
+    return tuple(forwards)
+
+
+def _rollback(
+        pi: PlanInput, move: _Move, final_leaves: Mapping[str, str],
+) -> Rollback:
     graph = pi.check.graph
     aside_keys = _descendants(graph, move.others) - set(move.branch)
     for key in list(aside_keys):
@@ -465,16 +528,9 @@ def _rollback(pi: PlanInput, move: _Move) -> Rollback:
         graph.migrations[k].path for k in aside_keys if k in graph.migrations
     )
     template = pi.check.config.rollback_command
-
-    def command(target: str) -> tuple[str, ...]:
-        # Placeholders are filled per argv element: no shell, no quoting.
-        return tuple(
-            arg.replace('{app}', move.app).replace('{target}', target)
-            for arg in template
-        )
     return Rollback(
-        move.app, move.ancestor, command(move.ancestor), move.branch,
-        tuple(paths),
+        move.app, move.ancestor, _fill(template, move.app, move.ancestor),
+        move.branch, tuple(paths), _forwards(pi, move, final_leaves),
     )
 
 
@@ -537,36 +593,19 @@ def _plan_renumber(pi: PlanInput) -> Plan:
             )
         new_paths[key] = new_path
 
-    # libcst is imported only when a renumber rewrites files: a merge
-    # migration (the pre-merge-commit hook's usual case) never needs it.
-    from mergedriver.resolution.rewrite import Refused
-    from mergedriver.resolution.rewrite import rename_references
-    from mergedriver.resolution.rewrite import retarget_dependency
-    from mergedriver.resolution.rewrite import Rewritten
-
     actions: list[Action] = []
-    old_names = {name for _, name in renames}
     for info in sorted(
             pi.check.loaded.migrations, key=lambda m: m.path,
     ):
         moved = info.key in renames
-        retarget = retargets.get(info.key)
+        # Only a module with an edge to a renamed migration (as parsed) can
+        # change: the rest is not read (10,000 files in a large project).
+        if not moved and info.key not in retargets and not any(
+                (app, name) in renames for app, name, _ in _edges(info)
+        ):
+            continue
         old = _read(pi.tree, info.path)
-        new = old
-        # Cheap filter first: libcst only reads files that may mention a
-        # renamed migration.
-        if any(name in old for name in old_names):
-            result = rename_references(old, renames)
-            if isinstance(result, Refused):
-                raise _Refuse(f'{info.path}:{result.line}: {result.reason}')
-            if isinstance(result, Rewritten):
-                new = result.code
-        if retarget is not None:
-            result = retarget_dependency(new, *retarget)
-            if isinstance(result, Refused):
-                raise _Refuse(f'{info.path}:{result.line}: {result.reason}')
-            if isinstance(result, Rewritten):
-                new = result.code
+        new = renumber_module(old, info.key, renames, retargets, info.path)
         _check_no_stale_reference(info, new, renames)
         if moved:
             actions.append(
@@ -584,9 +623,60 @@ def _plan_renumber(pi: PlanInput) -> Plan:
     return Plan(
         strategy='renumber',
         actions=tuple(actions),
-        rollbacks=tuple(_rollback(pi, m) for m in moves),
+        rollbacks=tuple(_rollback(pi, m, new_leaves) for m in moves),
         notes=tuple(notes) + _finding_notes(pi, collisions=True),
+        moves=tuple(
+            Moved(
+                m.app, m.ancestor, m.tip, m.branch, m.new_names,
+                tuple(graph.nodes[k].path for k in m.branch),
+                tuple(new_paths[k] for k in m.branch),
+            )
+            for m in moves
+        ),
     )
+
+
+Retargets = Mapping[MigrationKey, tuple[MigrationKey, MigrationKey]]
+
+
+def renumber_module(
+        old: str,
+        key: MigrationKey | None,
+        renames: Mapping[MigrationKey, str],
+        retargets: Retargets,
+        path: str,
+) -> str:
+    """One migration module's text after the renumbering: references to
+    renamed migrations rewritten, and the first moved migration's
+    dependency on the common ancestor pointed at the other leaf.  Raises
+    _Refuse (see :class:`RenumberRefused`)."""
+    # libcst is imported only when a renumber rewrites files: a merge
+    # migration (the pre-merge-commit hook's usual case) never needs it.
+    from mergedriver.resolution.rewrite import Refused
+    from mergedriver.resolution.rewrite import rename_references
+    from mergedriver.resolution.rewrite import retarget_dependency
+    from mergedriver.resolution.rewrite import Rewritten
+
+    new = old
+    # Cheap filter first: libcst only reads files that may mention a
+    # renamed migration.
+    if any(name in old for _, name in renames):
+        result = rename_references(old, renames)
+        if isinstance(result, Refused):
+            raise _Refuse(f'{path}:{result.line}: {result.reason}')
+        if isinstance(result, Rewritten):
+            new = result.code
+    retarget = retargets.get(key) if key is not None else None
+    if retarget is not None:
+        result = retarget_dependency(new, *retarget)
+        if isinstance(result, Refused):
+            raise _Refuse(f'{path}:{result.line}: {result.reason}')
+        if isinstance(result, Rewritten):
+            new = result.code
+    return new
+
+
+RenumberRefused = _Refuse
 
 
 # ------------------------------------------------------------------- entry

@@ -41,14 +41,18 @@ from mergedriver.resolution.apply import ApplyError
 from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
+from mergedriver.resolution.database import ask_database
+from mergedriver.resolution.database import DatabaseAnswer
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Finding
+from mergedriver.resolution.plan import Forward
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan
 from mergedriver.resolution.plan import PlanInput
 from mergedriver.resolution.plan import Refusal
 from mergedriver.resolution.plan import RenameFile
+from mergedriver.resolution.plan import Rollback
 from mergedriver.resolution.plan import STRATEGIES
 from mergedriver.resolution.plan import Strategy
 from mergedriver.resolution.rollback import APPROVE_COMMAND
@@ -57,6 +61,7 @@ from mergedriver.resolution.rollback import manual_instructions
 from mergedriver.resolution.rollback import require_approval
 from mergedriver.resolution.rollback import restore_leftovers
 from mergedriver.resolution.rollback import RollbackFailed
+from mergedriver.resolution.rollback import run_forward
 from mergedriver.resolution.rollback import run_rollback
 from mergedriver.resolution.rollback import undo_paths
 
@@ -292,6 +297,11 @@ def resolve(
         out: TextIO = sys.stdout,
         confirm: Callable[[], bool] | None = None,
         undo_advice: bool = True,
+        ask_db: bool = True,
+        answers: list[DatabaseAnswer] | None = None,
+        rerun: str | None = None,
+        by_hand: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+        plans: list[Plan] | None = None,
 ) -> int:
     """Resolve the parallel leaves of ``repo_dir``'s work tree.
 
@@ -302,6 +312,17 @@ def resolve(
     ``undo_advice``: after a renumber without ``rollback``, print how to
     undo it and redo it with the rollback (a caller that commits the result,
     like the post-rewrite hook, gives its own advice instead).
+
+    Before renaming, unless ``ask_db`` is False, the development database
+    is asked which of the migrations to rename it applied
+    (:mod:`mergedriver.resolution.database`; the answer is appended to
+    ``answers``): none -> rename; some and ``rollback`` -> roll those apps
+    back, rename, migrate forward; some without ``rollback`` -> rename
+    nothing, exit 1, print the fix (``rerun``: the command that renumbers
+    again, default ``migmerge resolve --strategy renumber [--move REV]``;
+    ``by_hand``: see :func:`applied_refusal`); unknown -> one line saying
+    why, then as without the question.  ``plans`` receives the plan once
+    it is applied.
     MigmergeError (unusable input) propagates for the caller to report.
     """
     clone = locate_clone(repo_dir)
@@ -330,6 +351,10 @@ def resolve(
     if dry_run and outcome.rollbacks and not rollback:
         out.write(manual_instructions(outcome.rollbacks, applied=False))
     template = planned.check.config.rollback_command
+    if rerun is None:
+        rerun = 'migmerge resolve --strategy renumber' + (
+            f' --move {move}' if move is not None else ''
+        )
     if dry_run:
         for rb in outcome.rollbacks if rollback else ():
             print(f'would run: {rb.command()}', file=out)
@@ -342,33 +367,148 @@ def resolve(
             )
         print('dry run: nothing written', file=out)
         return EXIT_CLEAN
+    answer = None
+    if ask_db and outcome.rollbacks:
+        answer = ask_database(
+            top, planned.check.config, clone.common_dir,
+            sorted({rb.app for rb in outcome.rollbacks}),
+        )
+        if answers is not None:
+            answers.append(answer)
+    rollbacks = outcome.rollbacks
+    if answer is not None and answer.applied is None:
+        print(answer.unknown_line(), file=out)
+    elif answer is not None and answer.applied is not None:
+        rollbacks = tuple(
+            rb for rb in outcome.rollbacks
+            if answer.applied & set(rb.moved)
+        )
+        if not rollbacks:
+            print(
+                f'migmerge: the development database applied none of the '
+                f'migrations to rename (`{answer.command}`)', file=out,
+            )
+        elif not rollback:
+            out.write(applied_refusal(answer, rollbacks, rerun, by_hand))
+            return EXIT_PROBLEMS
+        else:
+            print(
+                f'migmerge: the development database applied '
+                f'{_names(answer, rollbacks)} (`{answer.command}`): rolling '
+                f'back, renaming, then migrating forward', file=out,
+            )
     if confirm is not None and not confirm():
         print('migmerge: nothing written', file=out)
         return EXIT_PROBLEMS
     try:
-        if rollback:
+        if rollback and rollbacks:
             from mergedriver.resolution.apply import validate
 
-            if outcome.rollbacks:
-                require_approval(clone.common_dir, template)
+            require_approval(clone.common_dir, template)
             # Validate before touching the database: a plan that cannot be
             # applied must not have rolled anything back.
             validate(top, git_dir, outcome, force=force)
-            for rb in outcome.rollbacks:
+            for rb in rollbacks:
                 run_rollback(top, git_dir, rb, out=out)
         sources = undo_sources(top, git_dir, undo_paths(outcome)[0])
         applied = apply_plan(repo_dir, outcome, force=force, staged=stage)
     except (ApplyError, RollbackFailed) as e:
         print(f'migmerge: {e}', file=out)
         return EXIT_PROBLEMS
+    if plans is not None:
+        plans.append(outcome)
     for path in applied.removed:
         print(f'removed {path}', file=out)
     for path in applied.written:
         print(f'wrote {path}', file=out)
     if stage:
         print('staged the changes', file=out)
-    if outcome.rollbacks and not rollback and undo_advice:
+    if rollback and rollbacks and answer is not None and answer.known:
+        _migrate_forward(top, rollbacks, out)
+    if outcome.rollbacks and not rollback and undo_advice and (
+            answer is None or not answer.known
+    ):
         out.write(manual_instructions(
             outcome.rollbacks, applied=True, plan=outcome, sources=sources,
         ))
     return EXIT_CLEAN
+
+
+def _names(answer: DatabaseAnswer, rollbacks: tuple[Rollback, ...]) -> str:
+    applied = answer.applied or frozenset()
+    return ', '.join(
+        f'{app}.{name}' for rb in rollbacks for app, name in rb.moved
+        if (app, name) in applied
+    )
+
+
+def _unique_forwards(rollbacks: tuple[Rollback, ...]) -> list[Forward]:
+    seen: dict[str, Forward] = {}
+    for rb in rollbacks:
+        for forward in rb.forwards:
+            seen[forward.app] = forward  # a later move's leaf is the last
+    return list(seen.values())
+
+
+def _migrate_forward(
+        top: str, rollbacks: tuple[Rollback, ...], out: TextIO,
+) -> None:
+    """After a rollback and the renaming: apply the renamed migrations.
+    A failure leaves the database rolled back (consistent, only behind):
+    said, not fatal."""
+    for forward in _unique_forwards(rollbacks):
+        try:
+            run_forward(top, forward, out=out)
+        except RollbackFailed as e:
+            print(
+                f'migmerge: {e}; the files are renamed and the database is '
+                f'rolled back: run it again once the cause is fixed',
+                file=out,
+            )
+            return
+    print(
+        'migmerge: the development database is migrated forward to the '
+        'renamed migrations', file=out,
+    )
+
+
+def applied_refusal(
+        answer: DatabaseAnswer,
+        rollbacks: tuple[Rollback, ...],
+        rerun: str,
+        by_hand: tuple[tuple[str, ...], tuple[str, ...]] | None,
+) -> str:
+    """Some migrations to rename are applied and no rollback was asked
+    for: nothing renamed; what is applied and the commands that fix it.
+
+    ``by_hand``: commands before and after the manual rollback that give
+    Django a tree with one leaf (the rebase hook: the commit before the
+    rebase); None: say which files to move away meanwhile.
+    """
+    names = _names(answer, rollbacks)
+    lines = [
+        f'migmerge: the development database applied {names} '
+        f'(`{answer.command}`); renaming would leave django_migrations '
+        f'naming a file that no longer exists, and Django would apply the '
+        f'renamed migration again. Nothing was renamed.',
+        'Fix it: roll back first, rename, migrate forward, all in one:',
+        f'  {rerun} --rollback',
+    ]
+    if by_hand is not None:
+        before, after = by_hand
+        lines.append('or by hand:')
+        lines.extend(f'  {c}' for c in before)
+        lines.extend(f'  {rb.command()}' for rb in rollbacks)
+        lines.extend(f'  {c}' for c in after)
+    else:
+        aside = sorted({p for rb in rollbacks for p in rb.aside})
+        lines.append(
+            'or by hand, with these moved out of the work tree meanwhile '
+            '(Django does not migrate while an app has two leaves): '
+            + ' '.join(aside),
+        )
+        lines.extend(f'  {rb.command()}' for rb in rollbacks)
+        lines.append('then, with them back:')
+    lines.append(f'  {rerun}')
+    lines.extend(f'  {f.command()}' for f in _unique_forwards(rollbacks))
+    return '\n'.join(lines) + '\n'

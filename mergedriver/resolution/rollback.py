@@ -42,6 +42,7 @@ from typing import TextIO
 
 from mergedriver.config import DEFAULT_ROLLBACK_COMMAND
 from mergedriver.errors import MigmergeError
+from mergedriver.resolution.plan import Forward
 from mergedriver.resolution.plan import Plan
 from mergedriver.resolution.plan import RenameFile
 from mergedriver.resolution.plan import RewriteFile
@@ -69,8 +70,13 @@ def command_key(argv: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(list(argv)).encode()).hexdigest()
 
 
-def needs_approval(argv: Sequence[str]) -> bool:
-    return tuple(argv) != DEFAULT_ROLLBACK_COMMAND
+def needs_approval(
+        argv: Sequence[str],
+        default: Sequence[str] = DEFAULT_ROLLBACK_COMMAND,
+) -> bool:
+    """Whether ``argv`` came from the repository rather than migmerge
+    (``default``: migmerge's own command of that kind)."""
+    return tuple(argv) != tuple(default)
 
 
 def _approvals(common_dir: str) -> set[str]:
@@ -81,8 +87,15 @@ def _approvals(common_dir: str) -> set[str]:
         return set()
 
 
-def is_approved(common_dir: str, argv: Sequence[str]) -> bool:
-    return not needs_approval(argv) or command_key(argv) in _approvals(common_dir)
+def is_approved(
+        common_dir: str,
+        argv: Sequence[str],
+        default: Sequence[str] = DEFAULT_ROLLBACK_COMMAND,
+) -> bool:
+    return (
+        not needs_approval(argv, default) or
+        command_key(argv) in _approvals(common_dir)
+    )
 
 
 def approve(common_dir: str, argv: Sequence[str]) -> bool:
@@ -199,6 +212,27 @@ def run_rollback(
         raise RollbackFailed(
             f'rollback command failed with exit status {proc.returncode}: '
             f'{rollback.command()}; nothing was renamed',
+        )
+
+
+def run_forward(top: str, forward: Forward, *, out: TextIO) -> None:
+    """Migrate one app forward to its renamed leaf (the tree has one
+    leaf per app again: nothing is set aside)."""
+    print(f'$ {forward.command()}', file=out)
+    try:
+        proc = subprocess.run(
+            forward.argv, cwd=top, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as e:
+        raise RollbackFailed(f'cannot run {forward.command()}: {e.strerror}')
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            out.write(stream if stream.endswith('\n') else stream + '\n')
+    if proc.returncode:
+        raise RollbackFailed(
+            f'migrating forward failed with exit status {proc.returncode}: '
+            f'{forward.command()}',
         )
 
 

@@ -104,6 +104,7 @@ def test_flag_writes_nothing_and_names_the_field(tmp_path: Path, git_home: Path)
 
 def test_rebase_renumbers_and_commits(project: Path) -> None:
     repo = project
+    git(repo, 'config', 'migmerge.postRewrite', 'commit')
     git(repo, 'checkout', '-q', 'address')
     proc = run(repo, 'git', 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
@@ -139,7 +140,8 @@ def test_pull_rebase_chain_of_three_and_dependent_app(tmp_path: Path, git_home: 
     commit_all(mine, 'billing', hooks=False)
     proc = run(mine, 'git', 'pull', '--rebase', '-q')
     assert proc.returncode == 0, proc.stderr
-    assert git(mine, 'log', '-1', '--format=%s').strip() == 'Renumber migrations after rebase (migmerge)'
+    assert 'migmerge: rewrote the 4 rebased commits' in proc.stderr
+    assert git(mine, 'log', '-1', '--format=%s').strip() == 'billing'
     names = sorted(p.stem for p in (mine / APP / 'migrations').glob('0*.py'))
     assert names == [
         '0001_initial', '0002_userprofile_name', '0003_userprofile_age',
@@ -314,7 +316,7 @@ def test_rebase_under_the_pre_commit_framework(
     git(repo, 'checkout', '-q', 'address')
     proc = run(repo, 'git', 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
-    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert 'migmerge: rewrote the 1 rebased commit' in proc.stderr
     assert_one_leaf(repo)
 
 
@@ -409,7 +411,7 @@ def test_rollback_command_runs_only_once_approved(tmp_path: Path, git_home: Path
     assert '.git' not in git(repo, 'status', '--porcelain')  # kept outside the work tree
     proc = rebase('approved')
     assert proc.returncode == 0, proc.stderr
-    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert 'migmerge: rewrote the 1 rebased commit' in proc.stderr
     assert ran.read_text() == 'first '
     assert (repo / APP / 'migrations/0004_userprofile_address.py').exists()
 

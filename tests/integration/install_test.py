@@ -478,7 +478,7 @@ def test_hostile_branch_runs_nothing_on_merge_commit_rebase_cherry_pick(
     git(repo, 'checkout', '-q', 'hostile-rebased')
     proc = run_git_unpythoned(repo, 'rebase', 'main')
     assert proc.returncode == 0, proc.stderr
-    assert 'migmerge: renumbering committed.' in proc.stderr
+    assert 'migmerge: rewrote the 1 rebased commit' in proc.stderr
     assert (repo / 'shop/migrations/0003_address.py').exists()
     assert sorted(p.name for p in marks.iterdir()) == []
     # cherry-pick: the merge driver, outside a merge (git's text merge)

@@ -202,7 +202,7 @@ def test_lockfile_text_conflict_is_resolved_by_the_driver_logic(
     git(repo, 'merge', '--abort')
     # With migmerge installed, git's merge through the driver gives the lock
     # file the report's merged tree holds.
-    gitsetup.install(str(repo), local_attributes=True)
+    gitsetup.install(str(repo))
     subprocess.run(('git', 'merge', '--no-edit', 'pr'), cwd=repo, capture_output=True)
     merged = merge_tree(str(repo), 'main', 'pr').tree
     assert (repo / lock).read_text() == git(repo, 'show', f'{merged}:{lock}')
