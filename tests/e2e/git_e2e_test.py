@@ -30,6 +30,7 @@ from testing.shop import MIGMERGE
 from testing.shop import new_files
 from testing.shop import run
 
+
 @pytest.fixture
 def project(tmp_path: Path, git_home: Path) -> Path:
     repo = make_project(tmp_path / 'repo')

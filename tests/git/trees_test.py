@@ -36,6 +36,8 @@ class Migration(migrations.Migration):
     dependencies = []
     operations = []
 '''
+
+
 def app(name: str, *migrations: str, apps_py: str | None = None) -> dict[str, bytes | str]:
     files: dict[str, bytes | str] = {
         f'{name}/__init__.py': '',

@@ -33,7 +33,6 @@ def repo(
     return repo
 
 
-
 def test_complete_graph_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -38,7 +38,6 @@ def repo(
     return repo
 
 
-
 def test_in_sync_is_quiet_and_writes_nothing(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

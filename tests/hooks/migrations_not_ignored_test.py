@@ -30,7 +30,6 @@ def repo(
     return repo
 
 
-
 def test_nothing_ignored_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -33,7 +33,6 @@ def repo(
     return repo
 
 
-
 def migration(repo: Path, operations: str, **kwargs: str) -> str:
     add_migration(
         repo, 'blog', '0002_change', [('blog', '0001_initial')], operations,

@@ -36,7 +36,6 @@ def repo(
     return repo
 
 
-
 def test_one_leaf_per_app_is_quiet(
         repo: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

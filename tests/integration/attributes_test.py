@@ -135,7 +135,7 @@ def test_check_and_hook_name_files_the_driver_does_not_cover(
     ) in proc.stderr
 
 
-def test_uninstall_is_exact(tmp_path: Path, git_home: Path) -> None:  
+def test_uninstall_is_exact(tmp_path: Path, git_home: Path) -> None:
     repo = old_project(tmp_path / 'repo')
     info = repo / '.git/info/attributes'
     info.write_text('*.png binary\n')

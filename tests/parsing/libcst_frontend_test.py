@@ -510,11 +510,11 @@ def test_initial_values(read: Read, value: str, expected: bool | None) -> None:
 
 def test_latin1_coding_cookie(read: Read) -> None:
     src = (
-        '# -*- coding: latin-1 -*-\n'
-        'from django.db import migrations\n'
-        'class Migration(migrations.Migration):\n'
-        "    operations = [migrations.AlterModelOptions('caf\xe9', {})]\n"
-    ).encode('latin-1')
+        b'# -*- coding: latin-1 -*-\n'
+        b'from django.db import migrations\n'
+        b'class Migration(migrations.Migration):\n'
+        b"    operations = [migrations.AlterModelOptions('caf\xe9', {})]\n"
+    )
     info = read(src)
     assert info.operations == (
         OperationInfo('AlterModelOptions', 4, model='caf\xe9'),

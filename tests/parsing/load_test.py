@@ -25,6 +25,7 @@ from mergedriver.records import Dependency
 from testing.git import git
 from testing.git import make_repo
 
+
 def migration(app: str, previous: str | None, field: str) -> str:
     deps = [] if previous is None else [(app, previous)]
     return (

@@ -97,7 +97,7 @@ def test_warm_path_never_imports_libcst() -> None:
 
 
 def test_fallback_imports_libcst_only_when_needed() -> None:
-    modules = _modules_after(textwrap.dedent(f'''\
+    modules = _modules_after(textwrap.dedent('''\
         from mergedriver.parsing.reader import read_migration
         try:
             read_migration(b'class (:\\n', app_label='a', name='b', path='x')

@@ -36,7 +36,6 @@ PR = 7
 EXPRESSION = re.compile(r'\$\{\{\s*(.*?)\s*\}\}')
 
 
-
 def evaluate(text: str, context: Mapping[str, Any]) -> str:
     """``${{ a.b.c }}`` references: the only expressions the action uses.
     A missing property is '' (a step that did not run has no outputs)."""

@@ -29,7 +29,6 @@ TOKEN = 'ghp_e2e-S3CRET-t0ken'
 PR = 7
 
 
-
 @pytest.fixture
 def server() -> Iterator[ForgeServer]:
     with ForgeServer() as server:

@@ -874,10 +874,10 @@ def test_bucketing_finds_every_pair_a_full_comparison_finds(
         found for a in by_branch[0] for b in by_branch[1]
         if (found := _collision('shop', a, b)) is not None
     }
-    assert set(
+    assert {
         _collision('shop', a, b)
         for a, b in _candidate_pairs(by_branch[0], by_branch[1])
-    ) - {None} == full
+    } - {None} == full
 
 
 @settings(

@@ -211,7 +211,7 @@ def test_identical_operations_are_merged_and_migrate_in_either_order(
 
 @pytest.mark.parametrize('kind', sorted(NOT_REPEATABLE))
 def test_identical_add_field_and_add_index_still_collide(
-        tmp_path: Path, git_home: Path, kind: str,  
+        tmp_path: Path, git_home: Path, kind: str,
 ) -> None:
     repo = project(tmp_path / 'repo', {kind: NOT_REPEATABLE[kind]})
     app = app_name(kind)

@@ -141,7 +141,7 @@ def test_resolve_and_its_dry_run_json_say_the_same(
     assert f'  review: {review_line(repo)}\n' in out.getvalue()
 
 
-def test_state_only_collisions_flag(tmp_path: Path, git_home: Path) -> None:  
+def test_state_only_collisions_flag(tmp_path: Path, git_home: Path) -> None:
     repo = project(tmp_path / 'repo', 'state_only_collisions = flag\n')
     git(repo, 'merge', '-q', '--no-verify', '--no-edit', 'help')
     out = io.StringIO()
@@ -165,7 +165,7 @@ ALTER = (
     "max_length=20, db_comment='x'",
 ])
 def test_a_difference_that_reaches_the_database_blocks(
-        tmp_path: Path, git_home: Path, attribute: str,  
+        tmp_path: Path, git_home: Path, attribute: str,
 ) -> None:
     repo = make_repo(tmp_path / 'repo')
     write(repo / APP / '__init__.py', '')
