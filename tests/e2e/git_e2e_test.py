@@ -25,10 +25,12 @@ from testing.shop import assert_one_leaf
 from testing.shop import branch_with
 from testing.shop import LOCK_HEADER
 from testing.shop import make_project
+from testing.shop import MANAGE_PY
 from testing.shop import merge_open
 from testing.shop import MIGMERGE
 from testing.shop import new_files
 from testing.shop import run
+from testing.shop import SETTINGS_PY
 
 
 @pytest.fixture
@@ -217,30 +219,6 @@ def test_sentry_lockfile_merge(tmp_path: Path, git_home: Path) -> None:
     assert text == LOCK_HEADER + f'{APP}: 0004_merge_0003_userprofile_address_0003_userprofile_age\n'
     git(repo, 'commit', '-q', '--no-edit')
     assert_one_leaf(repo)
-
-
-MANAGE_PY = '''\
-import os
-import sys
-
-if __name__ == '__main__':
-    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')
-    from django.core.management import execute_from_command_line
-    execute_from_command_line(sys.argv)
-'''
-
-SETTINGS_PY = '''\
-import os
-BASE = os.path.dirname(os.path.abspath(__file__))
-SECRET_KEY = 'e2e'
-INSTALLED_APPS = ['shop']
-DATABASES = {'default': {
-    'ENGINE': 'django.db.backends.sqlite3',
-    'NAME': os.path.join(BASE, 'db.sqlite3'),
-}}
-DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
-USE_TZ = True
-'''
 
 
 def test_rebase_rolls_back_the_developer_database(tmp_path: Path, git_home: Path) -> None:

@@ -25,32 +25,11 @@ from mergedriver.resolution.rollback import approve
 from testing.git import git
 from testing.git import write
 from testing.migrations import migration_source
+from testing.shop import APP
+from testing.shop import MANAGE_PY as MANAGE
+from testing.shop import MIGMERGE
+from testing.shop import SETTINGS_PY as SETTINGS
 
-MIGMERGE = str(Path(sys.executable).parent / 'migmerge')
-APP = 'shop'
-
-MANAGE = '''\
-import os
-import sys
-
-if __name__ == '__main__':
-    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')
-    from django.core.management import execute_from_command_line
-    execute_from_command_line(sys.argv)
-'''
-
-SETTINGS = '''\
-import os
-BASE = os.path.dirname(os.path.abspath(__file__))
-SECRET_KEY = 'database-test'
-INSTALLED_APPS = ['shop']
-DATABASES = {'default': {
-    'ENGINE': 'django.db.backends.sqlite3',
-    'NAME': os.path.join(BASE, 'db.sqlite3'),
-}}
-DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
-USE_TZ = True
-'''
 
 CREATE = (
     '        migrations.CreateModel(\n'

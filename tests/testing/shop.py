@@ -129,3 +129,28 @@ def assert_one_leaf(repo: Path) -> None:
     result = check_tree(open_tree(str(repo)), load_config(str(repo)))
     assert result.problems == ()
     assert all(len(app.leaves) == 1 for app in result.apps), result.apps
+
+
+# manage.py and settings of the project, for a real `manage.py migrate`.
+MANAGE_PY = '''\
+import os
+import sys
+
+if __name__ == '__main__':
+    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+'''
+
+SETTINGS_PY = '''\
+import os
+BASE = os.path.dirname(os.path.abspath(__file__))
+SECRET_KEY = 'e2e'
+INSTALLED_APPS = ['shop']
+DATABASES = {'default': {
+    'ENGINE': 'django.db.backends.sqlite3',
+    'NAME': os.path.join(BASE, 'db.sqlite3'),
+}}
+DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'
+USE_TZ = True
+'''
