@@ -20,7 +20,6 @@ every other format renders from that JSON (:mod:`.formats`).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import posixpath
 import tempfile
@@ -60,6 +59,7 @@ from mergedriver.resolution.collisions import Review
 from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
 from mergedriver.resolution.plan import CreateFile
+from mergedriver.resolution.plan import action_diff
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan
@@ -466,16 +466,6 @@ def _apps(
     return tuple(apps)
 
 
-def _diff(old: str, new: str, old_path: str, new_path: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        f'a/{old_path}', f'b/{new_path}', n=1,
-    )
-    return ''.join(
-        line if line.endswith('\n') else line + '\n' for line in lines
-    )
-
-
 def _fix(outcome: Outcome, strategy: str) -> Fix:
     if not isinstance(outcome, Plan):
         kind = 'flag' if outcome.collisions and strategy in (
@@ -497,7 +487,7 @@ def _fix(outcome: Outcome, strategy: str) -> Fix:
             files.append(FileChange(
                 'rename', action.new_path, action.text,
                 old_path=action.old_path,
-                diff=_diff(
+                diff=action_diff(
                     action.old_text, action.text, action.old_path,
                     action.new_path,
                 ),
@@ -505,7 +495,7 @@ def _fix(outcome: Outcome, strategy: str) -> Fix:
         else:
             files.append(FileChange(
                 'rewrite', action.path, action.text,
-                diff=_diff(
+                diff=action_diff(
                     action.old_text, action.text, action.path, action.path,
                 ),
             ))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import posixpath
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -690,6 +691,18 @@ def _flag(pi: PlanInput) -> Refusal:
         ),
         collisions=tuple(c.one_line() for c in pi.collisions),
         notes=_finding_notes(pi, collisions=False),
+    )
+
+
+def action_diff(old: str, new: str, old_path: str, new_path: str) -> str:
+    """The unified diff a rename or rewrite shows (``resolve --dry-run``,
+    the pull-request report): one line of context, every line ended."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        f'a/{old_path}', f'b/{new_path}', n=1,
+    )
+    return ''.join(
+        line if line.endswith('\n') else line + '\n' for line in lines
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import json
 import os
 import sys
@@ -46,6 +45,7 @@ from mergedriver.resolution.database import DatabaseAnswer
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Finding
 from mergedriver.resolution.plan import Forward
+from mergedriver.resolution.plan import action_diff
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan
@@ -174,16 +174,6 @@ def plan_for(
 # ----------------------------------------------------------------- output
 
 
-def _diff(old: str, new: str, old_path: str, new_path: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        f'a/{old_path}', f'b/{new_path}', n=1,
-    )
-    return ''.join(
-        line if line.endswith('\n') else line + '\n' for line in lines
-    )
-
-
 def describe_plan(plan: Plan) -> str:
     """The plan as a reader wants it: what is written, with short diffs."""
     out = [f'strategy: {plan.strategy}\n']
@@ -194,14 +184,14 @@ def describe_plan(plan: Plan) -> str:
             out.extend(f'  | {line}\n' for line in action.text.splitlines())
         elif isinstance(action, RenameFile):
             out.append(f'rename {action.old_path} -> {action.new_path}\n')
-            out.append(_diff(
+            out.append(action_diff(
                 action.old_text, action.text, action.old_path,
                 action.new_path,
             ))
         else:
             out.append(f'rewrite {action.path}\n')
             out.append(
-                _diff(action.old_text, action.text, action.path, action.path),
+                action_diff(action.old_text, action.text, action.path, action.path),
             )
     return ''.join(out)
 
