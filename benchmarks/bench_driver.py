@@ -38,14 +38,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import generate_repo  # noqa: E402
 from benchlib import commit  # noqa: E402
 from benchlib import git  # noqa: E402
+from benchlib import installed_repo  # noqa: E402
 from benchlib import leaf_of  # noqa: E402
 from benchlib import median_seconds as timed  # noqa: E402
-from benchlib import plain_install  # noqa: E402
 
-from mergedriver.integration import install as gitsetup  # noqa: E402
 
 APP = 'app01'
 OTHER_APP = 'app02'
@@ -109,17 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep', help='generate into (and keep) this dir')
     args = parser.parse_args(argv)
 
-    for role in ('AUTHOR', 'COMMITTER'):
-        os.environ.setdefault(f'GIT_{role}_NAME', 'bench')
-        os.environ.setdefault(f'GIT_{role}_EMAIL', 'bench@example.com')
-    os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
-    repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, args.apps, args.migrations, seed=0)
-    venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
-    python = plain_install(venv)
-    # the installed hooks and driver run that same interpreter
-    gitsetup.install(repo, python=python)
+    repo, python = installed_repo(args.apps, args.migrations, args.keep)
     ours, theirs = prepare(repo)
     theirs_sha = git(repo, 'rev-parse', 'theirs').strip()
     lock = f'{APP}/migrations/max_migration.txt'
@@ -226,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, seconds in results:
         print(f'| {label} | {seconds:.2f} |')
     shutil.rmtree(scratch)
-    shutil.rmtree(venv)
+    shutil.rmtree(os.path.dirname(os.path.dirname(python)))  # the venv
     if not args.keep:
         shutil.rmtree(repo)
     return 0

@@ -24,7 +24,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -32,14 +31,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import generate_repo  # noqa: E402
 from benchlib import commit  # noqa: E402
 from benchlib import git  # noqa: E402
+from benchlib import installed_repo  # noqa: E402
 from benchlib import leaf_of  # noqa: E402
 from benchlib import median_seconds as timed  # noqa: E402
-from benchlib import plain_install  # noqa: E402
 
-from mergedriver.integration import install as gitsetup  # noqa: E402
 
 APP = 'app01'
 
@@ -97,16 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep', help='generate into (and keep) this dir')
     args = parser.parse_args(argv)
 
-    for role in ('AUTHOR', 'COMMITTER'):
-        os.environ.setdefault(f'GIT_{role}_NAME', 'bench')
-        os.environ.setdefault(f'GIT_{role}_EMAIL', 'bench@example.com')
-    os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
-    repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, args.apps, args.migrations, seed=0)
-    venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
-    python = plain_install(venv)
-    gitsetup.install(repo, python=python)
+    repo, python = installed_repo(args.apps, args.migrations, args.keep)
     feature, upstream = prepare(repo, args.commits)
 
     # The rebase itself, hooks skipped: the state the hook starts from.

@@ -11,6 +11,7 @@ import site
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -72,3 +73,24 @@ def plain_install(where: str) -> str:
     with open(os.path.join(purelib, 'migmerge-bench.pth'), 'w') as f:
         f.write('\n'.join([ROOT, *site.getsitepackages()]) + '\n')
     return python
+
+
+def installed_repo(
+        apps: int, migrations: int, keep: str | None,
+) -> tuple[str, str]:
+    """The generated repository (in ``keep`` when given, made once) with
+    migmerge installed for a plain install's python; (repo, python).  The
+    installed hooks and driver run that same interpreter."""
+    import generate_repo
+    from mergedriver.integration import install
+
+    for role in ('AUTHOR', 'COMMITTER'):
+        os.environ.setdefault(f'GIT_{role}_NAME', 'bench')
+        os.environ.setdefault(f'GIT_{role}_EMAIL', 'bench@example.com')
+    os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
+    repo = keep or tempfile.mkdtemp(prefix='migmerge-bench-')
+    if not os.path.exists(os.path.join(repo, 'settings.py')):
+        generate_repo.generate(repo, apps, migrations, seed=0)
+    python = plain_install(tempfile.mkdtemp(prefix='migmerge-bench-venv-'))
+    install.install(repo, python=python)
+    return repo, python
