@@ -58,8 +58,8 @@ from mergedriver.resolution.collisions import find_collisions
 from mergedriver.resolution.collisions import Review
 from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
-from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import action_diff
+from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan

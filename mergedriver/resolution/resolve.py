@@ -42,10 +42,10 @@ from mergedriver.resolution.conflicts import Conflict
 from mergedriver.resolution.conflicts import conflicts as find_conflicts
 from mergedriver.resolution.database import ask_database
 from mergedriver.resolution.database import DatabaseAnswer
+from mergedriver.resolution.plan import action_diff
 from mergedriver.resolution.plan import CreateFile
 from mergedriver.resolution.plan import Finding
 from mergedriver.resolution.plan import Forward
-from mergedriver.resolution.plan import action_diff
 from mergedriver.resolution.plan import make_plan
 from mergedriver.resolution.plan import Outcome
 from mergedriver.resolution.plan import Plan
