@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import generate_repo  # noqa: E402
+from benchlib import generated_repo  # noqa: E402
 from benchlib import plain_install  # noqa: E402
 from benchlib import remove_bytecode  # noqa: E402
 
@@ -95,9 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep', help='generate into (and keep) this dir')
     args = parser.parse_args(argv)
 
-    repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, args.apps, args.migrations, seed=0)
+    repo = generated_repo(args.apps, args.migrations, args.keep)
     base_env = {
         k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'
     }

@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import generate_repo  # noqa: E402
+from benchlib import generated_repo  # noqa: E402
 from benchlib import git  # noqa: E402
 from benchlib import leaf_of  # noqa: E402
 from benchlib import plain_install  # noqa: E402
@@ -112,9 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep', help='generate into (and keep) this dir')
     args = parser.parse_args(argv)
 
-    repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-hooks-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, args.apps, args.migrations, seed=0)
+    repo = generated_repo(args.apps, args.migrations, args.keep, 'bench-hooks')
     venv = tempfile.mkdtemp(prefix='migmerge-bench-venv-')
     python = plain_install(venv)
     scripts = {

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,20 +28,14 @@ from collections.abc import Sequence
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import generate_repo  # noqa: E402
 from bench_check import git_dir_cache  # noqa: E402
+from benchlib import generated_repo  # noqa: E402
+from benchlib import git  # noqa: E402
 from benchlib import plain_install  # noqa: E402
 from bench_check import run  # noqa: E402
 from bench_check import timed  # noqa: E402
 
 APP = 'app07'
-
-
-def _git(repo: str, *args: str) -> str:
-    return subprocess.run(
-        ('git', '-C', repo, *args), check=True, capture_output=True,
-        text=True,
-    ).stdout
 
 
 def _add_migration(repo: str, name: str, leaf: str) -> None:
@@ -59,19 +52,19 @@ def _add_migration(repo: str, name: str, leaf: str) -> None:
             '        ),\n'
             '    ]\n',
         )
-    _git(repo, 'add', '-A')
-    _git(repo, 'commit', '-q', '-m', f'add {name}')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '-m', f'add {name}')
 
 
 def make_pull_request(repo: str) -> None:
     """``pr`` and ``main`` each add one migration to APP after the fork."""
-    _git(repo, 'branch', '-M', 'main')
+    git(repo, 'branch', '-M', 'main')
     app_dir = os.path.join(repo, APP, 'migrations')
     leaf = max(f[:-3] for f in os.listdir(app_dir) if f[0].isdigit())
     number = int(leaf[:4]) + 1
-    _git(repo, 'checkout', '-q', '-b', 'pr')
+    git(repo, 'checkout', '-q', '-b', 'pr')
     _add_migration(repo, f'{number:04}_bench_head', leaf)
-    _git(repo, 'checkout', '-q', 'main')
+    git(repo, 'checkout', '-q', 'main')
     _add_migration(repo, f'{number:04}_bench_base', leaf)
 
 
@@ -83,10 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep', help='generate into (and keep) this dir')
     args = parser.parse_args(argv)
 
-    repo = args.keep or tempfile.mkdtemp(prefix='migmerge-bench-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, args.apps, args.migrations, seed=0)
-    if not _git(repo, 'branch', '--list', 'pr').strip():
+    repo = generated_repo(args.apps, args.migrations, args.keep)
+    if not git(repo, 'branch', '--list', 'pr').strip():
         make_pull_request(repo)
     env = {
         k: v for k, v in os.environ.items()

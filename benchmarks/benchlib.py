@@ -75,22 +75,32 @@ def plain_install(where: str) -> str:
     return python
 
 
+def generated_repo(
+        apps: int, migrations: int, keep: str | None, prefix: str = 'bench',
+) -> str:
+    """The repository generate_repo.py makes: in ``keep`` when given
+    (generated there once, then reused), else in a new temporary folder."""
+    import generate_repo
+
+    repo = keep or tempfile.mkdtemp(prefix=f'migmerge-{prefix}-')
+    if not os.path.exists(os.path.join(repo, 'settings.py')):
+        generate_repo.generate(repo, apps, migrations, seed=0)
+    return repo
+
+
 def installed_repo(
         apps: int, migrations: int, keep: str | None,
 ) -> tuple[str, str]:
     """The generated repository (in ``keep`` when given, made once) with
     migmerge installed for a plain install's python; (repo, python).  The
     installed hooks and driver run that same interpreter."""
-    import generate_repo
     from mergedriver.integration import install
 
     for role in ('AUTHOR', 'COMMITTER'):
         os.environ.setdefault(f'GIT_{role}_NAME', 'bench')
         os.environ.setdefault(f'GIT_{role}_EMAIL', 'bench@example.com')
     os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
-    repo = keep or tempfile.mkdtemp(prefix='migmerge-bench-')
-    if not os.path.exists(os.path.join(repo, 'settings.py')):
-        generate_repo.generate(repo, apps, migrations, seed=0)
+    repo = generated_repo(apps, migrations, keep)
     python = plain_install(tempfile.mkdtemp(prefix='migmerge-bench-venv-'))
     install.install(repo, python=python)
     return repo, python
